@@ -1,0 +1,240 @@
+"""A ragged container of token clouds: one contiguous array and offsets."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._validation import check_cloud, describe
+
+__all__ = ["TokenSets"]
+
+
+class TokenSets:
+    """The token embeddings of a corpus, one ``(n_i, d)`` cloud per text.
+
+    All clouds live in one contiguous array ``data`` of shape
+    ``(sum(n_i), d)``; text ``i`` is ``data[offsets[i]:offsets[i + 1]]``.
+    Indexing with an integer returns that text's cloud as a read-only view;
+    indexing with a slice, a list of integers or a boolean mask returns a new
+    :class:`TokenSets` (so ``tokens[train_index]`` works inside
+    cross-validation). A plain list of 2-D arrays is accepted wherever a
+    ``TokenSets`` is.
+
+    Parameters
+    ----------
+    data : ndarray of shape (n_tokens_total, d)
+        The token embeddings of all texts, stacked in order.
+    offsets : ndarray of shape (n_texts + 1,)
+        Start of each text in ``data``; ``offsets[0] == 0`` and
+        ``offsets[-1] == len(data)``; every text holds at least one token.
+
+    Attributes
+    ----------
+    lengths : ndarray of shape (n_texts,)
+        Number of tokens of each text.
+    dim : int
+        Embedding dimension ``d``.
+
+    See Also
+    --------
+    TokenEncoder : produces a ``TokenSets`` from texts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpool import TokenSets
+    >>> tokens = TokenSets.from_arrays([np.ones((3, 4)), np.zeros((2, 4))])
+    >>> len(tokens), tokens.dim, tokens.lengths.tolist()
+    (2, 4, [3, 2])
+    >>> tokens[1].shape
+    (2, 4)
+    >>> len(tokens[[1, 0, 1]])
+    3
+    """
+
+    __slots__ = ("_data", "_offsets")
+
+    def __init__(self, data, offsets):
+        data = np.asarray(data)
+        offsets = np.asarray(offsets)
+        if data.ndim != 2:
+            raise ValueError(
+                f"Expected data to be a (n_tokens_total, d) array. Received shape {data.shape}."
+            )
+        if offsets.ndim != 1 or offsets.size < 1 or not np.issubdtype(offsets.dtype, np.integer):
+            raise ValueError(
+                "Expected offsets to be a 1-D integer array of length n_texts + 1. "
+                f"Received {describe(offsets)}."
+            )
+        offsets = offsets.astype(np.int64)
+        if offsets[0] != 0 or offsets[-1] != data.shape[0]:
+            raise ValueError(
+                f"Expected offsets to start at 0 and end at len(data)={data.shape[0]}. "
+                f"Received {offsets[0]} ... {offsets[-1]}."
+            )
+        steps = np.diff(offsets)
+        if (steps <= 0).any():
+            bad = int(np.flatnonzero(steps <= 0)[0])
+            raise ValueError(
+                f"Expected every text to hold at least one token. Text {bad} holds {steps[bad]}."
+            )
+        self._data = np.ascontiguousarray(data)
+        self._offsets = offsets
+        self._data.flags.writeable = False
+        self._offsets.flags.writeable = False
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, arrays, *, dtype=None, name: str = "tokens") -> "TokenSets":
+        """Build a ``TokenSets`` from a sequence of ``(n_i, d)`` arrays.
+
+        Every array is checked: 2-D, at least one token, finite, one common
+        dimension. Errors name the offending text's index.
+
+        Parameters
+        ----------
+        arrays : sequence of array-like of shape (n_i, d)
+        dtype : numpy dtype, optional
+            Defaults to the common floating type of the inputs (float32 stays
+            float32; integers become float64).
+        name : str, default="tokens"
+            The argument's name, for error messages.
+
+        Returns
+        -------
+        TokenSets
+        """
+        if isinstance(arrays, TokenSets):
+            return arrays if dtype is None else arrays.astype(dtype)
+        arrays = list(arrays)
+        if not arrays:
+            raise ValueError(f"Expected {name} to hold at least one token cloud. Received none.")
+        checked = []
+        dim = None
+        for index, array in enumerate(arrays):
+            array = check_cloud(array, name=name, index=index, dim=dim)
+            dim = array.shape[1]
+            checked.append(array)
+        if dtype is None:
+            dtype = np.result_type(*[a.dtype for a in checked])
+        offsets = np.zeros(len(checked) + 1, dtype=np.int64)
+        np.cumsum([a.shape[0] for a in checked], out=offsets[1:])
+        data = np.concatenate(checked, axis=0).astype(dtype, copy=False)
+        return cls(data, offsets)
+
+    # -- views ---------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """ndarray of shape (n_tokens_total, d): all tokens, read-only."""
+        return self._data
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """ndarray of shape (n_texts + 1,): where each text starts in ``data``."""
+        return self._offsets
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """ndarray of shape (n_texts,): the number of tokens of each text."""
+        return np.diff(self._offsets)
+
+    @property
+    def dim(self) -> int:
+        """int: the embedding dimension ``d``."""
+        return int(self._data.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """numpy dtype of the token embeddings."""
+        return self._data.dtype
+
+    @property
+    def n_tokens(self) -> int:
+        """int: the total number of tokens over all texts."""
+        return int(self._data.shape[0])
+
+    def astype(self, dtype) -> "TokenSets":
+        """Return a copy with the embeddings cast to ``dtype``."""
+        return TokenSets(self._data.astype(dtype), self._offsets.copy())
+
+    def to_list(self) -> list[np.ndarray]:
+        """Return the clouds as a list of ``(n_i, d)`` arrays (views)."""
+        return list(self)
+
+    def text_index(self) -> np.ndarray:
+        """ndarray of shape (n_tokens_total,): the text each row of ``data`` belongs to."""
+        return np.repeat(np.arange(len(self)), self.lengths)
+
+    def __len__(self) -> int:
+        return self._offsets.size - 1
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(len(self)):
+            yield self._data[self._offsets[i]:self._offsets[i + 1]]
+
+    def __getitem__(self, key):
+        n = len(self)
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+            i = int(key)
+            if not -n <= i < n:
+                raise IndexError(f"text index {key} is out of range for {n} texts")
+            i %= n
+            return self._data[self._offsets[i]:self._offsets[i + 1]]
+        if isinstance(key, slice):
+            indices = np.arange(n)[key]
+        else:
+            indices = np.asarray(key)
+            if indices.dtype == bool:
+                if indices.shape != (n,):
+                    raise IndexError(
+                        f"boolean index of shape {indices.shape} does not match {n} texts"
+                    )
+                indices = np.flatnonzero(indices)
+            elif indices.ndim != 1 or not (
+                indices.size == 0 or np.issubdtype(indices.dtype, np.integer)
+            ):
+                raise IndexError(
+                    "TokenSets accepts an int, a slice, a 1-D integer array or a boolean "
+                    f"mask. Received {describe(key)}."
+                )
+            if indices.size and (indices.min() < -n or indices.max() >= n):
+                raise IndexError(f"text index out of range for {n} texts")
+            indices = indices.astype(np.int64) % max(n, 1)
+        return self.take(indices)
+
+    def take(self, indices) -> "TokenSets":
+        """Return the texts at ``indices`` (in that order) as a new ``TokenSets``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size == 0:
+            raise IndexError("cannot select zero texts: a TokenSets holds at least one")
+        starts = self._offsets[indices]
+        lengths = self._offsets[indices + 1] - starts
+        offsets = np.zeros(indices.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        rows = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return TokenSets(self._data[rows], offsets)
+
+    # -- protocol ------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        lengths = self.lengths
+        return (
+            f"TokenSets(n_texts={len(self)}, dim={self.dim}, dtype={self.dtype}, "
+            f"tokens per text {lengths.min()}..{lengths.max()})"
+        )
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, TokenSets):
+            return NotImplemented
+        return (np.array_equal(self._offsets, other._offsets)
+                and np.array_equal(self._data, other._data))
+
+    __hash__ = None
+
+    def __getstate__(self):
+        return {"data": np.array(self._data), "offsets": np.array(self._offsets)}
+
+    def __setstate__(self, state):
+        TokenSets.__init__(self, state["data"], state["offsets"])
