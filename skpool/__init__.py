@@ -3,10 +3,50 @@
 Mean-pooled and Gaussian (mean + covariance) features of Hugging Face
 encoders, the second-order collapse metric SOCM, and optimal-transport
 comparisons of token clouds.
+
+Where things live:
+
+- ``skpool.math``       the mathematics (NumPy only): Gaussian view, Bures, SOCM
+- ``skpool.ot``         optimal-transport distances between token clouds (POT)
+- ``skpool.encoder``    the Hugging Face token encoder (the only torch importer)
+- ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler
+- ``skpool.scoring``    CollapseScorer and collapse-aware features for pipelines
+- ``skpool.datasets``   real corpora read from installed registry packages
+- ``skpool.cli``        the ``skpool`` command line; ``skpool.plotting`` its figures
+
+Public names are imported lazily, so ``import skpool`` does not import torch.
 """
+
+from importlib import import_module
 
 from .tokensets import TokenSets
 
 __version__ = "0.1.0"
 
-__all__ = ["TokenSets", "__version__"]
+_LAZY = {
+    "TokenEncoder": "skpool.encoder",
+    "MeanPooler": "skpool.pooling",
+    "GaussianPooler": "skpool.pooling",
+    "socm": "skpool.math.socm",
+    "socm_components": "skpool.math.socm",
+    "pairwise_socm": "skpool.math.socm",
+    "mean_socm": "skpool.math.socm",
+    "concentration": "skpool.math.socm",
+    "CollapseScorer": "skpool.scoring",
+    "CollapseFeatures": "skpool.scoring",
+    "layer_profile": "skpool.scoring",
+}
+
+__all__ = ["TokenSets", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skpool' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
