@@ -1,0 +1,623 @@
+r"""scikit-learn transformers that pool each text's token cloud into features.
+
+:class:`MeanPooler` returns the mean token of each text (mean pooling, the
+vector sentence-transformers returns); :class:`GaussianPooler` returns the
+mean and the covariance of each text's token cloud (its Gaussian view, SPEC
+§2), either the variances, the full covariance, or the covariance in a basis
+learned from the training tokens.
+
+Both take texts when they hold an ``encoder`` (usually a
+:class:`~skpool.TokenEncoder`) and token embeddings (a
+:class:`~skpool.TokenSets` or a list of ``(n_i, d)`` arrays) when they do
+not. Features are computed for the whole corpus at once over the ragged
+token array (segment sums, padded batched products), in chunks bounded by
+scikit-learn's ``working_memory``; every sum accumulates in float64 and the
+result is cast back to the tokens' dtype (float32 stays float32).
+
+References
+----------
+.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
+   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn import get_config
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_texts, check_token_sets, describe
+from .tokensets import TokenSets
+
+__all__ = ["MeanPooler", "GaussianPooler"]
+
+
+# ---------------------------------------------------------------------------------------
+# Array functions over a ragged corpus: ``data`` (n_tokens_total, d), ``offsets`` (N + 1,)
+# ---------------------------------------------------------------------------------------
+
+def _budget_bytes() -> int:
+    return int(get_config()["working_memory"] * 2**20)
+
+
+def _contiguous_chunks(offsets: np.ndarray, bytes_per_row: int):
+    """Yield ``(a, b)``: runs of texts whose tokens fit the working memory together."""
+    rows = max(1, _budget_bytes() // max(1, bytes_per_row))
+    n_texts = offsets.size - 1
+    a = 0
+    while a < n_texts:
+        b = int(np.searchsorted(offsets, offsets[a] + rows, side="right")) - 1
+        b = min(max(b, a + 1), n_texts)
+        yield a, b
+        a = b
+
+
+def _segment_rows(offsets: np.ndarray, texts: np.ndarray) -> np.ndarray:
+    """Row indices into ``data`` of the given texts, concatenated in that order."""
+    starts = offsets[texts]
+    lengths = offsets[texts + 1] - starts
+    firsts = np.zeros(texts.size, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=firsts[1:])
+    return np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
+
+
+def _segment_means(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """float64 array of shape (N, d): the mean row of each text."""
+    sums = np.add.reduceat(data, offsets[:-1], axis=0, dtype=np.float64)
+    return sums / np.diff(offsets)[:, None]
+
+
+def _mean_norms(means: np.ndarray) -> np.ndarray:
+    """The norm of each text's mean; a zero or non-finite norm names its text."""
+    norms = np.linalg.norm(means, axis=1)
+    bad = ~np.isfinite(norms) | (norms == 0.0)
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"The mean token of text {index} has norm {norms[index]}: the text has no "
+            "direction, so normalize=True cannot divide its token cloud by that norm "
+            f"({int(bad.sum())} such text(s) in all)."
+        )
+    return norms
+
+
+def _diag_second_order(data, offsets, means, basis=None) -> np.ndarray:
+    r"""Per-text biased variances :math:`\frac1n\sum_k (x_{kj} - m_j)^2`, shape (N, d)."""
+    lengths = np.diff(offsets)
+    out = np.empty(means.shape, dtype=np.float64)
+    for a, b in _contiguous_chunks(offsets, 3 * 8 * data.shape[1]):
+        lo = offsets[a]
+        centred = data[lo:offsets[b]] - np.repeat(means[a:b], lengths[a:b], axis=0)
+        centred *= centred
+        out[a:b] = np.add.reduceat(centred, offsets[a:b] - lo, axis=0)
+    return out / lengths[:, None]
+
+
+def _upper_second_order(data, offsets, means, basis=None) -> np.ndarray:
+    r"""Upper triangles (``np.triu_indices`` order) of the per-text biased covariances.
+
+    With ``basis`` (k, d), the covariance of the projected cloud
+    :math:`P \Sigma P^\top` is returned instead. Texts are sorted by length and
+    zero-padded into batches, so each batch is one stacked matrix product
+    :math:`C_i^\top C_i` (padding rows add nothing); batches are bounded by the
+    working memory.
+    """
+    lengths = np.diff(offsets)
+    d = data.shape[1]
+    k = d if basis is None else basis.shape[0]
+    rows_i, cols_i = np.triu_indices(k)
+    out = np.empty((lengths.size, rows_i.size), dtype=np.float64)
+    order = np.argsort(-lengths, kind="stable")
+    bytes_per_row = 8 * (2 * d + 2 * k)
+    bytes_per_text = 8 * (k * k + rows_i.size)
+    budget = _budget_bytes()
+    a = 0
+    while a < order.size:
+        n_max = int(lengths[order[a]])  # the longest text of the batch comes first
+        size = max(1, budget // (n_max * bytes_per_row + bytes_per_text))
+        texts = order[a:a + size]
+        a += size
+        counts = lengths[texts]
+        owner = np.repeat(np.arange(texts.size), counts)
+        position = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        centred = data[_segment_rows(offsets, texts)] - means[texts][owner]
+        if basis is not None:
+            centred = centred @ basis.T
+        padded = np.zeros((texts.size, n_max, k), dtype=np.float64)
+        padded[owner, position] = centred
+        cov = np.matmul(padded.transpose(0, 2, 1), padded)
+        out[texts] = cov[:, rows_i, cols_i] / counts[:, None]
+    return out
+
+
+def _pooled_pca(data, offsets, scales, n_components):
+    """Top principal directions of all tokens pooled (each text divided by its scale).
+
+    Returns the mean token (d,), the components (k, d) with the sign that
+    makes each component's largest entry positive, and their variances (k,).
+    """
+    lengths = np.diff(offsets)
+    row_scale = np.repeat(1.0 / scales, lengths)
+    n_tokens, d = data.shape
+    total = np.zeros(d, dtype=np.float64)
+    chunks = list(_contiguous_chunks(offsets, 2 * 8 * d))
+    for a, b in chunks:
+        lo, hi = offsets[a], offsets[b]
+        total += (data[lo:hi] * row_scale[lo:hi, None]).sum(axis=0, dtype=np.float64)
+    centre = total / n_tokens
+    scatter = np.zeros((d, d), dtype=np.float64)
+    for a, b in chunks:
+        lo, hi = offsets[a], offsets[b]
+        centred = data[lo:hi] * row_scale[lo:hi, None] - centre
+        scatter += centred.T @ centred
+    eigenvalues, eigenvectors = np.linalg.eigh(scatter / n_tokens)
+    top = np.argsort(eigenvalues)[::-1][:n_components]
+    components = eigenvectors[:, top].T
+    signs = np.sign(components[np.arange(top.size), np.argmax(np.abs(components), axis=1)])
+    components *= np.where(signs == 0, 1.0, signs)[:, None]
+    return centre, components, np.clip(eigenvalues[top], 0.0, None)
+
+
+def _upper_names(prefix: str, k: int) -> list[str]:
+    rows_i, cols_i = np.triu_indices(k)
+    return [f"{prefix}_{i}_{j}" for i, j in zip(rows_i.tolist(), cols_i.tolist())]
+
+
+@dataclass(frozen=True)
+class _Covariance:
+    """How one ``covariance`` option computes and names its second-order block."""
+
+    second_order: Callable
+    names: Callable[[int], list[str]]
+
+
+_COVARIANCES = {
+    "diag": _Covariance(_diag_second_order, lambda k: [f"var_{j}" for j in range(k)]),
+    "full": _Covariance(_upper_second_order, lambda k: _upper_names("cov", k)),
+    "projected": _Covariance(_upper_second_order, lambda k: _upper_names("pcov", k)),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Input handling shared by both poolers
+# ---------------------------------------------------------------------------------------
+
+def _first_item(X):
+    if isinstance(X, (list, tuple)):
+        return X[0] if X else None
+    if isinstance(X, np.ndarray):
+        return X.flat[0] if X.ndim == 1 and X.size else None
+    if hasattr(X, "iloc") and getattr(X, "ndim", 0) == 1:  # pandas Series
+        return X.iloc[0] if len(X) else None
+    return None
+
+
+def _looks_like_texts(X) -> bool:
+    return isinstance(X, (str, bytes)) or isinstance(_first_item(X), (str, bytes))
+
+
+def _check_finite_tokens(tokens: TokenSets, name: str) -> None:
+    finite = np.isfinite(tokens.data).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        text = int(np.searchsorted(tokens.offsets, row, side="right")) - 1
+        raise ValueError(
+            f"Expected {name}[{text}] (text {text}) to be finite. Received NaN or inf at "
+            f"token {row - int(tokens.offsets[text])}."
+        )
+
+
+class _BasePooler(TransformerMixin, BaseEstimator):
+    """Input handling, encoder cloning and the fit/transform skeleton of the poolers."""
+
+    _parameter_constraints: dict = {"encoder": [HasMethods(["fit", "transform"]), None]}
+
+    # -- to be provided by each pooler ------------------------------------------------------
+    def _fit_tokens(self, tokens: TokenSets) -> None:  # learn from the training tokens
+        pass
+
+    def _pool(self, tokens: TokenSets) -> np.ndarray:
+        raise NotImplementedError
+
+    def _feature_names(self) -> list[str]:
+        raise NotImplementedError
+
+    # -- input ------------------------------------------------------------------------------
+    def _encoder_hint(self, encoder) -> str:
+        name = type(self).__name__
+        if encoder is None:
+            return (f"{name}(encoder=None) pools token embeddings: it expects a TokenSets or a "
+                    "list of (n_i, d) arrays")
+        return (f"{name}(encoder={type(encoder).__name__}(...)) expects texts (a sequence of "
+                "str) or a TokenSets of tokens that encoder already produced")
+
+    def _tokens(self, X, encoder, *, fit: bool) -> TokenSets:
+        """Turn ``X`` into validated tokens, encoding texts with ``encoder``."""
+        if encoder is None:
+            if _looks_like_texts(X):
+                raise TypeError(
+                    f"{self._encoder_hint(None)}. Received texts ({describe(X)}); pass "
+                    "encoder=TokenEncoder() to pool texts."
+                )
+            tokens = check_token_sets(X, name="X")
+            if isinstance(X, TokenSets):
+                _check_finite_tokens(tokens, "X")
+            return tokens
+        if isinstance(X, TokenSets):
+            _check_finite_tokens(X, "X")
+            return X
+        try:
+            texts = check_texts(X, name="X")
+        except TypeError as exc:
+            raise TypeError(f"{exc} {self._encoder_hint(encoder)}.") from None
+        if fit:
+            out = encoder.fit_transform(texts)
+        else:
+            if get_tags(encoder).requires_fit:
+                try:
+                    check_is_fitted(encoder)
+                except NotFittedError:
+                    raise NotFittedError(
+                        f"This {type(self).__name__} was fitted on a TokenSets, so its "
+                        f"encoder_ ({type(encoder).__name__}) was never fitted on texts. "
+                        "Fit it on texts before transforming texts."
+                    ) from None
+            out = encoder.transform(texts)
+        name = f"the output of {type(encoder).__name__}"
+        tokens = check_token_sets(out, name=name)
+        if len(tokens) != len(texts):
+            raise ValueError(
+                f"Expected {name} to hold one token cloud per text ({len(texts)}). "
+                f"Received {len(tokens)}."
+            )
+        return tokens
+
+    def _fit_input(self, X) -> TokenSets:
+        self.encoder_ = None if self.encoder is None else clone(self.encoder)
+        tokens = self._tokens(X, self.encoder_, fit=not isinstance(X, TokenSets))
+        self.embedding_dim_ = tokens.dim
+        self._fit_tokens(tokens)
+        return tokens
+
+    def _output_dtype(self, tokens: TokenSets):
+        return np.float32 if tokens.dtype == np.float32 else np.float64
+
+    # -- scikit-learn API -------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the pooler (and a clone of ``encoder``) on a corpus.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_texts, or TokenSets, or list of ndarray of \
+shape (n_i, d)
+            Texts when ``encoder`` is set (a ``TokenSets`` is then taken as
+            already encoded); token embeddings when ``encoder`` is None.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self : object
+            The fitted pooler.
+        """
+        self._fit_input(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` and return its features, encoding the texts only once.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_texts, or TokenSets, or list of ndarray of \
+shape (n_i, d)
+            As in :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        features : ndarray of shape (n_texts, n_features_out)
+            float32 for float32 tokens, float64 otherwise.
+        """
+        tokens = self._fit_input(X)
+        return self._pool(tokens).astype(self._output_dtype(tokens), copy=False)
+
+    def transform(self, X):
+        """Return the features of each text.
+
+        Parameters
+        ----------
+        X : sequence of str of length n_texts, or TokenSets, or list of ndarray of \
+shape (n_i, d)
+            As in :meth:`fit`; the tokens must have the dimension seen in fit.
+
+        Returns
+        -------
+        features : ndarray of shape (n_texts, n_features_out)
+            float32 for float32 tokens, float64 otherwise.
+        """
+        check_is_fitted(self, "embedding_dim_")
+        tokens = self._tokens(X, self.encoder_, fit=False)
+        if tokens.dim != self.embedding_dim_:
+            raise ValueError(
+                f"X has token embeddings of dimension d={tokens.dim}, but "
+                f"{type(self).__name__} was fitted on dimension d={self.embedding_dim_}."
+            )
+        return self._pool(tokens).astype(self._output_dtype(tokens), copy=False)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        Parameters
+        ----------
+        input_features : None
+            Not used: the input is texts or token clouds, not named columns.
+            Present for the scikit-learn API.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "embedding_dim_")
+        return np.asarray(self._feature_names(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Not a table: sklearn's common checks that feed 2-D arrays do not apply.
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = self.encoder is not None
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+_INPUT_DOC = """\
+    Input is texts when ``encoder`` is set, and token embeddings (a
+    :class:`~skpool.TokenSets` or a list of ``(n_i, d)`` arrays) when it is
+    None. With an encoder a ``TokenSets`` is also accepted and taken as
+    already encoded (it is pooled as it is). ``fit`` clones ``encoder`` into
+    ``encoder_`` and fits it on the texts; ``transform`` encodes with
+    ``encoder_``; ``fit_transform`` encodes the texts once.
+
+    Like scikit-learn's text vectorizers, the poolers do not set
+    ``n_features_in_``: their input is not a table of features. The token
+    dimension seen in fit is ``embedding_dim_``, and ``transform`` refuses
+    tokens of another dimension."""
+
+
+class MeanPooler(_BasePooler):
+    r"""Mean pooling: the mean token embedding of each text.
+
+    For a text with token embeddings :math:`x_1, \dots, x_n \in \mathbb{R}^d`
+    the feature vector is
+
+    .. math::
+
+        m = \frac{1}{n} \sum_{k=1}^{n} x_k ,
+
+    the vector sentence-transformers' mean pooling returns for the same
+    tokens (before any normalization layer of the model).
+
+    {input_doc}
+
+    Parameters
+    ----------
+    encoder : estimator or None, default=None
+        Turns texts into token embeddings (``fit``/``transform`` returning a
+        :class:`~skpool.TokenSets`), e.g. :class:`~skpool.TokenEncoder`.
+        None: the input is token embeddings.
+
+    Attributes
+    ----------
+    encoder_ : estimator or None
+        The fitted clone of ``encoder`` (None without an encoder).
+    embedding_dim_ : int
+        Dimension ``d`` of the token embeddings seen in fit.
+
+    See Also
+    --------
+    GaussianPooler : mean and covariance of each text's tokens.
+    TokenEncoder : texts to token embeddings.
+
+    References
+    ----------
+    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
+       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
+       arXiv:2604.27398.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpool import MeanPooler
+    >>> tokens = [np.array([[1.0, 0.0], [3.0, 2.0]]), np.array([[0.0, 4.0]])]
+    >>> pooler = MeanPooler().fit(tokens)
+    >>> pooler.transform(tokens)
+    array([[2., 1.],
+           [0., 4.]])
+    >>> pooler.get_feature_names_out().tolist()
+    ['mean_0', 'mean_1']
+
+    With a :class:`~skpool.TokenEncoder`, ``MeanPooler(encoder=TokenEncoder())``
+    takes texts and fits in a :class:`~sklearn.pipeline.Pipeline`.
+    """
+
+    _parameter_constraints: dict = {**_BasePooler._parameter_constraints}
+
+    def __init__(self, *, encoder=None):
+        self.encoder = encoder
+
+    def _pool(self, tokens: TokenSets) -> np.ndarray:
+        return _segment_means(tokens.data, tokens.offsets)
+
+    def _feature_names(self) -> list[str]:
+        return [f"mean_{j}" for j in range(self.embedding_dim_)]
+
+
+class GaussianPooler(_BasePooler):
+    r"""The Gaussian view of each text: the mean and the covariance of its tokens.
+
+    For a text with token embeddings :math:`X \in \mathbb{R}^{n \times d}`
+    (rows :math:`x_k`), optionally normalized by the norm of its mean
+    (``normalize=True``, the paper's normalization [1]_, SPEC §2):
+
+    .. math::
+
+        \tilde X = X / \lVert m \rVert, \quad m = \tfrac1n \textstyle\sum_k x_k,
+
+    the features are the mean and the biased (1/n) covariance of the cloud,
+
+    .. math::
+
+        \mu = \frac1n \sum_k \tilde x_k, \qquad
+        \Sigma = \frac1n \sum_k (\tilde x_k - \mu)(\tilde x_k - \mu)^\top
+
+    (:math:`\Sigma = 0` for a one-token text). ``covariance`` chooses which
+    part of :math:`\Sigma` is returned after the :math:`d` entries of
+    :math:`\mu`:
+
+    ``"diag"``
+        its diagonal, the :math:`d` variances: :math:`2d` features.
+    ``"full"``
+        its upper triangle, diagonal included, row by row
+        (``np.triu_indices(d)`` order): :math:`d + d(d+1)/2` features. This is
+        large: 74,304 features per text for :math:`d = 384`, about 290 KiB per
+        text in float32.
+    ``"projected"``
+        the upper triangle of :math:`P \Sigma P^\top`, the covariance in an
+        orthonormal basis :math:`P` (``components_``, shape (k, d)) of the
+        ``k = n_components`` principal directions of all training tokens
+        pooled (each text normalized first when ``normalize=True``):
+        :math:`d + k(k+1)/2` features. The mean part is still the full
+        :math:`d`-dimensional :math:`\mu` in the original coordinates, not
+        projected.
+
+    {input_doc}
+
+    Parameters
+    ----------
+    encoder : estimator or None, default=None
+        Turns texts into token embeddings, e.g. :class:`~skpool.TokenEncoder`.
+        None: the input is token embeddings.
+    covariance : {"diag", "full", "projected"}, default="diag"
+        Which part of each text's covariance to return (see above).
+    n_components : int or None, default=16
+        Size ``k`` of the basis learned by ``covariance="projected"`` (at most
+        ``d``); None keeps all ``d`` directions. Ignored by the other options.
+    normalize : bool, default=False
+        Divide each text's cloud by the norm of its mean first, so that
+        :math:`\lVert\mu\rVert = 1` and the covariance is scaled by
+        :math:`1/\lVert m\rVert^2`. A text whose mean is zero then raises a
+        ValueError naming its index. False: features of the raw tokens.
+
+    Attributes
+    ----------
+    encoder_ : estimator or None
+        The fitted clone of ``encoder`` (None without an encoder).
+    embedding_dim_ : int
+        Dimension ``d`` of the token embeddings seen in fit.
+    components_ : ndarray of shape (n_components, d)
+        ``covariance="projected"`` only: the orthonormal basis :math:`P`, the
+        principal directions of the pooled training tokens, by decreasing
+        variance (each row's largest entry is positive).
+    explained_variance_ : ndarray of shape (n_components,)
+        ``covariance="projected"`` only: the pooled tokens' variance along
+        each component.
+    tokens_mean_ : ndarray of shape (d,)
+        ``covariance="projected"`` only: the mean of the pooled training
+        tokens, the centre of that principal component analysis. Covariances
+        do not depend on it.
+
+    See Also
+    --------
+    MeanPooler : the mean alone.
+    skpool.math.gaussian.gaussian_stats : the same view of one text, factored.
+
+    References
+    ----------
+    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
+       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
+       arXiv:2604.27398.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpool import GaussianPooler
+    >>> tokens = [np.array([[1.0, 0.0], [3.0, 2.0]]), np.array([[0.0, 4.0]])]
+    >>> pooler = GaussianPooler(covariance="diag").fit(tokens)
+    >>> pooler.transform(tokens)
+    array([[2., 1., 1., 1.],
+           [0., 4., 0., 0.]])
+    >>> pooler.get_feature_names_out().tolist()
+    ['mean_0', 'mean_1', 'var_0', 'var_1']
+    >>> full = GaussianPooler(covariance="full").fit(tokens)
+    >>> full.get_feature_names_out().tolist()
+    ['mean_0', 'mean_1', 'cov_0_0', 'cov_0_1', 'cov_1_1']
+    >>> full.transform(tokens)[0]
+    array([2., 1., 1., 1., 1.])
+    >>> proj = GaussianPooler(covariance="projected", n_components=1).fit(tokens)
+    >>> proj.components_.shape, proj.transform(tokens).shape
+    ((1, 2), (2, 3))
+    """
+
+    _parameter_constraints: dict = {
+        **_BasePooler._parameter_constraints,
+        "covariance": [StrOptions(set(_COVARIANCES))],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "normalize": ["boolean"],
+    }
+
+    def __init__(self, *, encoder=None, covariance="diag", n_components=16, normalize=False):
+        self.encoder = encoder
+        self.covariance = covariance
+        self.n_components = n_components
+        self.normalize = normalize
+
+    def _scales(self, tokens: TokenSets, means: np.ndarray):
+        return _mean_norms(means) if self.normalize else np.ones(len(tokens))
+
+    def _fit_tokens(self, tokens: TokenSets) -> None:
+        if self.covariance != "projected":
+            return
+        d = tokens.dim
+        k = d if self.n_components is None else self.n_components
+        if k > d:
+            raise ValueError(
+                f"n_components={k} must be at most the embedding dimension d={d} for "
+                "covariance='projected'."
+            )
+        means = _segment_means(tokens.data, tokens.offsets)
+        centre, components, variances = _pooled_pca(
+            tokens.data, tokens.offsets, self._scales(tokens, means), k)
+        self.tokens_mean_ = centre
+        self.components_ = components
+        self.explained_variance_ = variances
+
+    def _pool(self, tokens: TokenSets) -> np.ndarray:
+        data, offsets = tokens.data, tokens.offsets
+        means = _segment_means(data, offsets)
+        scales = self._scales(tokens, means)
+        basis = self.components_ if self.covariance == "projected" else None
+        second = _COVARIANCES[self.covariance].second_order(data, offsets, means, basis)
+        if self.normalize:
+            means = means / scales[:, None]
+            second /= (scales * scales)[:, None]
+        return np.hstack([means, second])
+
+    def _feature_names(self) -> list[str]:
+        d = self.embedding_dim_
+        k = self.components_.shape[0] if self.covariance == "projected" else d
+        return [f"mean_{j}" for j in range(d)] + _COVARIANCES[self.covariance].names(k)
+
+
+# One paragraph on inputs, shared by both docstrings.
+MeanPooler.__doc__ = MeanPooler.__doc__.replace("    {input_doc}", _INPUT_DOC)
+GaussianPooler.__doc__ = GaussianPooler.__doc__.replace("    {input_doc}", _INPUT_DOC)
