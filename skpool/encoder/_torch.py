@@ -1,0 +1,318 @@
+"""The one module of skpool that imports torch and transformers.
+
+It loads models (once per process and device), tokenizes, and runs the
+forward passes that turn token ids into hidden states. Everything else in
+skpool sees NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from .models import ModelSource, default_max_length, not_found_message, position_limit
+
+__all__ = ["Loaded", "Tokenized", "load", "clear_loaded", "resolve_device", "tokenize", "encode"]
+
+_LOCK = threading.RLock()
+_LOADED: dict[tuple[str, str], "Loaded"] = {}
+# A tokenizer's truncation settings live in its (shared) backend; calls with
+# different max_length from different threads must not interleave.
+_TOKENIZE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model and tokenizer ready for inference, with what skpool needs to know."""
+
+    model: object
+    tokenizer: object
+    config: object
+    n_layers: int
+    dim: int
+    default_max_length: int
+    position_limit: int | None
+    device: str
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... into a checked torch device string."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(
+            "The 'device' parameter of TokenEncoder must be 'auto', 'cpu', 'cuda' or "
+            f"'cuda:<index>' (any torch device). Got {device!r} instead."
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"The 'device' parameter of TokenEncoder is {device!r}, but CUDA is not "
+                "available here. Use device='cpu' or device='auto'."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"The 'device' parameter of TokenEncoder is {device!r}, but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are visible."
+            )
+    return str(parsed)
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool):
+    """Silence transformers' loading bars and info/warning logs while loading."""
+    if not enabled:
+        yield
+        return
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _n_layers(config) -> int:
+    for name in ("num_hidden_layers", "n_layers", "num_layers"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ValueError(
+        f"Cannot tell how many layers the model of type {getattr(config, 'model_type', '?')!r} "
+        "has (its config has no num_hidden_layers)."
+    )
+
+
+def _dim(config) -> int:
+    for name in ("hidden_size", "d_model", "dim"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ValueError("Cannot tell the model's hidden size (its config has no hidden_size).")
+
+
+def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
+    """Load (or fetch from the process-wide cache) the model of ``source`` on ``device``.
+
+    Every failure of transformers (missing files, unknown hub id, offline
+    hub, unsupported architecture) becomes a ``ValueError`` naming the model.
+    """
+    key = (source.location, device)
+    with _LOCK:
+        loaded = _LOADED.get(key)
+        if loaded is not None:
+            return loaded
+        try:
+            with _quiet(quiet):
+                config = AutoConfig.from_pretrained(source.location)
+                tokenizer = AutoTokenizer.from_pretrained(source.location)
+                # float32 whatever the checkpoint stores: results are compared
+                # against float32 references and the cache is float32.
+                model = AutoModel.from_pretrained(source.location, config=config,
+                                                  dtype=torch.float32)
+        except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
+            reason = " ".join(str(exc).split())[:400]
+            if source.kind == "hub":
+                raise ValueError(not_found_message(source.location, reason)) from None
+            raise ValueError(
+                f"Could not load the model folder {source.location!r} with transformers: "
+                f"{reason}"
+            ) from None
+        model.eval()
+        model.to(device)
+        n_layers = _n_layers(config)
+        tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+        loaded = Loaded(
+            model=model,
+            tokenizer=tokenizer,
+            config=config,
+            n_layers=n_layers,
+            dim=_dim(config),
+            default_max_length=default_max_length(source, config, tokenizer_limit),
+            position_limit=position_limit(config),
+            device=device,
+        )
+        _LOADED[key] = loaded
+        return loaded
+
+
+def clear_loaded() -> int:
+    """Forget every loaded model; return how many were dropped."""
+    with _LOCK:
+        count = len(_LOADED)
+        _LOADED.clear()
+    return count
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    """Token ids of a corpus, truncated at ``max_length``.
+
+    Attributes
+    ----------
+    input_ids : list of list of int
+        One sequence per text, special tokens included.
+    token_type_ids : list of list of int or None
+        Only for models that take them.
+    keep : list of ndarray of bool
+        For each text, which positions become output tokens.
+    truncated : ndarray of bool of shape (n_texts,)
+    """
+
+    input_ids: list
+    token_type_ids: list | None
+    keep: list
+    truncated: np.ndarray
+
+
+def tokenize(tokenizer, texts: list[str], max_length: int, exclude_special: bool) -> Tokenized:
+    """Tokenize ``texts`` as sentence-transformers does (``truncation=True``).
+
+    Overflowing windows are requested only to learn which texts were cut:
+    the first window of each text is exactly what plain truncation returns.
+    """
+    wants_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+    with _TOKENIZE_LOCK:
+        encoded = tokenizer(
+            texts,
+            truncation=True,
+            max_length=max_length,
+            return_overflowing_tokens=True,
+            return_special_tokens_mask=exclude_special,
+            return_attention_mask=False,
+            return_token_type_ids=wants_types,
+            verbose=False,
+        )
+    n = len(texts)
+    mapping = encoded.get("overflow_to_sample_mapping")
+    if mapping is not None:
+        mapping = np.asarray(mapping, dtype=np.int64)
+        counts = np.bincount(mapping, minlength=n)
+        first = np.searchsorted(mapping, np.arange(n), side="left")
+        truncated = counts > 1
+    else:  # tokenizers that do not report windows: measure without truncation
+        with _TOKENIZE_LOCK:
+            full = tokenizer(texts, truncation=False, return_attention_mask=False,
+                             return_token_type_ids=False, verbose=False)["input_ids"]
+        truncated = np.array([len(ids) > max_length for ids in full], dtype=bool)
+        first = np.arange(n)
+    ids = encoded["input_ids"]
+    input_ids = [ids[j] for j in first]
+    token_type_ids = None
+    if wants_types and "token_type_ids" in encoded:
+        types = encoded["token_type_ids"]
+        token_type_ids = [types[j] for j in first]
+    if exclude_special:
+        special = encoded["special_tokens_mask"]
+        keep = [np.asarray(special[j], dtype=np.int8) == 0 for j in first]
+    else:
+        keep = [np.ones(len(seq), dtype=bool) for seq in input_ids]
+    return Tokenized(input_ids, token_type_ids, keep, truncated)
+
+
+def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: int,
+           progress: bool = False) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """Run the model and gather the kept positions of the requested hidden layers.
+
+    Parameters
+    ----------
+    loaded : Loaded
+    tokens : Tokenized
+        Every text keeps at least one position.
+    layers : list of int
+        Non-negative hidden-state indices (0 = embeddings output,
+        ``loaded.n_layers`` = last layer).
+    batch_size : int
+    progress : bool
+
+    Returns
+    -------
+    data : dict of int to ndarray of shape (n_tokens_total, d), float32
+        The kept token embeddings of every text, in input order.
+    offsets : ndarray of shape (n_texts + 1,)
+    """
+    model = loaded.model
+    device = torch.device(loaded.device)
+    counts = np.fromiter((k.sum() for k in tokens.keep), dtype=np.int64, count=len(tokens.keep))
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    data = {layer: np.empty((int(offsets[-1]), loaded.dim), dtype=np.float32)
+            for layer in layers}
+    # Only the last layer wanted: last_hidden_state, without materialising
+    # every intermediate layer.
+    need_all = layers != [loaded.n_layers]
+    lengths = np.fromiter((len(s) for s in tokens.input_ids), dtype=np.int64,
+                          count=len(tokens.input_ids))
+    # Longest first (as sentence-transformers): a too-large batch fails at once.
+    order = np.argsort(-lengths, kind="stable")
+    pad_id = loaded.tokenizer.pad_token_id
+    pad_id = 0 if pad_id is None else int(pad_id)
+    batches = [order[i:i + batch_size] for i in range(0, order.size, batch_size)]
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(batches), desc="Encoding", unit="batch")
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                width = int(lengths[batch].max())
+                ids = np.full((batch.size, width), pad_id, dtype=np.int64)
+                mask = np.zeros((batch.size, width), dtype=np.int64)
+                keep = np.zeros((batch.size, width), dtype=bool)
+                types = None if tokens.token_type_ids is None else np.zeros_like(ids)
+                for row, j in enumerate(batch):
+                    n = lengths[j]
+                    ids[row, :n] = tokens.input_ids[j]
+                    mask[row, :n] = 1
+                    keep[row, :n] = tokens.keep[j]
+                    if types is not None:
+                        types[row, :n] = tokens.token_type_ids[j]
+                inputs = {
+                    "input_ids": torch.from_numpy(ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device),
+                }
+                if types is not None:
+                    inputs["token_type_ids"] = torch.from_numpy(types).to(device)
+                output = model(**inputs, output_hidden_states=need_all, return_dict=True)
+                keep_t = torch.from_numpy(keep).to(device)
+                # Where each gathered row goes: the kept rows of the batch's
+                # texts, in batch order, map to their texts' slots in input order.
+                starts = offsets[batch]
+                sizes = counts[batch]
+                local = np.zeros(batch.size, dtype=np.int64)
+                np.cumsum(sizes[:-1], out=local[1:])
+                dest = np.repeat(starts - local, sizes) + np.arange(int(sizes.sum()))
+                for layer in layers:
+                    hidden = (output.hidden_states[layer] if need_all
+                              else output.last_hidden_state)
+                    rows = hidden[keep_t].to(dtype=torch.float32)
+                    data[layer][dest] = rows.cpu().numpy()
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return data, offsets
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that shape the numbers (for cache keys and reports)."""
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
