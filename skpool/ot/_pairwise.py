@@ -1,0 +1,291 @@
+r"""W2 between many pairs of token clouds, exact (POT, in parallel) or Gaussian.
+
+A corpus is prepared once (float64 clouds, normalized if asked, with their
+token masses and means); each route then works per pair on that preparation.
+Pairs are cut into chunks and each chunk is one joblib task. Exact solves run
+in worker processes, because POT's network simplex holds the GIL; the
+workers return POT's non-convergence messages rather than warn, because a
+warning raised in a worker process never reaches the caller. The Gaussian
+route's SVDs release the GIL and its summaries are large, so it uses threads.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+
+from .._validation import check_token_sets, describe
+from ._w2 import (
+    _as_float64,
+    _centred_exact_sq,
+    _check_method,
+    _check_scheme,
+    _scheme_masses,
+    _stats,
+    _warn_unconverged,
+)
+from ..math.gaussian import bures_squared_stats
+
+__all__ = ["pairwise_w2"]
+
+_KINDS = ("gaussian", "exact")
+_EXACT_KEYWORDS = ("method", "reg", "numItermax")
+# Enough chunks per worker to even out the load, few enough that the
+# per-task overhead stays small against ~ms solves.
+_CHUNKS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    """The texts of one or two corpora, ready for pairwise work (float64).
+
+    ``clouds`` are normalized already when asked, so both routes use them as
+    raw clouds. ``masses`` is ``None`` for uniform masses.
+    """
+
+    clouds: list            # of ndarray (n_i, d)
+    masses: list            # of ndarray (n_i,) or None
+    means: np.ndarray       # (n_texts, d)
+    uniform: bool
+
+
+def _prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
+    """Prepare ``groups = [(name, TokenSets[, indices]), ...]`` as one list of texts.
+
+    ``indices`` (optional) are the texts' indices in the caller's corpus, for
+    error messages when only some texts are prepared.
+    """
+    clouds, masses, means = [], [], []
+    for name, sets, *rest in groups:
+        indices = rest[0] if rest else range(len(sets))
+        for index, X in zip(indices, sets):
+            index = int(index)
+            X = _as_float64(X, normalize, name=name, index=index)
+            a = _scheme_masses(X, scheme, name=name, index=index)
+            clouds.append(X)
+            masses.append(a)
+            means.append(X.mean(axis=0) if a is None else a @ X)
+    return _Corpus(clouds, masses, np.stack(means), scheme == "uniform")
+
+
+def _mean_sq(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
+    """:math:`\\lVert m_i - m_j\\rVert^2` per row of ``pairs``, from differences."""
+    diff = corpus.means[pairs[:, 0]] - corpus.means[pairs[:, 1]]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _chunks(pairs: np.ndarray, n_jobs) -> list[np.ndarray]:
+    n_chunks = max(1, min(len(pairs), _CHUNKS_PER_WORKER * effective_n_jobs(n_jobs)))
+    return [chunk for chunk in np.array_split(pairs, n_chunks) if len(chunk)]
+
+
+def _exact_chunk(data, offsets, masses, pairs, method, reg, numItermax):
+    """Centred squared W2 of each pair of one chunk, and POT's complaints."""
+    values = np.empty(len(pairs))
+    problems = []
+    for k, (i, j) in enumerate(pairs):
+        si, ei, sj, ej = offsets[i], offsets[i + 1], offsets[j], offsets[j + 1]
+        values[k], problem = _centred_exact_sq(
+            data[si:ei], data[sj:ej], masses[si:ei], masses[sj:ej],
+            method=method, reg=reg, numItermax=numItermax)
+        if problem is not None:
+            problems.append((int(i), int(j), problem))
+    return values, problems
+
+
+def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg,
+                      numItermax, label=None) -> np.ndarray:
+    """Exact squared W2 between the centred clouds, per row ``(i, j)`` of ``pairs``.
+
+    ``label(i, j)`` turns corpus indices into the caller's names for warnings.
+    """
+    if len(pairs) == 0:
+        return np.empty(0)
+    # One contiguous array per corpus: joblib memory-maps it for the workers
+    # instead of pickling the clouds into every task.
+    centred = [X - m for X, m in zip(corpus.clouds, corpus.means)]
+    data = np.concatenate(centred)
+    offsets = np.zeros(len(centred) + 1, dtype=np.int64)
+    np.cumsum([c.shape[0] for c in centred], out=offsets[1:])
+    masses = np.concatenate([np.full(X.shape[0], 1.0 / X.shape[0]) if a is None else a
+                             for X, a in zip(corpus.clouds, corpus.masses)])
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
+        for chunk in _chunks(pairs, n_jobs)
+    )
+    problems = [p for r in results for p in r[1]]
+    if problems:
+        label = label or (lambda i, j: (i, j))
+        shown = ", ".join(str(label(i, j)) for i, j, _ in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        _warn_unconverged(problems[0][2], method=method, numItermax=numItermax,
+                          where=f" of {len(problems)} pair(s) {shown}{more}")
+    return np.concatenate([r[0] for r in results])
+
+
+def _bures_chunk(stats, pairs):
+    return np.array([bures_squared_stats(stats[i], stats[j]) for i, j in pairs])
+
+
+def _bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
+    """Squared Bures distance of the covariances, per row ``(i, j)`` of ``pairs``."""
+    if len(pairs) == 0:
+        return np.empty(0)
+    stats = [_stats(X, a, normalize=False, name="tokens")
+             for X, a in zip(corpus.clouds, corpus.masses)]
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
+    )
+    return np.concatenate(results)
+
+
+# -- checks -------------------------------------------------------------------------------
+
+def _check_kind(kind):
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"Expected kind to be one of {list(_KINDS)}. Received {describe(kind)}.")
+    return kind
+
+
+def _check_exact_kwargs(kind, exact_kwargs):
+    unknown = sorted(set(exact_kwargs) - set(_EXACT_KEYWORDS))
+    if unknown:
+        raise TypeError(
+            f"pairwise_w2() got unexpected keyword argument(s) {unknown}; the exact solver's "
+            f"options are {list(_EXACT_KEYWORDS)}."
+        )
+    if kind != "exact" and exact_kwargs:
+        raise ValueError(
+            f"{sorted(exact_kwargs)} are options of the exact solver and need kind='exact'. "
+            f"Received kind={kind!r}."
+        )
+    return _check_method(exact_kwargs.get("method", "emd"), exact_kwargs.get("reg"),
+                         exact_kwargs.get("numItermax"))
+
+
+def _check_corpus_weights(weights):
+    """Corpus-wide token masses: a scheme name, not per-pair arrays."""
+    if weights is not None and not isinstance(weights, str):
+        raise ValueError(
+            "Expected weights to be None, 'uniform' or 'norm' for a whole corpus (explicit "
+            f"token masses are an option of exact_w2 for one pair). Received {describe(weights)}."
+        )
+    return _check_scheme(weights)
+
+
+def _check_n_jobs(n_jobs):
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+                               or n_jobs == 0):
+        raise ValueError(
+            f"Expected n_jobs to be None or a non-zero int (-1 = all cores). "
+            f"Received {describe(n_jobs)}."
+        )
+    return n_jobs
+
+
+def _check_other(tokens, other):
+    other = check_token_sets(other, name="other")
+    if other.dim != tokens.dim:
+        raise ValueError(
+            f"Expected other to have the dimension d={tokens.dim} of tokens. "
+            f"Received d={other.dim}."
+        )
+    return other
+
+
+# -- public function ----------------------------------------------------------------------
+
+def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool = False,
+                weights=None, n_jobs=None, **exact_kwargs) -> np.ndarray:
+    r"""Matrix of :math:`W_2` distances between the token clouds of two corpora.
+
+    Entry :math:`(i, j)` is :func:`~skpool.ot.gaussian_w2` (``kind="gaussian"``)
+    or :func:`~skpool.ot.exact_w2` (``kind="exact"``) between text ``i`` of
+    ``tokens`` and text ``j`` of ``other`` (of ``tokens`` when ``other`` is
+    None). Both are metrics (the Gaussian one between the fitted Gaussians),
+    so the matrix serves directly as a scikit-learn precomputed distance, e.g.
+    ``KNeighborsClassifier(metric="precomputed")``, and
+    :math:`\exp(-\gamma W_2^2)` as a precomputed kernel for
+    ``SVC(kernel="precomputed")`` (not guaranteed positive definite; fine in
+    practice for moderate :math:`\gamma`).
+
+    Parameters
+    ----------
+    tokens : TokenSets or sequence of array-like of shape (n_i, d)
+        Token clouds of ``N`` texts.
+    other : TokenSets or sequence of array-like of shape (m_j, d), optional
+        Token clouds of ``M`` texts (e.g. a test set against ``tokens`` as
+        the training set). ``None``: ``tokens`` against itself, each
+        unordered pair computed once.
+    kind : {"gaussian", "exact"}, default="gaussian"
+        The Gaussian closed form (the shared cross-Gram Bures code) or the
+        exact transport cost (POT).
+    normalize : bool, default=False
+        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert` (SPEC §2).
+    weights : None, "uniform" or "norm", default=None
+        Token masses of every text, as in :func:`~skpool.ot.exact_w2`.
+    n_jobs : int, optional
+        Parallel jobs, joblib semantics (``None``: 1 unless inside a
+        ``joblib.parallel_config`` context; ``-1``: all cores). Exact pairs
+        run in worker processes, Gaussian pairs in threads.
+    **exact_kwargs
+        ``method``, ``reg``, ``numItermax`` of :func:`~skpool.ot.exact_w2`;
+        ``kind="exact"`` only.
+
+    Returns
+    -------
+    ndarray of shape (N, M), or (N, N) when ``other`` is None; float64
+        :math:`W_2` (not squared), non-negative. With ``other=None`` the
+        matrix is symmetric with a zero diagonal.
+
+    Warns
+    -----
+    sklearn.exceptions.ConvergenceWarning
+        Once, naming the pairs whose exact solve did not converge.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clouds = [np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[3.0, 4.0], [4.0, 4.0]])]
+    >>> pairwise_w2(clouds, kind="exact")
+    array([[0., 5.],
+           [5., 0.]])
+    >>> np.allclose(pairwise_w2(clouds), pairwise_w2(clouds, kind="exact"))
+    True
+    """
+    kind = _check_kind(kind)
+    method, reg, numItermax = _check_exact_kwargs(kind, exact_kwargs)
+    scheme = _check_corpus_weights(weights)
+    n_jobs = _check_n_jobs(n_jobs)
+    tokens = check_token_sets(tokens, name="tokens")
+    n = len(tokens)
+    groups = [("tokens", tokens)]
+    if other is None:
+        i, j = np.triu_indices(n, k=1)
+
+        def label(p, q):
+            return (int(p), int(q))
+    else:
+        other = _check_other(tokens, other)
+        groups.append(("other", other))
+        i, j = np.divmod(np.arange(n * len(other)), len(other))
+        j = j + n
+
+        def label(p, q):
+            return (int(p), int(q) - n)
+    pairs = np.stack([i, j], axis=1).astype(np.int64)
+    corpus = _prepare(groups, normalize=normalize, scheme=scheme)
+
+    second = (_exact_centred_sq(corpus, pairs, n_jobs=n_jobs, method=method, reg=reg,
+                                numItermax=numItermax, label=label)
+              if kind == "exact" else _bures_sq(corpus, pairs, n_jobs=n_jobs))
+    values = np.sqrt(np.maximum(_mean_sq(corpus, pairs) + second, 0.0))
+    if other is not None:
+        return values.reshape(n, len(other))
+    out = np.zeros((n, n))
+    out[i, j] = values
+    out[j, i] = values
+    return out
