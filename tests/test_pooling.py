@@ -8,6 +8,7 @@ features vectorized over the ragged corpus.
 from __future__ import annotations
 
 import pickle
+import warnings
 import re
 import zlib
 
@@ -458,3 +459,143 @@ def test_encoder_output_of_the_wrong_length():
     with pytest.raises(ValueError, match="output of BadEncoder to hold one token cloud per "
                        "text \\(3\\). Received 2"):
         MeanPooler(encoder=BadEncoder()).fit(["a", "b", "c"])
+
+
+# -- with the real TokenEncoder: the tiny random BERT ---------------------------------------
+
+TINY_TOPICS = [
+    "the dog and the cat saw a bird in the tree by the river",
+    "a small dog ran to the big tree and the bird",
+    "the cat and the bird by the river in the sun",
+    "the team won the first game and lost the last game",
+    "they played a great game and the team won",
+    "our team lost the game but won the war",
+]
+
+
+def test_pipeline_with_the_tiny_token_encoder(tiny_encoder_params):
+    from skpool import TokenEncoder
+
+    texts = TINY_TOPICS * 3
+    y = np.array([0, 0, 0, 1, 1, 1] * 3)
+    pipe = Pipeline([("pool", MeanPooler(encoder=TokenEncoder(**tiny_encoder_params))),
+                     ("clf", LogisticRegression(max_iter=1000))])
+    predicted = pipe.fit(texts, y).predict(TINY_TOPICS)
+    assert predicted.shape == (6,) and set(predicted.tolist()) <= {0, 1}
+    # The pooled vector is the mean of the encoder's own tokens.
+    tokens = TokenEncoder(**tiny_encoder_params).fit_transform(TINY_TOPICS)
+    expected = np.array([t.astype(np.float64).mean(axis=0) for t in tokens])
+    np.testing.assert_allclose(pipe[0].transform(TINY_TOPICS), expected, rtol=1e-6, atol=1e-7)
+    assert pipe[0].embedding_dim_ == 32
+
+
+@pytest.mark.parametrize("covariance", KINDS)
+def test_gaussian_pooler_with_the_tiny_encoder_equals_pooling_its_tokens(
+        covariance, tiny_encoder_params, sample_texts):
+    from skpool import TokenEncoder
+    from skpool.encoder import TruncationWarning
+
+    pooler = GaussianPooler(encoder=TokenEncoder(**tiny_encoder_params),
+                            covariance=covariance, n_components=4, normalize=True)
+    with pytest.warns(TruncationWarning):
+        out = pooler.fit_transform(sample_texts)
+    with pytest.warns(TruncationWarning):
+        tokens = TokenEncoder(**tiny_encoder_params).fit_transform(sample_texts)
+    reference = GaussianPooler(covariance=covariance, n_components=4, normalize=True)
+    np.testing.assert_allclose(out, reference.fit_transform(tokens), rtol=1e-6, atol=1e-7)
+    assert out.dtype == np.float32
+    basis = reference.components_ if covariance == "projected" else None
+    np.testing.assert_allclose(out, slow_features(list(tokens), covariance, True, basis),
+                               rtol=2e-4, atol=1e-5)
+
+
+def test_pickled_pooler_carries_no_weights(tiny_encoder_params):
+    from skpool import TokenEncoder
+
+    pooler = GaussianPooler(encoder=TokenEncoder(**tiny_encoder_params), covariance="full")
+    pooler.fit(TINY_TOPICS)
+    assert hasattr(pooler.encoder_, "model_")
+    n_weights = sum(p.numel() for p in pooler.encoder_.model_.parameters())
+    blob = pickle.dumps(pooler)
+    assert len(blob) < n_weights * 4 / 10  # well under a tenth of the float32 weights
+    restored = pickle.loads(blob)
+    assert not hasattr(restored.encoder_, "model_")
+    np.testing.assert_array_equal(restored.transform(TINY_TOPICS), pooler.transform(TINY_TOPICS))
+
+
+def test_grid_search_over_the_encoder_layer(tiny_encoder_params):
+    from skpool import TokenEncoder
+
+    texts = TINY_TOPICS * 2
+    y = np.array([0, 0, 0, 1, 1, 1] * 2)
+    pipe = Pipeline([("pool", GaussianPooler(encoder=TokenEncoder(**tiny_encoder_params))),
+                     ("clf", LogisticRegression(max_iter=1000))])
+    search = GridSearchCV(pipe, {"pool__encoder__layer": [1, -1],
+                                 "pool__normalize": [False, True]}, cv=2)
+    search.fit(texts, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_[0].encoder_.layer in (1, -1)
+
+
+# -- with the real bundled model (slow) ---------------------------------------------------
+
+ST_TEXTS = [
+    "The cat sat on the mat.",
+    "Mean pooling averages the token embeddings of a sentence.",
+    "Stocks fell sharply on Monday after the central bank raised interest rates.",
+    "Ok",
+    # Over 256 word pieces: both sides truncate at the model's max_seq_length.
+    " ".join(["The committee reviewed every proposal in detail before voting."] * 30),
+]
+
+
+@pytest.mark.slow
+def test_mean_pooler_equals_sentence_transformers(bundled_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    from skpool import TokenEncoder
+    from skpool.encoder import TruncationWarning
+
+    with pytest.warns(TruncationWarning, match="1 of 5 texts"):
+        ours = MeanPooler(encoder=TokenEncoder(device="cpu")).fit_transform(ST_TEXTS)
+    ours = ours / np.linalg.norm(ours, axis=1, keepdims=True)
+    # The bundled folder's pipeline is Transformer -> Pooling(mean) -> Normalize.
+    reference = SentenceTransformer(str(bundled_model_path), device="cpu").encode(ST_TEXTS)
+    assert ours.dtype == np.float32 and ours.shape == reference.shape == (5, 384)
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+    assert np.abs(ours - reference).max() < 1e-5  # float32 round-off, in practice
+
+
+@pytest.mark.slow
+def test_cross_val_on_bbc_news_loads_the_model_once(tmp_path, monkeypatch):
+    from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+
+    from skpool import TokenEncoder
+    from skpool.datasets import load_bbc_news
+    from skpool.encoder import _torch, clear_model_cache
+
+    texts, labels = load_bbc_news(return_X_y=True)
+    texts, _, labels, _ = train_test_split(list(texts), np.asarray(labels), train_size=150,
+                                           stratify=labels, random_state=0)
+    clear_model_cache()
+    loads = []
+    original = _torch.AutoModel.from_pretrained
+
+    def counting(*args, **kwargs):
+        loads.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_torch.AutoModel, "from_pretrained", counting)
+    # The cache makes later folds reuse the first fold's encodings: each text
+    # is encoded once, whatever fold it lands in.
+    encoder = TokenEncoder(max_length=128, device="cpu", cache=tmp_path)
+    pipe = Pipeline([("pool", MeanPooler(encoder=encoder)),
+                     ("clf", LogisticRegression(max_iter=1000))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long articles are truncated at 128 tokens
+        result = cross_validate(pipe, texts, labels, return_estimator=True,
+                                cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    assert result["test_score"].mean() >= 0.9, result["test_score"]
+    assert len(loads) == 1
+    models = {id(fitted[0].encoder_.model_) for fitted in result["estimator"]}
+    assert len(models) == 1
