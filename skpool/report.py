@@ -28,6 +28,7 @@ References
 from __future__ import annotations
 
 import json
+import math
 import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +52,11 @@ __all__ = [
     "pair_components",
     "format_report",
     "format_table",
+    "format_ot",
+    "ot_report",
+    "OTRecord",
+    "OTReport",
+    "records_to_json",
     "TRACE_BOUND",
 ]
 
@@ -211,8 +217,10 @@ def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
         from . import datasets
 
         loader = getattr(datasets, DATASETS[key][0])
-        full = check_texts(loader().texts, name=key)
-        texts = _subsample(full, n_texts, random_state)
+        # the loader's own sample (stratified for labelled corpora), so that the texts are
+        # those of ``load_...(n_texts, random_state)`` in Python
+        full = loader().texts
+        texts = check_texts(loader(n_texts=n_texts, random_state=random_state).texts, name=key)
     else:
         suffix = Path(key).suffix.lower()
         if suffix not in (".txt", ".jsonl"):
@@ -270,8 +278,9 @@ class CollapseRecord:
         Number of texts with :math:`\operatorname{tr}\Sigma > 2` (the paper's
         assumption, under which :math:`d_\Sigma \le 1`).
     mean_spread, median_spread, max_spread : float
-        The spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert\mu(X)\rVert^2`
+        The spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert m\rVert^2`
         over texts (the paper's token concentration; smaller = more concentrated).
+        ``max_spread`` is None in the records of :func:`layer_report`.
     mean_cosine : float
         Mean over texts of the mean within-text cosine
         :math:`\frac1{n^2}\sum_{j,k}\cos(x_j, x_k)`.
@@ -297,7 +306,7 @@ class CollapseRecord:
     n_trace_violations: int
     mean_spread: float
     median_spread: float
-    max_spread: float
+    max_spread: float | None
     mean_cosine: float
     n_truncated: int
     max_length: int | None
@@ -520,6 +529,58 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
     ]
 
 
+def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None,
+                 random_state=None, dataset: str = "") -> list[CollapseRecord]:
+    r"""The collapse report at every hidden layer of one model (``skpool layers``).
+
+    A thin wrapper of :func:`skpool.layer_profile` (one encoding pass; the
+    same sampled pairs at every layer) that returns one
+    :class:`CollapseRecord` per layer, with the corpus and encoder settings.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        At least two texts.
+    encoder : TokenEncoder or str, optional
+        As in :func:`collapse_report`; its ``layer`` is ignored.
+    layers : sequence of int, optional
+        Hidden-state indices (0 = embeddings, negative counts from the end);
+        all of them when None.
+    n_pairs, random_state, dataset
+        As in :func:`collapse_report`.
+
+    Returns
+    -------
+    list of CollapseRecord
+        In increasing layer order; ``max_spread`` is None.
+    """
+    from .scoring import layer_profile
+
+    texts = check_texts(texts)
+    if len(texts) < 2:
+        raise ValueError(
+            f"Expected at least two texts (SOCM compares pairs of texts). Received {len(texts)}."
+        )
+    encoder = _make_encoder(encoder)
+    profile = layer_profile(encoder, texts, layers=layers, n_pairs=n_pairs,
+                            random_state=random_state)
+    version = _version()
+    return [
+        CollapseRecord(
+            model=_model_label(encoder), layer=int(r.layer), dataset=str(dataset),
+            n_texts=int(r.n_texts), n_pairs=int(r.n_pairs), exact=bool(r.exact),
+            mean_socm=float(r.mean_socm), stderr=float(r.stderr),
+            mean_d_mu=float(r.mean_d_mu), mean_d_sigma=float(r.mean_d_sigma),
+            n_trace_violations=int(r.n_trace_violations), mean_spread=float(r.mean_spread),
+            median_spread=float(r.median_spread), max_spread=None,
+            mean_cosine=float(r.mean_cosine), n_truncated=int(profile.n_truncated),
+            max_length=_optional_int(getattr(encoder, "max_length_", None)),
+            seed=_seed(random_state), skpool_version=version,
+        )
+        for r in profile.records
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # Text output
 # ---------------------------------------------------------------------------------------
@@ -628,3 +689,161 @@ def records_to_json(records) -> str:
     """Return records as a JSON list (what ``--json`` writes)."""
     items = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in records]
     return json.dumps(items, indent=2, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Optimal transport
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OTRecord:
+    r"""Gaussian against exact :math:`W_2` of one model on one corpus (``skpool ot``).
+
+    Attributes
+    ----------
+    model, dataset : str
+    layer : int
+    n_texts, n_pairs : int
+        Texts encoded and pairs compared.
+    normalize : bool
+        Whether the clouds were mean-normalized (:math:`X/\lVert m\rVert`).
+    spearman : float or None
+        Spearman correlation of Gaussian and exact :math:`W_2` over the pairs
+        (None when undefined).
+    median_ratio, min_ratio, max_ratio : float
+        Of ``gaussian_w2 / exact_w2`` (at most 1 by the Gelbrich bound).
+    mean_exact_w2, mean_gaussian_w2 : float
+        Mean :math:`W_2` (not squared) over the pairs.
+    n_gelbrich_violations : int
+        Pairs where the Gaussian value exceeds the exact one beyond
+        round-off; must be 0.
+    n_truncated : int
+    max_length : int or None
+    seed : int or None
+    skpool_version : str
+    """
+
+    model: str
+    layer: int
+    dataset: str
+    n_texts: int
+    n_pairs: int
+    normalize: bool
+    spearman: float | None
+    median_ratio: float
+    min_ratio: float
+    max_ratio: float
+    mean_exact_w2: float
+    mean_gaussian_w2: float
+    n_gelbrich_violations: int
+    n_truncated: int
+    max_length: int | None
+    seed: int | None
+    skpool_version: str = field(default="")
+
+    def to_dict(self) -> dict:
+        """Return the record as a ``dict`` of JSON types (NaN becomes None)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OTReport:
+    """An :class:`OTRecord` with the comparison it summarizes.
+
+    Attributes
+    ----------
+    record : OTRecord
+    comparison : skpool.ot.W2Comparison
+        The table of pairs (``.table``) that :func:`~skpool.plotting.plot_w2_comparison`
+        draws.
+    """
+
+    record: OTRecord
+    comparison: object
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
+              random_state=None, dataset: str = "") -> OTReport:
+    r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        At least two texts.
+    encoder : TokenEncoder or str, optional
+        As in :func:`collapse_report`.
+    n_pairs : int or None, default=200
+        Distinct random pairs to compare; all pairs when None or at least
+        :math:`N(N-1)/2`.
+    normalize : bool, default=False
+        Compare the mean-normalized clouds instead of the raw ones.
+    random_state : int, optional
+        Seed of the pair sample.
+    dataset : str, optional
+        The corpus label stored in the record.
+
+    Returns
+    -------
+    OTReport
+    """
+    from .ot import compare_w2
+
+    texts = check_texts(texts)
+    if len(texts) < 2:
+        raise ValueError(
+            f"Expected at least two texts (W2 compares pairs of texts). Received {len(texts)}."
+        )
+    n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
+    total = len(texts) * (len(texts) - 1) // 2
+    pairs = None if n_pairs is None or n_pairs >= total else n_pairs
+    encoder = _make_encoder(encoder)
+    tokens = encoder.fit_transform(texts)
+    comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state)
+    table = comparison.table
+    record = OTRecord(
+        model=_model_label(encoder),
+        layer=_encoder_layer(encoder),
+        dataset=str(dataset),
+        n_texts=len(texts),
+        n_pairs=int(comparison.n_pairs),
+        normalize=bool(comparison.normalize),
+        spearman=_finite_or_none(comparison.spearman),
+        median_ratio=float(comparison.median_ratio),
+        min_ratio=float(table["ratio"].min()),
+        max_ratio=float(table["ratio"].max()),
+        mean_exact_w2=float(table["exact_w2"].mean()),
+        mean_gaussian_w2=float(table["gaussian_w2"].mean()),
+        n_gelbrich_violations=int(comparison.n_gelbrich_violations),
+        n_truncated=int(getattr(encoder, "n_truncated_", 0)),
+        max_length=_optional_int(getattr(encoder, "max_length_", None)),
+        seed=_seed(random_state),
+        skpool_version=_version(),
+    )
+    return OTReport(record=record, comparison=comparison)
+
+
+def format_ot(report: OTReport) -> str:
+    """Return the human-readable summary of :func:`ot_report`."""
+    r = report.record
+    clouds = ("mean-normalized clouds X/||m||" if r.normalize
+              else "raw token clouds")
+    spearman = "undefined" if r.spearman is None else f"{r.spearman:.4f}"
+    total = r.n_texts * (r.n_texts - 1) // 2
+    pairs = (f"{r.n_pairs:,} (all pairs)" if r.n_pairs >= total
+             else f"{r.n_pairs:,} sampled of {total:,} (seed {r.seed})")
+    lines = [
+        f"model            {r.model} (layer {r.layer}, max_length {r.max_length})",
+        f"corpus           {r.dataset}: {r.n_texts:,} texts, {r.n_truncated:,} truncated",
+        f"pairs            {pairs}; {clouds}, uniform token masses",
+        f"mean W2          exact {r.mean_exact_w2:.4f}, Gaussian {r.mean_gaussian_w2:.4f} "
+        "(W2, not squared)",
+        f"Gaussian/exact   median {r.median_ratio:.4f} (min {r.min_ratio:.4f}, max "
+        f"{r.max_ratio:.4f}); Spearman {spearman}",
+        f"Gelbrich bound   {r.n_gelbrich_violations:,} pairs with Gaussian W2 > exact W2 "
+        "(must be 0)",
+    ]
+    return "\n".join(lines)
