@@ -1,0 +1,208 @@
+"""Figures of skpool.plotting: files written, axes, labels and data checked (no display)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skpool.plotting import (  # noqa: E402
+    plot_layer_profile,
+    plot_model_comparison,
+    plot_pair_scatter,
+    plot_socm_landscape,
+)
+
+MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF-", ".svg": b"<?xml"}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _layer_records(model="m", n_layers=3, stderr=0.0):
+    return [
+        {"model": model, "layer": k, "mean_socm": 0.2 + 0.1 * k, "stderr": stderr,
+         "mean_d_mu": 0.1, "mean_d_sigma": 0.5 + 0.2 * k, "mean_spread": 1.0 + k,
+         "mean_cosine": 0.6 - 0.1 * k}
+        for k in range(n_layers + 1)
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".png", ".pdf", ".svg"])
+def test_every_figure_saves_by_extension(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    figures = {
+        "landscape": lambda p: plot_socm_landscape(path=p, resolution=11),
+        "scatter": lambda p: plot_pair_scatter(rng.uniform(0, 1, 30), rng.uniform(0, 2, 30),
+                                               path=p),
+        "layers": lambda p: plot_layer_profile(_layer_records(), path=p),
+        "models": lambda p: plot_model_comparison(_layer_records()[:2], path=p),
+    }
+    for name, draw in figures.items():
+        path = tmp_path / f"{name}{suffix}"
+        figure = draw(path)
+        assert isinstance(figure, matplotlib.figure.Figure)
+        assert path.read_bytes()[:5].startswith(MAGIC[suffix]), name
+
+
+def test_unknown_extension_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="extension|format"):
+        plot_socm_landscape(path=tmp_path / "figure.docx", resolution=5)
+
+
+# ---------------------------------------------------------------------------------------
+def test_socm_landscape_values_are_the_formula():
+    figure = plot_socm_landscape(resolution=11)
+    ax = figure.axes[0]
+    mesh = ax.collections[0]
+    values = np.asarray(mesh.get_array()).reshape(11, 11)  # rows: d_sigma, columns: d_mu
+    grid = np.linspace(0, 1, 11)
+    expected = np.outer(grid, 1.0 - grid)  # (1 - d_mu) * d_sigma
+    np.testing.assert_allclose(values, expected, atol=1e-12)
+    # corners: the collapse corner (d_mu=0, d_sigma=1) is the maximum 1, the rest 0
+    assert values[-1, 0] == 1.0 and values[0, 0] == values[0, -1] == values[-1, -1] == 0.0
+    assert "d_\\mu" in ax.get_xlabel() and "d_\\Sigma" in ax.get_ylabel()
+    assert tuple(map(float, ax.get_xlim())) == (0.0, 1.0)
+    assert figure.axes[1].get_ylabel() == "SOCM"  # the colour bar
+
+
+def test_socm_landscape_draws_on_given_axes():
+    figure, ax = plt.subplots()
+    assert plot_socm_landscape(ax=ax, resolution=5) is figure
+    with pytest.raises(ValueError, match="resolution"):
+        plot_socm_landscape(resolution=1)
+
+
+# ---------------------------------------------------------------------------------------
+def test_pair_scatter_points_colours_and_margins():
+    rng = np.random.default_rng(1)
+    d_mu = rng.uniform(0, 0.6, 200)
+    d_sigma = rng.uniform(0.3, 1.8, 200)  # above 1: real MiniLM pairs do this
+    figure = plot_pair_scatter(d_mu, d_sigma, title="t")
+    scatter, top, right, colorbar = figure.axes
+    points = scatter.collections[0]
+    offsets = np.asarray(points.get_offsets())
+    assert offsets.shape == (200, 2)
+    # every pair is drawn (order may change), coloured by (1 - d_mu) d_sigma by default
+    order = np.lexsort((offsets[:, 1], offsets[:, 0]))
+    expect = np.lexsort((d_sigma, d_mu))
+    np.testing.assert_allclose(offsets[order], np.c_[d_mu, d_sigma][expect])
+    colours = np.asarray(points.get_array())
+    np.testing.assert_allclose(np.sort(colours), np.sort((1 - d_mu) * d_sigma))
+    # d_sigma > 1 is shown, not clipped, with the d_sigma = 1 line
+    assert scatter.get_ylim()[1] >= d_sigma.max()
+    assert any(np.allclose(line.get_ydata(), 1.0) for line in scatter.lines)
+    # marginal histograms count every pair
+    assert sum(p.get_height() for p in top.patches) == 200
+    assert sum(p.get_width() for p in right.patches) == 200
+    assert colorbar.get_ylabel() == "SOCM"
+    assert top.get_title() == "t"
+
+
+def test_pair_scatter_given_socm_and_axes():
+    figure, ax = plt.subplots()
+    socm = np.array([0.1, 0.2, 0.3])
+    assert plot_pair_scatter([0.1, 0.2, 0.3], [0.2, 0.3, 0.4], socm, ax=ax) is figure
+    np.testing.assert_allclose(np.sort(ax.collections[0].get_array()), socm)
+    # within [0, 1]: the axes stay the unit square and no d_sigma = 1 line is drawn
+    assert tuple(map(float, ax.get_ylim()))[1] == pytest.approx(1.04)
+    assert not ax.lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (([], []), "non-empty"),
+    (([0.1, 0.2], [0.1]), "one value per pair"),
+    (([0.1, 0.2], [0.1, 0.2], [0.3]), "one value per pair"),
+    (([0.1, np.nan], [0.1, 0.2]), "finite"),
+])
+def test_pair_scatter_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        plot_pair_scatter(*args)
+
+
+# ---------------------------------------------------------------------------------------
+def test_layer_profile_lines_follow_the_records():
+    records = _layer_records(stderr=0.01)[::-1]  # any order: sorted by layer
+    figure = plot_layer_profile(records, title="T")
+    socm_ax, spread_ax, cosine_ax = figure.axes
+    line = socm_ax.lines[0]
+    assert line.get_xdata().tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.3, 0.4, 0.5])
+    np.testing.assert_allclose(spread_ax.lines[0].get_ydata(), [1, 2, 3, 4])
+    np.testing.assert_allclose(cosine_ax.lines[0].get_ydata(), [0.6, 0.5, 0.4, 0.3])
+    assert socm_ax.get_ylabel() == "mean SOCM"
+    assert "layer" in socm_ax.get_xlabel()
+    # the standard error is drawn on the SOCM panel only
+    assert socm_ax.containers[0].has_yerr and not spread_ax.containers[0].has_yerr
+    # the paper's assumption: tr Sigma = 2 and cosine 1/3
+    refs = {ax: [ln.get_ydata()[0] for ln in ax.lines if ln.get_gid() == "skpool-reference"]
+            for ax in (spread_ax, cosine_ax)}
+    assert refs[spread_ax] == [2.0] and refs[cosine_ax] == [pytest.approx(1 / 3)]
+    assert figure.get_suptitle() == "T"
+    assert [t.get_text() for t in socm_ax.get_legend().get_texts()] == ["m"]
+
+
+def test_layer_profile_overlays_a_second_model():
+    figure = plot_layer_profile(_layer_records("first"))
+    plot_layer_profile(_layer_records("second"), ax=figure.axes[:3])
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["first",
+                                                                               "second"]
+    # one reference line per panel, not one per model
+    assert sum(ln.get_gid() == "skpool-reference" for ln in figure.axes[1].lines) == 1
+
+
+def test_layer_profile_accepts_a_layer_profile_object():
+    from skpool.scoring import LayerProfile, LayerRecord
+
+    records = tuple(LayerRecord(layer=k, n_texts=3, n_pairs=3, exact=True, mean_socm=0.1 * k,
+                                stderr=0.0, mean_d_mu=0.1, mean_d_sigma=0.2,
+                                n_trace_violations=0, mean_spread=1.0, median_spread=1.0,
+                                mean_cosine=0.5) for k in range(3))
+    figure = plot_layer_profile(LayerProfile(records=records, model="x"),
+                                metrics=["mean_socm"])
+    assert len(figure.axes) == 1
+    np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [0.0, 0.1, 0.2])
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"profile": []}, ValueError, "at least one record"),
+    ({"profile": "records"}, TypeError, "sequence of records"),
+    ({"profile": [{"layer": 0}]}, ValueError, "mean_socm"),
+    ({"profile": _layer_records(), "metrics": ["socm"]}, ValueError, "metrics"),
+    ({"profile": _layer_records(), "ax": [None]}, ValueError, "Axes"),
+])
+def test_layer_profile_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot_layer_profile(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+def test_model_comparison_bars():
+    records = [{"model": "a", "mean_socm": 0.9, "stderr": 0.05, "mean_spread": 3.0},
+               {"model": "b", "mean_socm": 0.2, "stderr": 0.01, "mean_spread": 1.0}]
+    figure = plot_model_comparison(records, metrics=["mean_socm", "mean_spread"], title="T")
+    socm_ax, spread_ax = figure.axes
+    assert [float(p.get_height()) for p in socm_ax.patches] == [0.9, 0.2]
+    assert [float(p.get_height()) for p in spread_ax.patches] == [3.0, 1.0]
+    # one colour per model, the same in every panel
+    assert socm_ax.patches[0].get_facecolor() == spread_ax.patches[0].get_facecolor()
+    assert socm_ax.patches[0].get_facecolor() != socm_ax.patches[1].get_facecolor()
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in socm_ax.containers if isinstance(c, BarContainer)]
+    assert bars[0].errorbar is not None  # sampled: error bars on the SOCM panel only
+    assert all(c.errorbar is None for c in spread_ax.containers
+               if isinstance(c, BarContainer))
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legend[:2] == ["a", "b"]
+    assert socm_ax.get_title() == "mean SOCM"
+    with pytest.raises(ValueError, match="one label per record"):
+        plot_model_comparison(records, labels=["only one"])
