@@ -1,0 +1,405 @@
+"""scikit-learn glue for the collapse metric: a scorer, features and layer profiles.
+
+- :class:`CollapseScorer` scores a fitted estimator by ``-mean SOCM`` of the
+  token clouds its :class:`~skpool.TokenEncoder` produces, so it drops into
+  ``cross_val_score``, ``cross_validate`` and ``GridSearchCV``.
+- :class:`CollapseFeatures` is a transformer that turns each text into
+  collapse-aware features: its spread ratio and within-text cosine, and its
+  ``d_mu``, ``d_sigma`` and SOCM against landmark texts chosen in ``fit``.
+- :func:`layer_profile` measures collapse at every hidden layer of an
+  encoder from one encoding pass (the paper's layer-wise analysis).
+
+References
+----------
+.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
+   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from sklearn.utils.validation import check_random_state
+
+from ._validation import check_positive_int, check_token_sets, describe
+from .tokensets import TokenSets
+
+__all__ = ["CollapseScorer", "CollapseFeatures", "LayerProfile", "layer_profile",
+           "find_encoder"]
+
+
+def _is_token_encoder(obj) -> bool:
+    # Checked by name and duck type so that this module does not import torch.
+    return type(obj).__name__ == "TokenEncoder" and hasattr(obj, "transform_layers")
+
+
+def find_encoder(estimator):
+    """Return the :class:`~skpool.TokenEncoder` an estimator encodes texts with.
+
+    The search prefers fitted encoders (``encoder_`` attributes of poolers and
+    of :class:`CollapseFeatures`) over unfitted ``encoder`` parameters, and
+    looks through pipelines, feature unions, column transformers and
+    meta-estimators (``best_estimator_``, ``estimator_``).
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted estimator, usually a :class:`~sklearn.pipeline.Pipeline`.
+
+    Returns
+    -------
+    TokenEncoder or None
+        ``None`` when the estimator contains no encoder (it is then assumed to
+        take token clouds as input).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skpool import MeanPooler, TokenEncoder
+    >>> find_encoder(make_pipeline(TokenEncoder(layer=3), MeanPooler())).layer
+    3
+    """
+    seen = set()
+
+    def search(obj):
+        if obj is None or id(obj) in seen or isinstance(obj, (str, bytes, int, float)):
+            return None
+        seen.add(id(obj))
+        if _is_token_encoder(obj):
+            return obj
+        for attribute in ("encoder_", "best_estimator_", "estimator_"):
+            found = search(getattr(obj, attribute, None))
+            if found is not None:
+                return found
+        for attribute in ("steps", "transformer_list", "transformers_", "transformers"):
+            for item in getattr(obj, attribute, None) or ():
+                candidates = item[1:2] if isinstance(item, tuple) else (item,)
+                for candidate in candidates:
+                    found = search(candidate)
+                    if found is not None:
+                        return found
+        if hasattr(obj, "get_params"):
+            try:
+                params = obj.get_params(deep=False)
+            except Exception:  # a third-party estimator with a broken get_params
+                params = {}
+            for value in params.values():
+                if hasattr(value, "get_params") or isinstance(value, (list, tuple)):
+                    for candidate in value if isinstance(value, (list, tuple)) else (value,):
+                        if isinstance(candidate, tuple):
+                            candidate = candidate[1] if len(candidate) > 1 else None
+                        found = search(candidate)
+                        if found is not None:
+                            return found
+        return None
+
+    return search(estimator)
+
+
+def _tokens_of(X, encoder, *, name="X") -> TokenSets:
+    """Token clouds of ``X``: encoded texts when there is an encoder, else ``X`` itself."""
+    if encoder is None:
+        if isinstance(X, TokenSets) or (
+            isinstance(X, (list, tuple)) and X and not isinstance(X[0], str)
+        ):
+            return check_token_sets(X, name=name)
+        raise TypeError(
+            f"Expected {name} to be token clouds (a TokenSets or a list of (n_i, d) arrays) "
+            "because the estimator contains no TokenEncoder. Received "
+            f"{describe(X)}; put a TokenEncoder in the pipeline or give the scorer one."
+        )
+    if isinstance(X, TokenSets):
+        return X
+    return encoder.transform(X)
+
+
+class CollapseScorer:
+    r"""A scikit-learn scorer: minus the corpus mean SOCM of the evaluated texts.
+
+    ``scorer(estimator, X, y=None)`` finds the :class:`~skpool.TokenEncoder`
+    inside ``estimator`` (a pipeline step, a pooler's ``encoder``, or the
+    estimator itself), encodes ``X`` with it and returns
+    :math:`-\overline{\mathrm{SOCM}}`, so that, as scikit-learn expects,
+    greater is better (less second-order collapse). Without an encoder, ``X``
+    must already be token clouds.
+
+    Parameters
+    ----------
+    n_pairs : int or None, default=None
+        Score all ``N(N-1)/2`` pairs of the evaluated texts (``None``), or an
+        unbiased estimate from this many distinct random pairs.
+    random_state : int, RandomState or None, default=None
+        Seed of the pair sampling.
+    encoder : TokenEncoder or None, default=None
+        Use this encoder instead of searching the estimator for one.
+
+    Attributes
+    ----------
+    last_result_ : MeanSOCM
+        The full result (mean, standard error, d_mu, d_sigma, trace
+        violations) of the last call.
+
+    See Also
+    --------
+    skpool.mean_socm : the corpus score it computes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skpool import CollapseScorer, MeanPooler
+    >>> rng = np.random.default_rng(0)
+    >>> tokens = [rng.normal(1.0, 0.5, size=(rng.integers(3, 9), 8)) for _ in range(30)]
+    >>> y = np.arange(30) % 2
+    >>> scores = cross_val_score(make_pipeline(MeanPooler(), LogisticRegression()),
+    ...                          tokens, y, cv=3, scoring=CollapseScorer())
+    >>> bool((scores <= 0).all())
+    True
+    """
+
+    def __init__(self, *, n_pairs=None, random_state=None, encoder=None):
+        self.n_pairs = n_pairs
+        self.random_state = random_state
+        self.encoder = encoder
+
+    def __call__(self, estimator, X, y=None) -> float:
+        from .math.socm import mean_socm
+
+        check_positive_int(self.n_pairs, name="n_pairs", allow_none=True)
+        encoder = self.encoder if self.encoder is not None else find_encoder(estimator)
+        tokens = _tokens_of(X, encoder)
+        result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state)
+        self.last_result_ = result
+        return -float(result.mean)
+
+    def __repr__(self) -> str:
+        return (f"CollapseScorer(n_pairs={self.n_pairs!r}, random_state={self.random_state!r}"
+                + (f", encoder={self.encoder!r})" if self.encoder is not None else ")"))
+
+
+def _collapse_features_base():
+    # The poolers own the texts-or-tokens input handling; reuse it rather than
+    # write it twice (imported here to keep the import graph one-directional).
+    from .pooling import _BasePooler
+
+    return _BasePooler
+
+
+class CollapseFeatures(_collapse_features_base()):
+    r"""Collapse-aware features of each text, for pipelines and feature unions.
+
+    For every text the features are its spread ratio
+    :math:`\operatorname{tr}\Sigma` and mean within-text cosine
+    :math:`\bar c` (see :func:`skpool.concentration`), followed, for each of
+    ``n_landmarks`` landmark texts chosen at random in ``fit`` (as
+    :class:`~sklearn.kernel_approximation.Nystroem` chooses its landmarks),
+    by :math:`d_\mu`, :math:`d_\Sigma` and SOCM between the text and the
+    landmark: ``2 + 3 * n_landmarks`` features in all. They describe where a
+    text sits in the second-order geometry that mean pooling discards, so a
+    classifier can use it beside the mean-pooled vector::
+
+        make_pipeline(TokenEncoder(),
+                      make_union(MeanPooler(), CollapseFeatures()),
+                      LogisticRegression())
+
+    Parameters
+    ----------
+    encoder : TokenEncoder or None, default=None
+        Encode texts with a clone of this encoder; ``None`` when the input is
+        already token clouds.
+    n_landmarks : int, default=8
+        Number of landmark texts (at most the number of training texts).
+    random_state : int, RandomState or None, default=None
+        Seed of the landmark choice.
+
+    Attributes
+    ----------
+    landmarks_ : TokenSets
+        Token clouds of the landmark texts.
+    landmark_indices_ : ndarray of shape (n_landmarks_,)
+        Their indices in the training corpus.
+    embedding_dim_ : int
+        Token dimension seen in fit.
+    encoder_ : TokenEncoder or None
+        The fitted clone of ``encoder``.
+
+    See Also
+    --------
+    skpool.socm_components : the per-pair quantities used here.
+    skpool.concentration : the per-text quantities used here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpool import CollapseFeatures
+    >>> rng = np.random.default_rng(0)
+    >>> tokens = [rng.normal(1.0, 0.3, size=(5, 4)) for _ in range(6)]
+    >>> features = CollapseFeatures(n_landmarks=2, random_state=0).fit(tokens)
+    >>> features.transform(tokens).shape
+    (6, 8)
+    >>> features.get_feature_names_out().tolist()[:5]
+    ['spread', 'mean_cosine', 'd_mu_0', 'd_sigma_0', 'socm_0']
+    """
+
+    _parameter_constraints: dict = {
+        **_collapse_features_base()._parameter_constraints,
+        "n_landmarks": [int],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, encoder=None, n_landmarks=8, random_state=None):
+        self.encoder = encoder
+        self.n_landmarks = n_landmarks
+        self.random_state = random_state
+
+    def _fit_tokens(self, tokens: TokenSets) -> None:
+        n_landmarks = check_positive_int(self.n_landmarks, name="n_landmarks")
+        n_landmarks = min(n_landmarks, len(tokens))
+        rng = check_random_state(self.random_state)
+        self.landmark_indices_ = np.sort(rng.choice(len(tokens), n_landmarks, replace=False))
+        self.landmarks_ = tokens.take(self.landmark_indices_)
+
+    def _pool(self, tokens: TokenSets) -> np.ndarray:
+        from .math.socm import concentration, pairwise_socm_components
+
+        spread = concentration(tokens)
+        pairs = pairwise_socm_components(tokens, self.landmarks_)
+        k = len(self.landmarks_)
+        features = np.empty((len(tokens), 2 + 3 * k), dtype=np.float64)
+        features[:, 0] = spread.spread
+        features[:, 1] = spread.mean_cosine
+        features[:, 2::3] = pairs.d_mu
+        features[:, 3::3] = pairs.d_sigma
+        features[:, 4::3] = pairs.socm
+        return features
+
+    def _feature_names(self) -> list[str]:
+        names = ["spread", "mean_cosine"]
+        for j in range(len(self.landmark_indices_)):
+            names += [f"d_mu_{j}", f"d_sigma_{j}", f"socm_{j}"]
+        return names
+
+    def _output_dtype(self, tokens: TokenSets):
+        return np.float64
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """Collapse statistics of one hidden layer (one row of a :class:`LayerProfile`)."""
+
+    layer: int
+    n_texts: int
+    n_pairs: int
+    exact: bool
+    mean_socm: float
+    stderr: float
+    mean_d_mu: float
+    mean_d_sigma: float
+    n_trace_violations: int
+    mean_spread: float
+    median_spread: float
+    mean_cosine: float
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Collapse statistics at every requested hidden layer of an encoder.
+
+    Attributes
+    ----------
+    records : tuple of LayerRecord
+        One record per layer, in increasing layer order (0 is the embedding
+        layer's output).
+    model : str
+        The encoder's model, as given.
+    """
+
+    records: tuple
+    model: str = ""
+    n_truncated: int = 0
+
+    @property
+    def layers(self) -> np.ndarray:
+        """ndarray of int: the layer indices."""
+        return np.array([r.layer for r in self.records])
+
+    def column(self, name: str) -> np.ndarray:
+        """ndarray: one statistic across layers, e.g. ``profile.column("mean_socm")``."""
+        return np.array([getattr(r, name) for r in self.records])
+
+    def to_dicts(self) -> list[dict]:
+        """list of dict: the records as plain dictionaries (JSON-ready)."""
+        return [{"model": self.model, **asdict(r)} for r in self.records]
+
+    def to_frame(self):
+        """The records as a :class:`pandas.DataFrame` (requires pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas is a test dependency
+            raise ImportError("LayerProfile.to_frame needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.to_dicts())
+
+
+def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None) -> LayerProfile:
+    """Measure collapse at every hidden layer of an encoder in one encoding pass.
+
+    For each layer: the corpus mean SOCM with its standard error, mean
+    :math:`d_\\mu` and :math:`d_\\Sigma`, the number of texts breaking the
+    trace assumption, and the mean spread ratio and within-text cosine (the
+    paper's layer-wise analysis, its Figures 4 and 11).
+
+    Parameters
+    ----------
+    encoder : TokenEncoder
+        Its ``layer`` parameter is ignored; every requested layer is read
+        from the same forward pass.
+    texts : sequence of str of length n_texts (at least 2)
+    layers : sequence of int or None, default=None
+        Hidden-state indices; ``None`` means all, ``0 .. n_layers``.
+    n_pairs : int or None, default=None
+        All pairs (``None``) or this many sampled pairs per layer (the same
+        pairs at every layer, so layers are compared on equal terms).
+    random_state : int or None, default=None
+
+    Returns
+    -------
+    LayerProfile
+
+    Examples
+    --------
+    >>> from skpool import TokenEncoder, layer_profile
+    >>> profile = layer_profile(TokenEncoder(), ["A cat sat.", "Stocks fell sharply.",
+    ...                                          "The match ended 2-1."], layers=[0, -1])
+    >>> profile.layers.tolist()
+    [0, 6]
+    """
+    from .math.socm import concentration, mean_socm
+
+    if not _is_token_encoder(encoder):
+        raise TypeError(f"Expected encoder to be a TokenEncoder. Received {describe(encoder)}.")
+    by_layer = encoder.transform_layers(texts, layers)
+    if len(next(iter(by_layer.values()))) < 2:
+        raise ValueError("Expected at least 2 texts for a layer profile. Received 1.")
+    seed = random_state
+    if n_pairs is not None and not isinstance(random_state, (int, np.integer)):
+        # One seed for every layer so that all layers see the same pairs.
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+    records = []
+    for layer, tokens in by_layer.items():
+        result = mean_socm(tokens, n_pairs=n_pairs, random_state=seed)
+        spread = concentration(tokens)
+        records.append(LayerRecord(
+            layer=int(layer), n_texts=len(tokens), n_pairs=int(result.n_pairs),
+            exact=bool(result.exact), mean_socm=float(result.mean),
+            stderr=float(result.stderr), mean_d_mu=float(result.mean_d_mu),
+            mean_d_sigma=float(result.mean_d_sigma),
+            n_trace_violations=int(result.n_trace_violations),
+            mean_spread=float(np.mean(spread.spread)),
+            median_spread=float(np.median(spread.spread)),
+            mean_cosine=float(np.mean(spread.mean_cosine)),
+        ))
+    return LayerProfile(records=tuple(records), model=str(encoder.model),
+                        n_truncated=int(getattr(encoder, "n_truncated_", 0)))
