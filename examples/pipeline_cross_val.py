@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from skpool import MeanPooler, TokenEncoder
@@ -32,13 +32,11 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
 
-    texts, labels = load_bbc_news(return_X_y=True)
-    texts, _, labels, _ = train_test_split(list(texts), np.asarray(labels),
-                                           train_size=args.n_texts, stratify=labels,
-                                           random_state=0)
-    topics, counts = np.unique(labels, return_counts=True)
+    news = load_bbc_news(n_texts=args.n_texts, random_state=0)  # stratified sample
+    texts, labels = news.texts, news.labels
+    counts = np.bincount(labels, minlength=len(news.label_names))
     print(f"{len(texts)} BBC News articles: "
-          + ", ".join(f"{t} {c}" for t, c in zip(topics, counts)))
+          + ", ".join(f"{t} {c}" for t, c in zip(news.label_names, counts)))
 
     with tempfile.TemporaryDirectory() as cache:
         encoder = TokenEncoder(max_length=args.max_length, cache=cache)
