@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -81,9 +82,16 @@ def _figure_path(text: str) -> Path:
 # ---------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.ArgumentParser:
     """Options shared by every subcommand (a parent parser)."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     if model:
         parent.add_argument(
             "--model", "-m", default=DEFAULT_MODEL, metavar="M",
@@ -142,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     socm_pairs = ("average SOCM over K distinct pairs drawn at random, with a standard "
                   "error (default: all N(N-1)/2 pairs, exact)")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skpool",
         description="Measure how much mean pooling collapses the token embeddings of a "
                     "text encoder (SOCM, Hara et al., ACL 2026), offline.",
@@ -285,6 +293,11 @@ def _save_figure(figure, args, out: _Output) -> None:
     out.status(f"skpool: saved figure to {args.plot}")
 
 
+def _short(name: str, width: int = 32) -> str:
+    name = str(name).rstrip("/")
+    return name if len(name) <= width else "..." + name[-(width - 3):]
+
+
 def _pairs_note(n_pairs, n_texts) -> str:
     total = n_texts * (n_texts - 1) // 2
     if n_pairs is None or n_pairs >= total:
@@ -312,13 +325,15 @@ def _run_report(args) -> int:
     if args.plot is not None:
         from .plotting import plot_pair_scatter
 
-        pairs = pair_components(result.tokens, n_pairs=min(args.pairs or MAX_PLOTTED_PAIRS,
-                                                           MAX_PLOTTED_PAIRS),
+        out.status("skpool: computing d_mu, d_Sigma and SOCM per pair for the figure")
+        pairs = pair_components(result.tokens, max_pairs=MAX_PLOTTED_PAIRS,
                                 random_state=args.seed)
+        among = (f"all {pairs.socm.size:,} pairs" if pairs.n_texts == result.record.n_texts
+                 else f"all {pairs.socm.size:,} pairs of {pairs.n_texts:,} random texts")
         figure = plot_pair_scatter(
             pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
-            title=f"{result.record.model} (layer {result.record.layer}) on {corpus.name}: "
-                  f"{pairs.socm.size:,} pairs")
+            title=f"{_short(result.record.model)} (layer {result.record.layer}) on "
+                  f"{_short(corpus.name)}: {among}")
         _save_figure(figure, args, out)
     return 0
 
@@ -443,7 +458,10 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     debug = os.environ.get("SKPOOL_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # the reports count truncated texts themselves
+            warnings.filterwarnings("ignore", message=r".*were truncated")
+            return args.func(args)
     except KeyboardInterrupt:
         print("skpool: interrupted", file=sys.stderr)
         return 130

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sklearn.utils import check_random_state
+
 from ._validation import check_positive_int, check_texts, describe
 
 __all__ = [
@@ -579,6 +581,88 @@ def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None
         )
         for r in profile.records
     ]
+
+
+@dataclass(frozen=True)
+class PairComponents:
+    r"""Per-pair :math:`d_\mu`, :math:`d_\Sigma` and SOCM (for the scatter of Figure 17).
+
+    Attributes
+    ----------
+    i, j : ndarray of shape (n_pairs,)
+        The two texts of each pair (indices into the corpus, ``i < j``).
+    d_mu, d_sigma, socm : ndarray of shape (n_pairs,)
+        The pair's components, as computed (never clipped).
+    n_texts : int
+        How many texts the pairs are drawn among (all of them, or a random
+        subset when the corpus has more pairs than ``max_pairs``).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    d_mu: np.ndarray
+    d_sigma: np.ndarray
+    socm: np.ndarray
+    n_texts: int
+
+
+def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None) -> PairComponents:
+    r"""Every pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`, on a subset of texts if large.
+
+    When the corpus has at most ``max_pairs`` pairs, all of them are returned.
+    Otherwise a random subset of ``M`` texts is drawn, the largest with
+    :math:`M(M-1)/2 \le` ``max_pairs``, and all pairs among them are
+    returned: a uniform sample of texts, so the scatter and its marginals
+    show the corpus without computing every pair.
+
+    Parameters
+    ----------
+    tokens : TokenSets or list of ndarray of shape (n_i, d)
+        At least two token clouds.
+    max_pairs : int, default=20000
+        Largest number of pairs returned (at least 1).
+    random_state : int, optional
+        Seed of the text subset.
+
+    Returns
+    -------
+    PairComponents
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = [rng.normal(size=(6, 4)) + 3.0 for _ in range(5)]
+    >>> pairs = pair_components(clouds)
+    >>> pairs.socm.shape, pairs.n_texts
+    ((10,), 5)
+    >>> bool(np.allclose(pairs.socm, (1 - pairs.d_mu) * pairs.d_sigma))
+    True
+    >>> pair_components(clouds, max_pairs=3, random_state=0).n_texts
+    3
+    """
+    from ._validation import check_token_sets
+    from .math.socm import pairwise_socm_components
+
+    tokens = check_token_sets(tokens, min_texts=2)
+    max_pairs = check_positive_int(max_pairs, name="max_pairs")
+    n = len(tokens)
+    if n * (n - 1) // 2 <= max_pairs:
+        subset = np.arange(n)
+    else:
+        m = max(2, int((1 + math.isqrt(1 + 8 * max_pairs)) // 2))
+        while m * (m - 1) // 2 > max_pairs and m > 2:
+            m -= 1
+        subset = np.sort(check_random_state(random_state).choice(n, size=m, replace=False))
+    result = pairwise_socm_components(tokens.take(subset))
+    a, b = np.triu_indices(subset.size, k=1)
+    return PairComponents(
+        i=subset[a], j=subset[b],
+        d_mu=np.asarray(result.d_mu, dtype=np.float64)[a, b],
+        d_sigma=np.asarray(result.d_sigma, dtype=np.float64)[a, b],
+        socm=np.asarray(result.socm, dtype=np.float64)[a, b],
+        n_texts=int(subset.size),
+    )
 
 
 # ---------------------------------------------------------------------------------------
