@@ -67,7 +67,7 @@ def _save(figure, path):
     if not path.parent.is_dir():
         raise FileNotFoundError(f"Cannot save the figure to {str(path)!r}: the folder "
                                 f"{str(path.parent)!r} does not exist.")
-    figure.savefig(path, dpi=150)
+    figure.savefig(path, dpi=150, bbox_inches="tight")
 
 
 def _columns(table_or_result, names, *, function):
@@ -129,13 +129,15 @@ def plot_w2_comparison(table_or_result, ax=None, path=None):
     figure, ax = _axes(ax)
     ax.scatter(exact, gaussian, s=10, alpha=0.6, linewidths=0, color="tab:blue",
                label="text pairs")
-    low = float(min(exact.min(initial=0.0), gaussian.min(initial=0.0)))
-    high = float(max(exact.max(initial=1.0), gaussian.max(initial=1.0)))
-    pad = 0.03 * (high - low)
-    ax.plot([low, high + pad], [low, high + pad], color="0.3", lw=1, ls="--",
+    # One range for both axes, fitted to the data, so y = x is the diagonal.
+    both = np.concatenate([exact, gaussian])
+    low, high = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+    pad = 0.05 * (high - low) if high > low else 0.5
+    low, high = max(low - pad, 0.0), high + pad
+    ax.plot([low, high], [low, high], color="0.3", lw=1, ls="--",
             label="$y = x$ (Gelbrich bound)")
-    ax.set_xlim(low, high + pad)
-    ax.set_ylim(low, high + pad)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
     ax.set_aspect("equal")
     ax.set_xlabel("exact $W_2$ (POT)")
     ax.set_ylabel("Gaussian $W_2$ (means + covariances)")
