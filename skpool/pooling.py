@@ -422,8 +422,9 @@ _INPUT_DOC = """\
     :class:`~skpool.TokenSets` or a list of ``(n_i, d)`` arrays) when it is
     None. With an encoder a ``TokenSets`` is also accepted and taken as
     already encoded (it is pooled as it is). ``fit`` clones ``encoder`` into
-    ``encoder_`` and fits it on the texts; ``transform`` encodes with
-    ``encoder_``; ``fit_transform`` encodes the texts once.
+    ``encoder_`` and fits it on the texts (on a ``TokenSets`` it leaves the
+    clone unfitted); ``transform`` encodes with ``encoder_``;
+    ``fit_transform`` encodes the texts once.
 
     Like scikit-learn's text vectorizers, the poolers do not set
     ``n_features_in_``: their input is not a table of features. The token
@@ -442,7 +443,8 @@ class MeanPooler(_BasePooler):
         m = \frac{1}{n} \sum_{k=1}^{n} x_k ,
 
     the vector sentence-transformers' mean pooling returns for the same
-    tokens (before any normalization layer of the model).
+    tokens (before any normalization layer of the model). Why this simple
+    average works so well is the subject of [1]_.
 
     {input_doc}
 
