@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._validation import check_positive_int, check_texts, describe
+from .math.socm import TRACE_ASSUMPTION
 
 __all__ = [
     "DATASETS",
@@ -59,11 +60,7 @@ __all__ = [
     "OTRecord",
     "OTReport",
     "records_to_json",
-    "TRACE_BOUND",
 ]
-
-#: The paper's trace assumption: ``tr Σ <= 2`` keeps ``d_Σ`` (and SOCM) in [0, 1].
-TRACE_BOUND = 2.0
 
 #: Bundled corpora: name -> (loader function name in :mod:`skpool.datasets`, description).
 DATASETS = {
@@ -712,7 +709,7 @@ def format_report(record: CollapseRecord, *, n_available: int | None = None) -> 
         f"mean d_mu        {r.mean_d_mu:.4f}",
         f"mean d_Sigma     {r.mean_d_sigma:.4f}",
         f"trace assumption {r.n_trace_violations:,} of {r.n_texts:,} texts have tr(Sigma) > "
-        f"{TRACE_BOUND:g}",
+        f"{TRACE_ASSUMPTION:g}",
         "                 (the paper assumes tr(Sigma) <= 2, which keeps d_Sigma and SOCM in "
         "[0, 1];",
         "                 values are reported as computed, never clipped)",
