@@ -181,6 +181,7 @@ def check_token_sets(tokens, *, name: str = "tokens", min_texts: int = 1):
 
     if isinstance(tokens, TokenSets):
         sets = tokens
+        check_finite_token_sets(sets, name=name)
     else:
         if isinstance(tokens, np.ndarray) and tokens.ndim == 2 and tokens.dtype != object:
             raise TypeError(
@@ -200,6 +201,18 @@ def check_token_sets(tokens, *, name: str = "tokens", min_texts: int = 1):
             f"Expected {name} to hold at least {min_texts} texts. Received {len(sets)}."
         )
     return sets
+
+
+def check_finite_token_sets(tokens, *, name: str = "tokens") -> None:
+    """Raise a ValueError naming the first text and token that is NaN or inf."""
+    finite = np.isfinite(tokens.data).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        text = int(np.searchsorted(tokens.offsets, row, side="right")) - 1
+        raise ValueError(
+            f"Expected {name}[{text}] (text {text}) to be finite. Received NaN or inf at "
+            f"token {row - int(tokens.offsets[text])}."
+        )
 
 
 def check_positive_int(value, *, name: str, minimum: int = 1, allow_none: bool = False):

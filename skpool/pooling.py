@@ -241,17 +241,6 @@ def _looks_like_texts(X) -> bool:
     return isinstance(X, (str, bytes)) or isinstance(_first_item(X), (str, bytes))
 
 
-def _check_finite_tokens(tokens: TokenSets, name: str) -> None:
-    finite = np.isfinite(tokens.data).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        text = int(np.searchsorted(tokens.offsets, row, side="right")) - 1
-        raise ValueError(
-            f"Expected {name}[{text}] (text {text}) to be finite. Received NaN or inf at "
-            f"token {row - int(tokens.offsets[text])}."
-        )
-
-
 class _BasePooler(TransformerMixin, BaseEstimator):
     """Input handling, encoder cloning and the fit/transform skeleton of the poolers."""
 
@@ -284,13 +273,9 @@ class _BasePooler(TransformerMixin, BaseEstimator):
                     f"{self._encoder_hint(None)}. Received texts ({describe(X)}); pass "
                     "encoder=TokenEncoder() to pool texts."
                 )
-            tokens = check_token_sets(X, name="X")
-            if isinstance(X, TokenSets):
-                _check_finite_tokens(tokens, "X")
-            return tokens
+            return check_token_sets(X, name="X")
         if isinstance(X, TokenSets):
-            _check_finite_tokens(X, "X")
-            return X
+            return check_token_sets(X, name="X")
         try:
             texts = check_texts(X, name="X")
         except TypeError as exc:
