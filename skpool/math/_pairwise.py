@@ -1,0 +1,601 @@
+r"""The blocked engine behind every all-pairs Bures / SOCM computation (private).
+
+Each text is summarized once by a factor :math:`C_i` whose rows are its
+centred (optionally mean-normalized) tokens over :math:`\sqrt{n_i}`, so that
+:math:`\Sigma_i = C_i^\top C_i`. The squared Bures distance of a pair is
+
+.. math::
+
+    B^2_{ij} = \operatorname{tr}\Sigma_i + \operatorname{tr}\Sigma_j
+    - 2\,\lVert C_i C_j^\top \rVert_*,
+    \qquad
+    \lVert M \rVert_* = \sum_l \sqrt{\lambda_l(M M^\top)} ,
+
+with :math:`M M^\top` taken on the shorter side of :math:`M`.
+
+How the work is organised:
+
+- Texts are sorted by length and cut into blocks of similar length. Each
+  text of a block is padded with zero rows to the block's longest text, so a
+  block is a dense ``(texts, rows, d)`` array.
+- For a pair of blocks ``(I, J)`` one large product
+  :math:`C_I C_J^\top` (all rows of ``I`` against all rows of ``J``, float32
+  by default) holds every pair's cross-Gram matrix as a strided sub-block.
+- Each pair's small matrix is squared on its shorter side in float64 and
+  all of them go to one batched symmetric eigenvalue call. Zero padding only
+  adds zero eigenvalues. Eigenvalues are clamped at 0 before the square root.
+- Blocks are independent tasks dispatched with joblib, so a
+  ``joblib.parallel_backend("dask")`` context spreads them over a dask
+  cluster. With ``device`` set, the same tasks run through torch.
+
+Sampled pairs (not all of them) are processed in batches of pairs padded to
+common sizes, with one batched product per batch.
+
+This module is private; :mod:`skpool.math.socm` documents the public API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import describe
+
+__all__ = ["CloudFactors", "cloud_factors", "truncate_factors", "tail_spectra",
+           "dense_bures", "paired_bures", "length_order", "check_device",
+           "check_working_memory", "check_precision", "effective_workers"]
+
+_PRECISIONS = {"float32": np.float32, "float64": np.float64}
+# Bytes of temporaries per entry of a block's cross-Gram product: the product
+# (4 or 8 bytes) and, processed a few rows at a time, the float64 copies of the
+# pairs' matrices and their squares.
+_BYTES_PER_ENTRY = 16
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------
+def check_precision(precision) -> type:
+    """Map ``precision`` to the dtype of the cross-Gram products."""
+    if not isinstance(precision, str) or precision not in _PRECISIONS:
+        raise ValueError(
+            "Expected precision to be 'float32' (cross-Gram products in float32, squares "
+            "and eigenvalues in float64) or 'float64' (everything in float64). "
+            f"Received {describe(precision)}."
+        )
+    return _PRECISIONS[precision]
+
+
+def check_working_memory(working_memory) -> float:
+    """Return the working memory in MiB (scikit-learn's setting when None)."""
+    if working_memory is None:
+        from sklearn import get_config
+
+        working_memory = get_config()["working_memory"]
+    if (isinstance(working_memory, bool)
+            or not isinstance(working_memory, (int, float, np.integer, np.floating))
+            or not np.isfinite(working_memory) or working_memory <= 0):
+        raise ValueError(
+            "Expected working_memory to be a positive number of MiB. "
+            f"Received {describe(working_memory)}."
+        )
+    return float(working_memory)
+
+
+def check_device(device):
+    """Return None (NumPy) or the name of a torch device that exists here.
+
+    torch is imported only when a device is given.
+    """
+    if device is None:
+        return None
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        raise ValueError(
+            f"device={device!r} needs torch, which is not installed. Use device=None "
+            "(NumPy) instead."
+        ) from None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            "Expected device to be None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a "
+            f"torch.device. Received {describe(device)} ({exc})."
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} asks for a CUDA GPU, but torch sees none here. "
+                "Use device=None (NumPy) or device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} asks for GPU {dev.index}, but torch sees "
+                f"{torch.cuda.device_count()} GPU(s)."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(
+            "Expected device to be None, 'cpu' or a CUDA device. "
+            f"Received {describe(device)} (device type {dev.type!r})."
+        )
+    return str(dev)
+
+
+def effective_workers(n_jobs) -> int:
+    """How many tasks joblib runs at once for ``n_jobs`` (in the active backend)."""
+    from joblib import effective_n_jobs
+
+    try:
+        return max(1, int(effective_n_jobs(n_jobs)))
+    except Exception:  # a backend that cannot tell (e.g. a dask cluster still starting)
+        return 1
+
+
+# ---------------------------------------------------------------------------------------
+# Per-text factors
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class CloudFactors:
+    """Means, traces and factor rows of a corpus, ready for the engine.
+
+    Attributes
+    ----------
+    means : ndarray of shape (n_texts, d)
+        :math:`\\mu_i`, float64.
+    traces : ndarray of shape (n_texts,)
+        :math:`\\operatorname{tr}\\Sigma_i = \\lVert C_i\\rVert_F^2`, float64, of
+        the full factor (also when only some rows take part).
+    factors : ndarray of shape (n_rows + 1, d)
+        Factor rows of every text, stacked; the last row is zero and pads the
+        batches. float32 or float64.
+    starts : ndarray of shape (n_texts,)
+        First row of each text in ``factors``.
+    counts : ndarray of shape (n_texts,)
+        Rows of each text that take part in the products: all of them, or the
+        leading ``k_i`` principal rows after :func:`truncate_factors`.
+    full_counts : ndarray of shape (n_texts,)
+        Rows of each text's full factor.
+    spectra : ndarray of shape (n_texts, L) or None
+        Singular values of each full factor, decreasing, zero padded; only
+        when the rows were rotated to principal axes (``principal=True``).
+    """
+
+    means: np.ndarray
+    traces: np.ndarray
+    factors: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    full_counts: np.ndarray
+    spectra: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.counts.size)
+
+    @property
+    def truncated(self) -> bool:
+        return bool(np.any(self.counts < self.full_counts))
+
+
+def _zero_mean_error(name: str, index: int, norm: float) -> ValueError:
+    return ValueError(
+        f"The mean token of {name}[{index}] (text {index}) has norm {norm}: the text has no "
+        "direction, so its normalized Gaussian view (and SOCM) is undefined."
+    )
+
+
+def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=np.float32,
+                  principal: bool = False) -> CloudFactors:
+    """Compute every text's mean, trace and factor rows (in float64, stored as ``dtype``).
+
+    Parameters
+    ----------
+    sets : TokenSets
+    normalize : bool
+        Divide each cloud by the norm of its mean first (SPEC §2).
+    name : str
+        The corpus argument's name, for error messages.
+    dtype : numpy dtype
+        Storage dtype of the factor rows, i.e. of the cross-Gram products.
+    principal : bool
+        Rotate each factor to its principal axes: rows :math:`s_l v_l^\\top`
+        in decreasing order of :math:`s_l`, numerically zero rows dropped,
+        spectra recorded (needed by :func:`truncate_factors`).
+
+    Returns
+    -------
+    CloudFactors
+
+    Raises
+    ------
+    ValueError
+        If ``normalize`` and a text's mean token has zero norm (named by index).
+    """
+    offsets = sets.offsets
+    n_texts, d = len(sets), sets.dim
+    data = sets.data
+    means = np.empty((n_texts, d), dtype=np.float64)
+    traces = np.empty(n_texts, dtype=np.float64)
+    full_rows = np.minimum(sets.lengths, d)
+    starts = np.zeros(n_texts, dtype=np.int64)
+    counts = np.empty(n_texts, dtype=np.int64)
+    spectra = np.zeros((n_texts, int(full_rows.max())), dtype=np.float64) if principal else None
+    factors = np.empty((int(full_rows.sum()) + 1, d), dtype=dtype)
+    row = 0
+    for i in range(n_texts):
+        X = np.asarray(data[offsets[i]:offsets[i + 1]], dtype=np.float64)
+        n = X.shape[0]
+        mean = X.mean(axis=0)
+        scale = 1.0
+        if normalize:
+            scale = float(np.linalg.norm(mean))
+            if not np.isfinite(scale) or scale == 0.0:
+                raise _zero_mean_error(name, i, scale)
+        C = (X - mean) * (1.0 / (scale * math.sqrt(n)))
+        means[i] = mean / scale
+        traces[i] = float(np.einsum("ij,ij->", C, C))
+        if n > d:
+            # The triangular factor of a QR carries the same covariance in d rows.
+            C = np.linalg.qr(C, mode="r")
+        if principal:
+            # eigh of the small Gram is cheaper than an SVD of C; the rows U^T C are
+            # computed from C itself, so their norms (the singular values) stay accurate.
+            _, U = np.linalg.eigh(C @ C.T)
+            C = U[:, ::-1].T @ C
+            norms = np.sqrt(np.einsum("ij,ij->i", C, C))
+            order = np.argsort(-norms, kind="stable")
+            norms, C = norms[order], C[order]
+            keep = max(1, int(np.count_nonzero(norms > norms[0] * 1e-12)))
+            C, norms = C[:keep], norms[:keep]
+            spectra[i, :keep] = norms
+        factors[row:row + C.shape[0]] = C
+        starts[i] = row
+        counts[i] = C.shape[0]
+        row += C.shape[0]
+    factors = factors[:row + 1]
+    factors[row] = 0.0
+    if principal:
+        spectra = spectra[:, :int(counts.max())]
+    return CloudFactors(means=means, traces=traces, factors=factors, starts=starts,
+                        counts=counts, full_counts=counts.copy(), spectra=spectra)
+
+
+def truncate_factors(factors: CloudFactors, *, rank=None, tol=None) -> CloudFactors:
+    """Keep each text's leading principal rows only.
+
+    ``k_i`` is ``rank`` (capped at the text's rank) or, with ``tol``, the
+    fewest rows whose dropped tail has Frobenius norm at most ``tol`` times
+    the factor's; with both, the smaller.
+    """
+    if factors.spectra is None:  # pragma: no cover - internal misuse
+        raise RuntimeError("truncate_factors needs factors computed with principal=True")
+    k = factors.full_counts.copy()
+    if rank is not None:
+        k = np.minimum(k, int(rank))
+    if tol is not None:
+        energy = factors.spectra ** 2
+        total = energy.sum(axis=1, keepdims=True)
+        remaining = total - np.cumsum(energy, axis=1)  # tail energy after keeping l + 1 rows
+        enough = remaining <= (float(tol) ** 2) * total * (1 + 1e-12)
+        k = np.minimum(k, np.argmax(enough, axis=1) + 1)
+    return dataclasses.replace(factors, counts=np.maximum(k, 1).astype(np.int64))
+
+
+def tail_spectra(factors: CloudFactors) -> np.ndarray:
+    """Singular values of each text's dropped rows, decreasing, zero padded.
+
+    Returns
+    -------
+    ndarray of shape (n_texts, L)
+    """
+    spectra = factors.spectra
+    L = spectra.shape[1]
+    source = np.arange(L)[None, :] + factors.counts[:, None]
+    inside = source < L
+    tails = np.zeros_like(spectra)
+    rows, cols = np.nonzero(inside)
+    tails[rows, cols] = spectra[rows, source[rows, cols]]
+    return tails
+
+
+def length_order(factors: CloudFactors) -> np.ndarray:
+    """Texts sorted by the length of their full factor (stable)."""
+    return np.argsort(factors.full_counts, kind="stable")
+
+
+# ---------------------------------------------------------------------------------------
+# Thread control
+# ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def single_threaded(device):
+    """One BLAS / OpenMP thread per task while tasks run.
+
+    Batched eigenvalue calls on small matrices slow down by an order of magnitude
+    when BLAS spreads each one over several threads; parallelism comes from
+    running tasks side by side instead (``n_jobs``).
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch_threads = None
+    if device is not None and device.startswith("cpu"):
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(torch_threads)
+
+
+# ---------------------------------------------------------------------------------------
+# Array backends (NumPy, torch)
+# ---------------------------------------------------------------------------------------
+class _NumpyOps:
+    @staticmethod
+    def asarray(a):
+        return a
+
+    @staticmethod
+    def matmul(a, b):
+        return np.matmul(a, b)
+
+    @staticmethod
+    def to64(a):
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    @staticmethod
+    def nuclear_from_square(K):
+        lam = np.linalg.eigvalsh(K)
+        return np.sqrt(np.maximum(lam, 0.0)).sum(axis=-1)
+
+    @staticmethod
+    def to_numpy(a):
+        return np.asarray(a)
+
+
+class _TorchOps:
+    def __init__(self, device: str):
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+
+    def asarray(self, a):
+        return self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+
+    def matmul(self, a, b):
+        return self.torch.matmul(a, b)
+
+    def to64(self, a):
+        return a.to(self.torch.float64).contiguous()
+
+    def nuclear_from_square(self, K):
+        lam = self.torch.linalg.eigvalsh(K)
+        return lam.clamp_min(0.0).sqrt().sum(dim=-1)
+
+    @staticmethod
+    def to_numpy(a):
+        return a.cpu().numpy()
+
+
+def _ops(device):
+    return _NumpyOps if device is None else _TorchOps(device)
+
+
+def _swap(a):
+    return a.swapaxes(-1, -2) if isinstance(a, np.ndarray) else a.transpose(-1, -2)
+
+
+def _nuclear_norms(ops, M):
+    """Nuclear norms of a stack of matrices ``M`` (..., p, q), squared on the shorter side."""
+    M = ops.to64(M)
+    if M.shape[-2] <= M.shape[-1]:
+        K = ops.matmul(M, _swap(M))
+    else:
+        K = ops.matmul(_swap(M), M)
+    return ops.nuclear_from_square(K)
+
+
+def _padded_rows(starts, counts, width, pad_row):
+    """Row indices (n_texts, width) of each text's first ``counts`` rows, padded."""
+    idx = starts[:, None] + np.arange(width)[None, :]
+    return np.where(np.arange(width)[None, :] < counts[:, None], idx, pad_row)
+
+
+# ---------------------------------------------------------------------------------------
+# Dense blocks (all pairs)
+# ---------------------------------------------------------------------------------------
+def _text_blocks(order, counts, max_rows):
+    """Cut ``order`` into runs of texts whose padded size ``len * max(count)`` fits."""
+    blocks, current, widest = [], [], 0
+    for text in order:
+        c = int(counts[text])
+        if current and (len(current) + 1) * max(widest, c) > max_rows:
+            blocks.append(np.asarray(current, dtype=np.int64))
+            current, widest = [], 0
+        current.append(int(text))
+        widest = max(widest, c)
+    if current:
+        blocks.append(np.asarray(current, dtype=np.int64))
+    return blocks
+
+
+def _dense_task(fa, sa, ca, ta, fb, sb, cb, tb, ia, ib, diagonal, device, budget):
+    """Squared Bures distances of every pair (ia[a], ib[b]); upper triangle if ``diagonal``.
+
+    Returns an array of shape (len(ia), len(ib)); with ``diagonal`` (ia is ib,
+    a symmetric problem) only entries ``a < b`` are filled, the rest are 0.
+    """
+    ops = _ops(device)
+    na, nb = ia.size, ib.size
+    la, lb = int(ca[ia].max()), int(cb[ib].max())
+    rows_a = _padded_rows(sa[ia], ca[ia], la, fa.shape[0] - 1)
+    rows_b = _padded_rows(sb[ib], cb[ib], lb, fb.shape[0] - 1)
+    A = ops.asarray(np.take(fa, rows_a.ravel(), axis=0))
+    B = ops.asarray(np.take(fb, rows_b.ravel(), axis=0))
+    # One large product; pair (a, b) is the sub-block G[a, :, b, :].
+    G = ops.matmul(A, _swap(B)).reshape(na, la, nb, lb)
+    del A, B
+    out = np.zeros((na, nb), dtype=np.float64)
+    per_pair = 8 * (la * lb + min(la, lb) ** 2 + la + lb) + 64
+    free = max(budget - G.shape[0] * G.shape[1] * G.shape[2] * G.shape[3] * fa.itemsize, 0)
+    # a few hundred pairs per batched call; a symmetric diagonal block goes row by
+    # row, since row a needs the columns b > a only
+    chunk = 1 if diagonal else max(1, min(int(free // (nb * per_pair)), -(-256 // nb)))
+    for a0 in range(0, na - 1 if diagonal else na, chunk):
+        a1 = min(na, a0 + chunk)
+        b0 = a0 + 1 if diagonal else 0
+        block = G[a0:a1, :, b0:, :]
+        M = block.permute(0, 2, 1, 3) if device is not None else block.transpose(0, 2, 1, 3)
+        nuc = ops.to_numpy(_nuclear_norms(ops, M))
+        out[a0:a1, b0:] = ta[ia[a0:a1]][:, None] + tb[ib[b0:]][None, :] - 2.0 * nuc
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs=None,
+                device=None, working_memory=None, order=None):
+    """Squared Bures distance of every pair of texts (rows x cols).
+
+    Parameters
+    ----------
+    rows, cols : CloudFactors
+        Factors of the two corpora. With ``symmetric`` they describe the same
+        texts (``rows`` may keep fewer rows per text than ``cols``).
+    symmetric : bool
+        Compute only pairs ``i`` before ``j`` in ``order``, mirror them and
+        leave an exact zero diagonal.
+    n_jobs, device, working_memory
+        See :func:`skpool.math.socm.pairwise_socm`.
+    order : ndarray, optional
+        Processing order of the texts (default: by length). In the symmetric
+        case pair ``(i, j)`` is computed with ``i`` on the row side when ``i``
+        comes first in ``order``.
+
+    Returns
+    -------
+    ndarray of shape (len(rows), len(cols))
+    """
+    from joblib import Parallel, delayed
+
+    device = check_device(device)
+    budget = check_working_memory(working_memory) * 2**20 / effective_workers(n_jobs)
+    itemsize = rows.factors.dtype.itemsize
+    max_rows = max(1, int(math.sqrt(budget / (_BYTES_PER_ENTRY + itemsize))))
+    if symmetric:
+        order_a = length_order(cols) if order is None else order
+        blocks_a = _text_blocks(order_a, cols.counts, max_rows)
+        blocks_b = blocks_a
+        pairs = [(I, J) for I in range(len(blocks_a)) for J in range(I, len(blocks_a))]
+    else:
+        blocks_a = _text_blocks(length_order(rows), rows.counts, max_rows)
+        blocks_b = _text_blocks(length_order(cols), cols.counts, max_rows)
+        pairs = [(I, J) for I in range(len(blocks_a)) for J in range(len(blocks_b))]
+    args_a = (rows.factors, rows.starts, rows.counts, rows.traces)
+    args_b = (cols.factors, cols.starts, cols.counts, cols.traces)
+    with single_threaded(device):
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_dense_task)(*args_a, *args_b, blocks_a[I], blocks_b[J],
+                                 symmetric and I == J, device, budget)
+            for I, J in pairs
+        )
+    out = np.zeros((len(rows), len(cols)), dtype=np.float64)
+    for (I, J), block in zip(pairs, results):
+        ia, ib = blocks_a[I], blocks_b[J]
+        if symmetric and I == J:
+            block = block + block.T
+        out[np.ix_(ia, ib)] = block
+        if symmetric and I != J:
+            out[np.ix_(ib, ia)] = block.T
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Sparse pairs (a sample of pairs)
+# ---------------------------------------------------------------------------------------
+def _paired_task(f, s, c, a_texts, partners, device, budget):
+    """Nuclear norms of the pairs (a, b) for each row text ``a`` and its partners ``b``.
+
+    Every partner of ``a`` has at least as many rows as ``a``, so each pair's
+    square is ``c[a] x c[a]`` without padding; partners are padded to their
+    longest with the zero row. One product per row text (and sub-batch).
+    """
+    ops = _ops(device)
+    d = f.shape[1]
+    pad_row = f.shape[0] - 1
+    out = []
+    for a, bs in zip(a_texts, partners):
+        la = int(c[a])
+        A = ops.asarray(f[s[a]:s[a] + la])
+        lb = int(c[bs].max())
+        per_pair = f.itemsize * lb * d + 8 * (2 * lb * la + la * la) + 64
+        step = max(1, int(budget // per_pair))
+        for p0 in range(0, bs.size, step):
+            part = bs[p0:p0 + step]
+            lp = int(c[part].max())
+            rows = _padded_rows(s[part], c[part], lp, pad_row)
+            B = ops.asarray(np.take(f, rows.ravel(), axis=0))
+            X = ops.matmul(B, _swap(A)).reshape(part.size, lp, la)  # pair p: (C_a C_b^T)^T
+            out.append(ops.to_numpy(_nuclear_norms(ops, X)))
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def paired_bures(factors: CloudFactors, i, j, *, n_jobs=None, device=None,
+                 working_memory=None):
+    """Squared Bures distance of the pairs ``(i[p], j[p])`` of one corpus.
+
+    Each pair is oriented with its shorter text ``a`` first; pairs are grouped
+    by ``a`` so that one product ``C_b C_a^T`` over all partners ``b`` of ``a``
+    serves them all. Groups of row texts form the joblib tasks.
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,)
+    """
+    from joblib import Parallel, delayed
+
+    device = check_device(device)
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    workers = effective_workers(n_jobs)
+    budget = check_working_memory(working_memory) * 2**20 / workers
+    c = factors.counts
+    swap = (c[i] > c[j]) | ((c[i] == c[j]) & (i > j))
+    a = np.where(swap, j, i)
+    b = np.where(swap, i, j)
+    order = np.lexsort((c[b], a))
+    a_sorted, b_sorted = a[order], b[order]
+    firsts = np.flatnonzero(np.r_[True, a_sorted[1:] != a_sorted[:-1]])
+    bounds = np.r_[firsts, a_sorted.size]
+    # about four tasks per worker, never splitting a row text's partners
+    target = max(1, a_sorted.size // (4 * workers))
+    tasks, current, count = [], [], 0
+    for g in range(firsts.size):
+        current.append(g)
+        count += bounds[g + 1] - bounds[g]
+        if count >= target:
+            tasks.append(current)
+            current, count = [], 0
+    if current:
+        tasks.append(current)
+    args = (factors.factors, factors.starts, c)
+    with single_threaded(device):
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_paired_task)(*args, a_sorted[firsts[t]],
+                                  [b_sorted[bounds[g]:bounds[g + 1]] for g in t],
+                                  device, budget)
+            for t in tasks
+        )
+    nuc = np.empty(i.size, dtype=np.float64)
+    nuc[order] = np.concatenate(results)
+    out = factors.traces[i] + factors.traces[j] - 2.0 * nuc
+    return np.maximum(out, 0.0)
