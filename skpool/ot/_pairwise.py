@@ -7,6 +7,9 @@ in worker processes, because POT's network simplex holds the GIL; the
 workers return POT's non-convergence messages rather than warn, because a
 warning raised in a worker process never reaches the caller. The Gaussian
 route's SVDs release the GIL and its summaries are large, so it uses threads.
+Per-pair products are small (about 100 x 384), where a multi-threaded BLAS
+only adds synchronisation (twenty times slower on a busy machine), so the
+loops run with one BLAS thread and get their parallelism from joblib.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from threadpoolctl import threadpool_limits
 
 from .._validation import check_token_sets, describe
 from ._w2 import (
@@ -112,10 +116,11 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
     np.cumsum([c.shape[0] for c in centred], out=offsets[1:])
     masses = np.concatenate([np.full(X.shape[0], 1.0 / X.shape[0]) if a is None else a
                              for X, a in zip(corpus.clouds, corpus.masses)])
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
-        for chunk in _chunks(pairs, n_jobs)
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
+            for chunk in _chunks(pairs, n_jobs)
+        )
     problems = [p for r in results for p in r[1]]
     if problems:
         label = label or (lambda i, j: (i, j))
@@ -136,9 +141,10 @@ def _bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
         return np.empty(0)
     stats = [_stats(X, a, normalize=False, name="tokens")
              for X, a in zip(corpus.clouds, corpus.masses)]
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
+        )
     return np.concatenate(results)
 
 
