@@ -424,7 +424,7 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     ((3, 3), True, 0.0)
     >>> bool(np.allclose(pairs.socm, (1 - pairs.d_mu) * pairs.d_sigma))
     True
-    >>> abs(pairs.socm[0, 1] - socm(clouds[0], clouds[1])) < 1e-6
+    >>> bool(abs(pairs.socm[0, 1] - socm(clouds[0], clouds[1])) < 1e-6)
     True
     """
     tokens, other = _corpora(tokens, other)
@@ -582,6 +582,18 @@ def _pair_from_rank(t: np.ndarray):
     return i, j
 
 
+def _sample_pairs(n_texts: int, n_pairs: int, rng: np.random.Generator):
+    """``n_pairs`` distinct unordered pairs ``i < j`` drawn uniformly without replacement.
+
+    Pair numbers are drawn from ``range(N (N - 1) / 2)`` (Floyd's algorithm
+    inside ``Generator.choice``, so the pairs are never enumerated) and mapped
+    back to ``(i, j)``; returned sorted by pair number.
+    """
+    total = n_texts * (n_texts - 1) // 2
+    ranks = np.sort(rng.choice(total, size=n_pairs, replace=False, shuffle=False))
+    return _pair_from_rank(ranks.astype(np.int64))
+
+
 def _generator(random_state) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -659,8 +671,7 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
         i, j = np.triu_indices(n, k=1)
         exact = True
     else:
-        rng = _generator(random_state)
-        i, j = _pair_from_rank(np.sort(rng.choice(total, size=n_pairs, replace=False)))
+        i, j = _sample_pairs(n, n_pairs, _generator(random_state))
         exact = False
     factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype)
     if exact:
