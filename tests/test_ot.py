@@ -256,6 +256,17 @@ def test_pairwise_matches_a_loop(corpus, kind, single, options):
     np.testing.assert_array_equal(np.diag(D), 0.0)
 
 
+def test_pairwise_gaussian_engine_on_larger_clouds():
+    # The shared blocked engine (eigenvalues of squared cross-Grams) against one
+    # SVD per pair, with clouds both shorter and longer than d.
+    rng = np.random.default_rng(16)
+    clouds = [rng.normal(size=(n, 40)) * rng.uniform(0.5, 2, size=40) + 1.0
+              for n in (5, 30, 60, 90)]
+    D = pairwise_w2(clouds)
+    loop = np.array([[gaussian_w2(x, y) for y in clouds] for x in clouds])
+    np.testing.assert_allclose(D, loop, rtol=1e-7)
+
+
 @pytest.mark.parametrize("kind", ["exact", "gaussian"])
 def test_pairwise_between_two_corpora(corpus, kind):
     train, test = TokenSets.from_arrays(corpus[:4]), corpus[4:]

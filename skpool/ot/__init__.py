@@ -8,7 +8,8 @@ By the Gelbrich bound the Gaussian value never exceeds the exact one;
 :func:`compare_w2` measures the gap on a corpus and checks the bound, and
 :func:`pairwise_w2` gives either distance as a matrix for scikit-learn's
 precomputed metrics and kernels. Every function returns :math:`W_2`, never
-:math:`W_2^2`, unless a name says ``_sq`` or ``_term``.
+:math:`W_2^2`; only the ``*_term`` columns of :func:`compare_w2`'s table are
+squared parts.
 
 POT is imported on the first exact solve, not with this package.
 """

@@ -29,7 +29,7 @@ __all__ = ["compare_w2", "W2Comparison"]
 GELBRICH_RTOL = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class W2Comparison:
     r"""Gaussian and exact :math:`W_2` of pairs of texts, and how they relate.
 

@@ -201,10 +201,11 @@ def _stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStat
     """
     if masses is None:
         return gaussian_stats(X, normalize=normalize, name=name, index=index)
-    X = _as_float64(X, normalize, name=name, index=index)
+    raw = np.asarray(X, dtype=np.float64)
+    X = _as_float64(raw, normalize, name=name, index=index)
+    scale = float(np.linalg.norm(raw.mean(axis=0))) if normalize else 1.0
     mean = masses @ X
     factor = reduce_factor(np.sqrt(masses)[:, None] * (X - mean))
-    scale = float(np.linalg.norm(X.mean(axis=0))) if normalize else 1.0
     return GaussianStats(mean=mean, factor=factor, trace=float(np.sum(factor * factor)),
                          scale=scale, n_tokens=X.shape[0])
 
