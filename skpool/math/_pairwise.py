@@ -215,6 +215,12 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     ValueError
         If ``normalize`` and a text's mean token has zero norm (named by index).
     """
+    with single_threaded(None):
+        return _cloud_factors(sets, normalize=normalize, name=name, dtype=dtype,
+                              principal=principal)
+
+
+def _cloud_factors(sets, *, normalize, name, dtype, principal) -> CloudFactors:
     offsets = sets.offsets
     n_texts, d = len(sets), sets.dim
     data = sets.data
@@ -310,6 +316,25 @@ def length_order(factors: CloudFactors) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Thread control
 # ---------------------------------------------------------------------------------------
+_CONTROLLER = None
+
+
+def one_blas_thread():
+    """A cheap context manager limiting BLAS to one thread (for per-pair calls).
+
+    Small factorizations slow down by an order of magnitude when OpenBLAS
+    spreads each over several threads, the more so on a busy machine. The
+    controller is built once (scanning the loaded libraries costs about a
+    millisecond); entering its limit costs microseconds.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 @contextlib.contextmanager
 def single_threaded(device):
     """One BLAS / OpenMP thread per task while tasks run.
@@ -447,10 +472,11 @@ def _dense_task(fa, sa, ca, ta, fb, sb, cb, tb, ia, ib, diagonal, device, budget
     del A, B
     out = np.zeros((na, nb), dtype=np.float64)
     per_pair = 8 * (la * lb + min(la, lb) ** 2 + la + lb) + 64
-    free = max(budget - G.shape[0] * G.shape[1] * G.shape[2] * G.shape[3] * fa.itemsize, 0)
-    # a few hundred pairs per batched call; a symmetric diagonal block goes row by
-    # row, since row a needs the columns b > a only
-    chunk = 1 if diagonal else max(1, min(int(free // (nb * per_pair)), -(-256 // nb)))
+    free = max(budget - na * la * nb * lb * fa.itemsize, 0)
+    # a few hundred pairs per batched call on a CPU (many more on a GPU); a symmetric
+    # diagonal block goes row by row, since row a needs the columns b > a only
+    per_call = 256 if device is None or device.startswith("cpu") else 16384
+    chunk = 1 if diagonal else max(1, min(int(free // (nb * per_pair)), -(-per_call // nb)))
     for a0 in range(0, na - 1 if diagonal else na, chunk):
         a1 = min(na, a0 + chunk)
         b0 = a0 + 1 if diagonal else 0
@@ -462,8 +488,13 @@ def _dense_task(fa, sa, ca, ta, fb, sb, cb, tb, ia, ib, diagonal, device, budget
     return out
 
 
+def _dense_reduced_task(reduce, reduce_args, *task_args):
+    ia, ib, diagonal = task_args[8], task_args[9], task_args[10]
+    return reduce(_dense_task(*task_args), ia, ib, diagonal, *reduce_args)
+
+
 def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs=None,
-                device=None, working_memory=None, order=None):
+                device=None, working_memory=None, order=None, reduce=None, reduce_args=()):
     """Squared Bures distance of every pair of texts (rows x cols).
 
     Parameters
@@ -480,10 +511,16 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         Processing order of the texts (default: by length). In the symmetric
         case pair ``(i, j)`` is computed with ``i`` on the row side when ``i``
         comes first in ``order``.
+    reduce : callable, optional
+        ``reduce(block, ia, ib, diagonal, *reduce_args)`` is applied to each
+        block's squared distances inside its task (``block[a, b]`` is the pair
+        ``(ia[a], ib[b])``; with ``diagonal`` only ``a < b`` is filled), so
+        that no ``N x M`` matrix is ever held. Must be picklable (a module-level
+        function) for process-based backends.
 
     Returns
     -------
-    ndarray of shape (len(rows), len(cols))
+    ndarray of shape (len(rows), len(cols)), or the list of ``reduce`` results
     """
     from joblib import Parallel, delayed
 
@@ -502,12 +539,18 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         pairs = [(I, J) for I in range(len(blocks_a)) for J in range(len(blocks_b))]
     args_a = (rows.factors, rows.starts, rows.counts, rows.traces)
     args_b = (cols.factors, cols.starts, cols.counts, cols.traces)
+    if reduce is None:
+        task, head = _dense_task, ()
+    else:
+        task, head = _dense_reduced_task, (reduce, tuple(reduce_args))
     with single_threaded(device):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_dense_task)(*args_a, *args_b, blocks_a[I], blocks_b[J],
-                                 symmetric and I == J, device, budget)
+            delayed(task)(*head, *args_a, *args_b, blocks_a[I], blocks_b[J],
+                          symmetric and I == J, device, budget)
             for I, J in pairs
         )
+    if reduce is not None:
+        return results
     out = np.zeros((len(rows), len(cols)), dtype=np.float64)
     for (I, J), block in zip(pairs, results):
         ia, ib = blocks_a[I], blocks_b[J]

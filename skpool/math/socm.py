@@ -144,13 +144,14 @@ def socm_components(A, B) -> SOCMComponents:
     """
     A = check_cloud(A, name="A")
     B = check_cloud(B, name="B", dim=A.shape[1])
-    if A.shape == B.shape and np.array_equal(A, B):
-        gaussian_stats(A, name="A")  # the zero-mean check still applies
-        return SOCMComponents(0.0, 0.0, 0.0)
-    sa = gaussian_stats(A, normalize=True, name="A")
-    sb = gaussian_stats(B, normalize=True, name="B")
-    d_mu = _d_mu(sa.mean, sb.mean)
-    d_sigma = bures_squared_stats(sa, sb) / 4.0
+    with _pairwise.one_blas_thread():
+        if A.shape == B.shape and np.array_equal(A, B):
+            gaussian_stats(A, name="A")  # the zero-mean check still applies
+            return SOCMComponents(0.0, 0.0, 0.0)
+        sa = gaussian_stats(A, normalize=True, name="A")
+        sb = gaussian_stats(B, normalize=True, name="B")
+        d_mu = _d_mu(sa.mean, sb.mean)
+        d_sigma = bures_squared_stats(sa, sb) / 4.0
     return SOCMComponents((1.0 - d_mu) * d_sigma, d_mu, d_sigma)
 
 
@@ -201,7 +202,8 @@ class PairwiseSOCM:
     socm_error, d_sigma_error : ndarray of shape (n_texts, n_texts_other)
         Guaranteed bounds on how far ``socm`` and ``d_sigma`` lie *above* the
         exact values (truncated mode; the exact values lie in
-        ``[value - error, value]`` up to round-off); zeros in exact mode.
+        ``[value - error, value]`` up to round-off). In exact mode a
+        read-only array of zeros that takes no memory.
     spread : ndarray of shape (n_texts,)
         :math:`\operatorname{tr}\Sigma` of each text.
     spread_other : ndarray of shape (n_texts_other,)
@@ -285,9 +287,11 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     order = _pairwise.length_order(fx)
     b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
                                working_memory=working_memory, order=order)
-    error = np.zeros_like(b2)
     if truncated:
         error = _truncation_error(b2, rows, fy, symmetric, order)
+    else:
+        # exact: a read-only array of zeros that takes no memory
+        error = np.broadcast_to(np.float64(0.0), b2.shape)
     return fx, fy, rows, b2, error
 
 
@@ -429,20 +433,26 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     """
     tokens, other = _corpora(tokens, other)
     rank, tol = _check_truncation(rank, tol)
+    truncated = rank is not None or tol is not None
     fx, fy, rows, b2, error = _bures_all_pairs(
         tokens, other, normalize=True, rank=rank, tol=tol, precision=precision,
         n_jobs=n_jobs, device=device, working_memory=working_memory)
     symmetric = other is None
     d_mu = _pairwise_d_mu(fx.means, fy.means, symmetric)
     d_sigma = b2 / 4.0
-    d_sigma_error = error / 4.0
     weight = 1.0 - d_mu
+    socm_values = weight * d_sigma
+    if truncated:
+        d_sigma_error = error / 4.0
+        socm_error = weight * d_sigma_error
+    else:
+        d_sigma_error = socm_error = error
     spread = fx.traces
     return PairwiseSOCM(
-        socm=weight * d_sigma, d_mu=d_mu, d_sigma=d_sigma,
-        socm_error=weight * d_sigma_error, d_sigma_error=d_sigma_error,
+        socm=socm_values, d_mu=d_mu, d_sigma=d_sigma,
+        socm_error=socm_error, d_sigma_error=d_sigma_error,
         spread=spread, spread_other=spread if symmetric else fy.traces,
-        ranks=rows.counts.copy(), exact=not (rank is not None or tol is not None),
+        ranks=rows.counts.copy(), exact=not truncated,
     )
 
 
@@ -582,6 +592,19 @@ def _pair_from_rank(t: np.ndarray):
     return i, j
 
 
+def _socm_sums(b2, ia, ib, diagonal, means):
+    """Sums of SOCM, d_mu and d_sigma over one block's pairs (a task-side reduction)."""
+    mu_a, mu_b = means[ia], means[ib]
+    d_mu = (np.einsum("ij,ij->i", mu_a, mu_a)[:, None] + np.einsum("ij,ij->i", mu_b, mu_b)[None, :]
+            - 2.0 * (mu_a @ mu_b.T)) / 4.0
+    np.clip(d_mu, 0.0, 1.0, out=d_mu)
+    if diagonal:
+        keep = np.triu(np.ones(b2.shape, dtype=bool), k=1)
+        b2, d_mu = b2[keep], d_mu[keep]
+    d_sigma = b2 / 4.0
+    return np.array([np.sum((1.0 - d_mu) * d_sigma), np.sum(d_mu), np.sum(d_sigma)])
+
+
 def _sample_pairs(n_texts: int, n_pairs: int, rng: np.random.Generator):
     """``n_pairs`` distinct unordered pairs ``i < j`` drawn uniformly without replacement.
 
@@ -668,32 +691,36 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     n = len(tokens)
     total = n * (n - 1) // 2
     if n_pairs is None or n_pairs >= total:
-        i, j = np.triu_indices(n, k=1)
         exact = True
     else:
         i, j = _sample_pairs(n, n_pairs, _generator(random_state))
         exact = False
     factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype)
     if exact:
-        b2 = _pairwise.dense_bures(factors, factors, symmetric=True, n_jobs=n_jobs,
-                                   device=device, working_memory=working_memory)[i, j]
+        # block sums computed inside the tasks: no N x N matrix is held
+        sums = np.sum(_pairwise.dense_bures(
+            factors, factors, symmetric=True, n_jobs=n_jobs, device=device,
+            working_memory=working_memory, reduce=_socm_sums, reduce_args=(factors.means,)),
+            axis=0)
+        mean, mean_d_mu, mean_d_sigma = sums / total
+        stderr = 0.0
+        m = total
     else:
         b2 = _pairwise.paired_bures(factors, i, j, n_jobs=n_jobs, device=device,
                                     working_memory=working_memory)
-    diff = factors.means[i] - factors.means[j]
-    d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
-    d_sigma = b2 / 4.0
-    values = (1.0 - d_mu) * d_sigma
-    m = values.size
-    if exact:
-        stderr = 0.0
-    elif m == 1:
-        stderr = math.inf
-    else:
-        stderr = math.sqrt(max(float(values.var(ddof=1)), 0.0) / m * (1.0 - m / total))
+        diff = factors.means[i] - factors.means[j]
+        d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
+        d_sigma = b2 / 4.0
+        values = (1.0 - d_mu) * d_sigma
+        m = values.size
+        mean, mean_d_mu, mean_d_sigma = values.mean(), d_mu.mean(), d_sigma.mean()
+        if m == 1:
+            stderr = math.inf
+        else:
+            stderr = math.sqrt(max(float(values.var(ddof=1)), 0.0) / m * (1.0 - m / total))
     return MeanSOCMResult(
-        mean=float(values.mean()), stderr=float(stderr), n_pairs=int(m), exact=exact,
-        mean_d_mu=float(d_mu.mean()), mean_d_sigma=float(d_sigma.mean()),
+        mean=float(mean), stderr=float(stderr), n_pairs=int(m), exact=exact,
+        mean_d_mu=float(mean_d_mu), mean_d_sigma=float(mean_d_sigma),
         n_trace_violations=int(np.count_nonzero(factors.traces > TRACE_ASSUMPTION)),
         n_texts=n, n_pairs_total=int(total),
     )
