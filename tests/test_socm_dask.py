@@ -43,11 +43,11 @@ def test_dask_backend_gives_the_same_matrix(client, texts):
         sampled = mean_socm(texts, n_pairs=20, random_state=0)
         exact_mean = mean_socm(texts, working_memory=0.02)
         other = pairwise_socm(texts[:4], texts[4:], working_memory=0.02)
-    np.testing.assert_allclose(got.socm, expected.socm, atol=1e-12)
-    np.testing.assert_allclose(got.d_sigma, expected.d_sigma, atol=1e-12)
+    np.testing.assert_allclose(got.socm, expected.socm, atol=1e-8)
+    np.testing.assert_allclose(got.d_sigma, expected.d_sigma, atol=1e-8)
     assert (got.socm == got.socm.T).all() and (np.diagonal(got.socm) == 0).all()
-    np.testing.assert_allclose(other, expected.socm[:4, 4:], atol=1e-12)
+    np.testing.assert_allclose(other, expected.socm[:4, 4:], atol=1e-8)
     assert sampled == mean_socm(texts, n_pairs=20, random_state=0)
-    assert exact_mean.mean == pytest.approx(mean_socm(texts).mean, abs=1e-12)
+    assert exact_mean.mean == pytest.approx(mean_socm(texts).mean, abs=1e-8)
     # the blocks really ran as tasks on the cluster's workers
     assert executed() - before >= 3
