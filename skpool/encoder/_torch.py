@@ -22,6 +22,10 @@ from .models import ModelSource, default_max_length, not_found_message, position
 
 __all__ = ["Loaded", "Tokenized", "load", "clear_loaded", "resolve_device", "tokenize", "encode"]
 
+# transformers renamed from_pretrained's torch_dtype to dtype in 4.56.
+_DTYPE_KEYWORD = ("dtype" if tuple(int(p) for p in transformers.__version__.split(".")[:2])
+                  >= (4, 56) else "torch_dtype")
+
 _LOCK = threading.RLock()
 _LOADED: dict[tuple[str, str], "Loaded"] = {}
 # A tokenizer's truncation settings live in its (shared) backend; calls with
@@ -125,7 +129,7 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
                 # float32 whatever the checkpoint stores: results are compared
                 # against float32 references and the cache is float32.
                 model = AutoModel.from_pretrained(source.location, config=config,
-                                                  dtype=torch.float32)
+                                                  **{_DTYPE_KEYWORD: torch.float32})
         except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
             reason = " ".join(str(exc).split())[:400]
             if source.kind == "hub":
@@ -305,6 +309,9 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
                               else output.last_hidden_state)
                     rows = hidden[keep_t].to(dtype=torch.float32)
                     data[layer][dest] = rows.cpu().numpy()
+                # Free this batch's activations before the next forward pass
+                # allocates its own (lower peak memory).
+                del output, hidden, rows, inputs, keep_t
                 if bar is not None:
                     bar.update(1)
     finally:

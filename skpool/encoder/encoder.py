@@ -368,7 +368,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
                     f"{self.n_truncated_} of {n} texts were longer than max_length="
                     f"{self.max_length_} tokens and were truncated (see n_truncated_)."
                 ),
-                stacklevel=4,
+                stacklevel=3,  # the caller of transform / transform_layers
             )
         if not hits:
             return {layer: TokenSets(data[layer], offsets) for layer in layers}
