@@ -256,6 +256,14 @@ def test_pairwise_matches_a_loop(corpus, kind, single, options):
     np.testing.assert_array_equal(np.diag(D), 0.0)
 
 
+def test_duplicate_texts_are_at_distance_exactly_zero(corpus):
+    clouds = corpus[:3] + [corpus[1].copy()]
+    for kind in ("exact", "gaussian"):
+        assert pairwise_w2(clouds, kind=kind)[1, 3] == 0.0
+    row = compare_w2(clouds, [(1, 3)]).table.iloc[0]
+    assert (row["exact_w2"], row["gaussian_w2"], row["ratio"]) == (0.0, 0.0, 1.0)
+
+
 def test_pairwise_gaussian_engine_on_larger_clouds():
     # The shared blocked engine (eigenvalues of squared cross-Grams) against one
     # SVD per pair, with clouds both shorter and longer than d.
