@@ -510,7 +510,7 @@ def test_bad_pairwise_arguments(corpus):
         pairwise_w2(corpus, [np.ones((2, 3))])
     with pytest.raises(ValueError, match=r"tokens\[1\] \(text 1\) to be finite"):
         pairwise_w2([GOOD, np.full((2, 4), np.nan)])
-    with pytest.raises(ValueError, match="text 1 has norm 0"):
+    with pytest.raises(ValueError, match=r"tokens\[1\] \(text 1\) has norm 0"):
         pairwise_w2([GOOD, np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]])], normalize=True)
     with pytest.raises(ValueError, match="weights to be None, 'uniform' or 'norm'"):
         pairwise_w2(corpus, weights=(np.ones(3), np.ones(3)))

@@ -22,6 +22,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_token_sets, describe
+from ..math.gaussian import bures_squared_stats
 from ._w2 import (
     _as_float64,
     _centred_exact_sq,
@@ -31,7 +32,6 @@ from ._w2 import (
     _stats,
     _warn_unconverged,
 )
-from ..math.gaussian import bures_squared_stats
 
 __all__ = ["pairwise_w2"]
 

@@ -179,10 +179,10 @@ def _as_float64(X: np.ndarray, normalize: bool, *, name: str, index=None) -> np.
         return X
     scale = float(np.linalg.norm(X.mean(axis=0)))
     if not np.isfinite(scale) or scale == 0.0:
-        where = name if index is None else f"text {index}"
+        where = name if index is None else f"{name}[{index}] (text {index})"
         raise ValueError(
             f"The mean token of {where} has norm {scale}: the text has no direction, "
-            "so its normalized cloud X / ||mean(X)|| is undefined."
+            "so its normalized cloud X / ||mean(X)|| (normalize=True) is undefined."
         )
     return X / scale
 
