@@ -401,7 +401,8 @@ def test_a_gelbrich_violation_is_loud(corpus, monkeypatch):
         return values
 
     monkeypatch.setattr(_compare, "_bures_sq", broken)
-    with pytest.warns(RuntimeWarning, match=r"Gelbrich bound violated for 1 of 21 pairs .*\(0, 1\)"):
+    with pytest.warns(RuntimeWarning,
+                      match=r"Gelbrich bound violated for 1 of 21 pairs .*\(0, 1\)"):
         result = compare_w2(corpus)
     assert result.n_gelbrich_violations == 1
 
