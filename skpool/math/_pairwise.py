@@ -189,7 +189,7 @@ def _zero_mean_error(name: str, index: int, norm: float) -> ValueError:
 
 
 def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=np.float32,
-                  principal: bool = False) -> CloudFactors:
+                  principal: bool = False, n_jobs=None) -> CloudFactors:
     """Compute every text's mean, trace and factor rows (in float64, stored as ``dtype``).
 
     Parameters
@@ -205,6 +205,8 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
         Rotate each factor to its principal axes: rows :math:`s_l v_l^\\top`
         in decreasing order of :math:`s_l`, numerically zero rows dropped,
         spectra recorded (needed by :func:`truncate_factors`).
+    n_jobs : int, optional
+        Chunks of texts processed at once (always threads of this process).
 
     Returns
     -------
@@ -215,41 +217,78 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     ValueError
         If ``normalize`` and a text's mean token has zero norm (named by index).
     """
-    with single_threaded(None):
-        return _cloud_factors(sets, normalize=normalize, name=name, dtype=dtype,
-                              principal=principal)
+    from joblib import Parallel, delayed
 
-
-def _cloud_factors(sets, *, normalize, name, dtype, principal) -> CloudFactors:
-    offsets = sets.offsets
+    offsets, lengths = sets.offsets, sets.lengths
     n_texts, d = len(sets), sets.dim
-    data = sets.data
     means = np.empty((n_texts, d), dtype=np.float64)
     traces = np.empty(n_texts, dtype=np.float64)
-    full_rows = np.minimum(sets.lengths, d)
+    rows = np.minimum(lengths, d)
     starts = np.zeros(n_texts, dtype=np.int64)
-    counts = np.empty(n_texts, dtype=np.int64)
-    spectra = np.zeros((n_texts, int(full_rows.max())), dtype=np.float64) if principal else None
-    factors = np.empty((int(full_rows.sum()) + 1, d), dtype=dtype)
-    row = 0
-    for i in range(n_texts):
-        X = np.asarray(data[offsets[i]:offsets[i + 1]], dtype=np.float64)
-        n = X.shape[0]
-        mean = X.mean(axis=0)
-        scale = 1.0
-        if normalize:
-            scale = float(np.linalg.norm(mean))
-            if not np.isfinite(scale) or scale == 0.0:
-                raise _zero_mean_error(name, i, scale)
-        C = (X - mean) * (1.0 / (scale * math.sqrt(n)))
-        means[i] = mean / scale
-        traces[i] = float(np.einsum("ij,ij->", C, C))
-        if n > d:
-            # The triangular factor of a QR carries the same covariance in d rows.
+    np.cumsum(rows[:-1], out=starts[1:])
+    factors = np.empty((int(rows.sum()) + 1, d), dtype=dtype)
+    factors[-1] = 0.0
+    spectra = np.zeros((n_texts, int(rows.max())), dtype=np.float64) if principal else None
+    # chunks of about 8 MB of float64 tokens: they stay in cache
+    rows_per_chunk = max(1, 2**20 // d)
+    bounds = [0]
+    while bounds[-1] < n_texts:
+        t0 = bounds[-1]
+        t1 = int(np.searchsorted(offsets, offsets[t0] + rows_per_chunk, side="right")) - 1
+        bounds.append(min(max(t1, t0 + 1), n_texts))
+    out = (means, traces, factors, starts, spectra)
+    # Always threads in this process (even inside a dask context): the chunks fill
+    # shared arrays, and shipping the tokens to a cluster would cost more than this.
+    with single_threaded(None):
+        counts = Parallel(n_jobs=n_jobs, backend="threading")(
+            delayed(_factor_chunk)(sets.data, offsets, lengths, t0, t1, normalize, name, out)
+            for t0, t1 in zip(bounds[:-1], bounds[1:])
+        )
+    counts = np.concatenate(counts)
+    if principal:
+        # drop the numerically zero rows of each rotated factor: restack
+        keep = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts)]
+                              + [[factors.shape[0] - 1]])
+        factors = factors[keep]
+        starts = np.zeros(n_texts, dtype=np.int64)
+        np.cumsum(counts[:-1], out=starts[1:])
+        spectra = spectra[:, :int(counts.max())]
+    return CloudFactors(means=means, traces=traces, factors=factors, starts=starts,
+                        counts=counts, full_counts=counts.copy(), spectra=spectra)
+
+
+def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, out):
+    """Fill ``out`` for texts ``t0:t1``; return their factor row counts."""
+    means, traces, factors, starts, spectra = out
+    d = data.shape[1]
+    X = data[offsets[t0]:offsets[t1]].astype(np.float64)
+    local = offsets[t0:t1] - offsets[t0]
+    n = lengths[t0:t1]
+    # per-text sums (np.add.reduceat along rows is ten times slower)
+    mean = np.stack([X[a:a + m].sum(axis=0) for a, m in zip(local, n)]) / n[:, None]
+    scale = np.ones(t1 - t0)
+    if normalize:
+        scale = np.sqrt(np.einsum("ij,ij->i", mean, mean))
+        bad = np.flatnonzero(~(np.isfinite(scale) & (scale > 0.0)))
+        if bad.size:
+            raise _zero_mean_error(name, t0 + int(bad[0]), float(scale[bad[0]]))
+    means[t0:t1] = mean / scale[:, None]
+    X -= np.repeat(mean, n, axis=0)
+    X *= np.repeat(1.0 / (scale * np.sqrt(n)), n)[:, None]
+    traces[t0:t1] = np.add.reduceat(np.einsum("ij,ij->i", X, X), local)
+    if spectra is None and n.max() <= d:
+        # rows map one to one: copy the whole chunk
+        factors[starts[t0]:starts[t0] + X.shape[0]] = X
+        return n.astype(np.int64)
+    counts = np.empty(t1 - t0, dtype=np.int64)
+    for k in range(t1 - t0):
+        C = X[local[k]:local[k] + n[k]]
+        if n[k] > d:
+            # the triangular factor of a QR carries the same covariance in d rows
             C = np.linalg.qr(C, mode="r")
-        if principal:
+        if spectra is not None:
             # eigh of the small Gram is cheaper than an SVD of C; the rows U^T C are
-            # computed from C itself, so their norms (the singular values) stay accurate.
+            # computed from C itself, so their norms (singular values) stay accurate
             _, U = np.linalg.eigh(C @ C.T)
             C = U[:, ::-1].T @ C
             norms = np.sqrt(np.einsum("ij,ij->i", C, C))
@@ -257,17 +296,10 @@ def _cloud_factors(sets, *, normalize, name, dtype, principal) -> CloudFactors:
             norms, C = norms[order], C[order]
             keep = max(1, int(np.count_nonzero(norms > norms[0] * 1e-12)))
             C, norms = C[:keep], norms[:keep]
-            spectra[i, :keep] = norms
-        factors[row:row + C.shape[0]] = C
-        starts[i] = row
-        counts[i] = C.shape[0]
-        row += C.shape[0]
-    factors = factors[:row + 1]
-    factors[row] = 0.0
-    if principal:
-        spectra = spectra[:, :int(counts.max())]
-    return CloudFactors(means=means, traces=traces, factors=factors, starts=starts,
-                        counts=counts, full_counts=counts.copy(), spectra=spectra)
+            spectra[t0 + k, :keep] = norms
+        factors[starts[t0 + k]:starts[t0 + k] + C.shape[0]] = C
+        counts[k] = C.shape[0]
+    return counts
 
 
 def truncate_factors(factors: CloudFactors, *, rank=None, tol=None) -> CloudFactors:
@@ -569,8 +601,10 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
     """Nuclear norms of the pairs (a, b) for each row text ``a`` and its partners ``b``.
 
     Every partner of ``a`` has at least as many rows as ``a``, so each pair's
-    square is ``c[a] x c[a]`` without padding; partners are padded to their
-    longest with the zero row. One product per row text (and sub-batch).
+    square is ``c[a] x c[a]`` without padding. Partners come sorted by length
+    and are cut into runs of similar length (at most an eighth longer than the
+    run's first), each padded to its longest with the zero row and handled by
+    one product.
     """
     ops = _ops(device)
     d = f.shape[1]
@@ -579,11 +613,16 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
     for a, bs in zip(a_texts, partners):
         la = int(c[a])
         A = ops.asarray(f[s[a]:s[a] + la])
-        lb = int(c[bs].max())
+        lengths = c[bs]
+        lb = int(lengths.max())
         per_pair = f.itemsize * lb * d + 8 * (2 * lb * la + la * la) + 64
         step = max(1, int(budget // per_pair))
-        for p0 in range(0, bs.size, step):
-            part = bs[p0:p0 + step]
+        p0 = 0
+        while p0 < bs.size:
+            p1 = min(bs.size, p0 + step,
+                     int(np.searchsorted(lengths, lengths[p0] * 1.125, side="right")))
+            part = bs[p0:p1]
+            p0 = p1
             lp = int(c[part].max())
             rows = _padded_rows(s[part], c[part], lp, pad_row)
             B = ops.asarray(np.take(f, rows.ravel(), axis=0))

@@ -279,10 +279,11 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     _pairwise.check_working_memory(working_memory)
     truncated = rank is not None or tol is not None
     fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
-                                 principal=truncated)
+                                 principal=truncated, n_jobs=n_jobs)
     symmetric = other is None
     fy = fx if symmetric else _pairwise.cloud_factors(other, normalize=normalize, name="other",
-                                                      dtype=dtype, principal=truncated)
+                                                      dtype=dtype, principal=truncated,
+                                                      n_jobs=n_jobs)
     rows = _pairwise.truncate_factors(fx, rank=rank, tol=tol) if truncated else fx
     order = _pairwise.length_order(fx)
     b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
@@ -695,7 +696,8 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     else:
         i, j = _sample_pairs(n, n_pairs, _generator(random_state))
         exact = False
-    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype)
+    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
+                                      n_jobs=n_jobs)
     if exact:
         # block sums computed inside the tasks: no N x N matrix is held
         sums = np.sum(_pairwise.dense_bures(
@@ -708,8 +710,11 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     else:
         b2 = _pairwise.paired_bures(factors, i, j, n_jobs=n_jobs, device=device,
                                     working_memory=working_memory)
-        diff = factors.means[i] - factors.means[j]
-        d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
+        d_mu = np.empty(i.size, dtype=np.float64)
+        for p0 in range(0, i.size, 4096):  # row gathers of the means, a chunk at a time
+            diff = factors.means[i[p0:p0 + 4096]] - factors.means[j[p0:p0 + 4096]]
+            d_mu[p0:p0 + 4096] = np.einsum("ij,ij->i", diff, diff) / 4.0
+        np.clip(d_mu, 0.0, 1.0, out=d_mu)
         d_sigma = b2 / 4.0
         values = (1.0 - d_mu) * d_sigma
         m = values.size
