@@ -8,6 +8,7 @@ non-zero without a traceback.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -136,22 +137,36 @@ def test_report_layer_and_max_length_options(capsys, tiny_model_dir, corpus_txt,
 # ---------------------------------------------------------------------------------------
 # compare, layers, ot
 # ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def second_tiny_model(tmp_path_factory):
+    """Another tiny random BERT (seed 1), built with the shared conftest helper."""
+    spec = importlib.util.spec_from_file_location("_conftest_h5", Path(__file__).with_name(
+        "conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_tiny_model(tmp_path_factory.mktemp("tiny-bert-2"), seed=1)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_compare_two_models(capsys, tmp_path, tiny_model_dir, corpus_txt, sample_texts):
+def test_compare_two_models(capsys, tmp_path, tiny_model_dir, second_tiny_model, corpus_txt):
     figure = tmp_path / "compare.svg"
-    code, out, err = run(capsys, "compare", tiny_model_dir, tiny_model_dir, "--dataset",
-                         corpus_txt, "--n-texts", 5, "--seed", 1, "--device", "cpu", "--quiet",
-                         "--json", "-", "--plot", figure)
+    models = [tiny_model_dir, second_tiny_model]
+    code, out, err = run(capsys, "compare", *models, "--dataset", corpus_txt, "--n-texts", 5,
+                         "--seed", 1, "--device", "cpu", "--quiet", "--json", "-",
+                         "--plot", figure)
     assert code == 0, err
     records = json.loads(out)
-    assert [r["model"] for r in records] == [str(tiny_model_dir)] * 2
-    assert records[0]["n_texts"] == 5 and records[0]["n_pairs"] == 10
-    # the same texts and model give the same numbers, and agree with `report`
-    assert records[0] == records[1]
-    code, out, _ = run(capsys, "report", "--model", tiny_model_dir, "--dataset", corpus_txt,
-                       "--n-texts", 5, "--seed", 1, "--device", "cpu", "--quiet", "--json", "-")
-    assert json.loads(out)[0] == records[0]
+    assert [r["model"] for r in records] == [str(m) for m in models]
+    assert all(r["n_texts"] == 5 and r["n_pairs"] == 10 for r in records)
+    assert records[0]["mean_socm"] != records[1]["mean_socm"]  # different weights
+    # each record is what `report` gives for that model on the same 5 texts and pairs
+    for model, record in zip(models, records):
+        code, out, _ = run(capsys, "report", "--model", model, "--dataset", corpus_txt,
+                           "--n-texts", 5, "--seed", 1, "--device", "cpu", "--quiet",
+                           "--json", "-")
+        assert json.loads(out)[0] == record
     assert figure.read_text().lstrip().startswith("<?xml")
+    assert "mean SOCM" not in out  # --json - keeps stdout pure JSON
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -318,3 +333,15 @@ def test_report_bundled_model_on_wiki_films(capsys, bundled_model_path):
     assert record["n_trace_violations"] > 0
     assert record["mean_spread"] > 2
     assert np.isfinite(record["mean_socm"]) and record["mean_socm"] > 0
+
+
+@pytest.mark.parametrize("name, loader", [("wiki-films", "load_wiki_films"),
+                                          ("bbc-news", "load_bbc_news"),
+                                          ("rotten-tomatoes", "load_rotten_tomatoes")])
+def test_named_corpora_are_the_library_samples(name, loader):
+    from skpool import datasets
+    from skpool.report import load_corpus
+
+    corpus = load_corpus(name, n_texts=12, random_state=3)
+    assert corpus.texts == getattr(datasets, loader)(n_texts=12, random_state=3).texts
+    assert corpus.n_available == len(getattr(datasets, loader)().texts) > 12
