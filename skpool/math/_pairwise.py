@@ -472,13 +472,21 @@ def _padded_rows(starts, counts, width, pad_row):
 # Dense blocks (all pairs)
 # ---------------------------------------------------------------------------------------
 def _text_blocks(order, counts, max_rows):
-    """Cut ``order`` into runs of texts whose padded size ``len * max(count)`` fits."""
-    blocks, current, widest = [], [], 0
+    """Cut ``order`` into runs of texts whose padded size ``len * max(count)`` fits.
+
+    A run also ends when a text is more than about 6 % longer than the run's
+    first (once the run holds an eighth of ``max_rows``): every text of a run is
+    padded to the longest, and the eigenvalue work grows with the cube of it.
+    """
+    blocks, current, widest, first = [], [], 0, 0
     for text in order:
         c = int(counts[text])
-        if current and (len(current) + 1) * max(widest, c) > max_rows:
+        if current and ((len(current) + 1) * max(widest, c) > max_rows
+                        or (c > first * 1.0625 + 4 and len(current) * widest * 8 >= max_rows)):
             blocks.append(np.asarray(current, dtype=np.int64))
             current, widest = [], 0
+        if not current:
+            first = c
         current.append(int(text))
         widest = max(widest, c)
     if current:
