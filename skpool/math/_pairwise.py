@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -360,6 +361,9 @@ def one_blas_thread():
     millisecond); entering its limit costs microseconds.
     """
     global _CONTROLLER
+    if threading.current_thread() is not threading.main_thread():
+        # the limit is process-wide: only the main thread sets (and restores) it
+        return contextlib.nullcontext()
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
