@@ -28,8 +28,9 @@ How the work is organised:
   ``joblib.parallel_backend("dask")`` context spreads them over a dask
   cluster. With ``device`` set, the same tasks run through torch.
 
-Sampled pairs (not all of them) are processed in batches of pairs padded to
-common sizes, with one batched product per batch.
+Sampled pairs (not all of them) are oriented shorter text first and grouped
+by that text: one product against all its partners (in runs of similar
+length) serves the whole group.
 
 This module is private; :mod:`skpool.math.socm` documents the public API.
 """
