@@ -209,8 +209,8 @@ class PairwiseSOCM:
     spread_other : ndarray of shape (n_texts_other,)
         The same for ``other`` (equal to ``spread`` without ``other``).
     ranks : ndarray of shape (n_texts,)
-        Principal directions of each text used in the cross products (its
-        full factor rank in exact mode).
+        Rows of each text's factor used in the cross products: the kept
+        principal directions in truncated mode, ``min(n_i, d)`` in exact mode.
     exact : bool
         False in truncated mode (``rank`` or ``tol`` given).
     """
