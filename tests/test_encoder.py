@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import (
     check_estimator_repr,
     check_get_params_invariance,
     check_no_attributes_set_in_init,
+    check_param_validation,
     check_parameters_default_constructible,
     check_set_params,
 )
@@ -217,6 +218,29 @@ def test_sklearn_checks_that_apply_to_text_input():
     check_estimator_cloneable(name, TokenEncoder())
     check_estimator_repr(name, TokenEncoder())
     check_do_not_raise_errors_in_init_or_set_params(name, TokenEncoder())
+
+
+def test_parameters_are_checked_before_the_input(tiny_encoder_params):
+    # scikit-learn's check feeds a numeric array with each bad parameter.
+    check_param_validation(TokenEncoder.__name__, TokenEncoder(**tiny_encoder_params))
+    with pytest.raises(ValueError, match="'batch_size' parameter"):
+        TokenEncoder(**tiny_encoder_params, batch_size=0).transform([None])
+
+
+def test_set_output_in_a_pipeline_keeps_tokensets(tiny_encoder_params):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    pd = pytest.importorskip("pandas")
+    means = FunctionTransformer(lambda t: np.stack([c.mean(axis=0) for c in t]),
+                                feature_names_out=lambda self, names: [f"m{i}" for i in range(32)])
+    pipe = make_pipeline(TokenEncoder(**tiny_encoder_params), means).set_output(
+        transform="pandas")
+    frame = pipe.fit_transform(["a dog", "the cat"])
+    assert isinstance(frame, pd.DataFrame) and frame.shape == (2, 32)
+    assert isinstance(pipe[0].transform(["a dog"]), TokenSets)
+    with pytest.raises(ValueError, match="Received 'arrow'"):
+        TokenEncoder().set_output(transform="arrow")
 
 
 def test_init_stores_and_loads_nothing():

@@ -171,6 +171,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         -------
         self : TokenEncoder
         """
+        self._check_params()  # parameters before input, as scikit-learn checks
         if X is not None:
             check_texts(X)
         self._prepare(None)
@@ -189,6 +190,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         tokens : TokenSets
             ``tokens[i]`` is text ``i``'s float32 array of shape (n_i, d).
         """
+        self._check_params()
         texts = check_texts(X)
         layer = self._prepare(None)[0]
         return self._encode(texts, [layer])[layer]
@@ -216,6 +218,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         >>> sorted(by_layer)
         [0, 6]
         """
+        self._check_params()
         texts = check_texts(X)
         if layers is None:
             self._prepare(None)
@@ -230,6 +233,29 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
                 raise ValueError("Expected layers to name at least one layer. Received none.")
         resolved = sorted(set(self._prepare(layers)))
         return self._encode(texts, resolved)
+
+    def set_output(self, *, transform=None):
+        """Accept a pipeline's output setting; the output stays a ``TokenSets``.
+
+        Token clouds are ragged, so there is no DataFrame form of them; this
+        lets ``make_pipeline(TokenEncoder(), MeanPooler()).set_output(
+        transform="pandas")`` configure the steps that return tables.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            Checked, otherwise without effect on this estimator.
+
+        Returns
+        -------
+        self : TokenEncoder
+        """
+        if transform is not None and transform not in ("default", "pandas", "polars"):
+            raise ValueError(
+                "Expected transform to be 'default', 'pandas', 'polars' or None. "
+                f"Received {transform!r}."
+            )
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -247,13 +273,16 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         return state
 
     # -- internals -----------------------------------------------------------------------
-    def _prepare(self, layers):
-        """Check the parameters, load the model if needed; return resolved layers."""
+    def _check_params(self):
         self._validate_params()
         if isinstance(self.layer, bool):
             raise TypeError(
                 f"The 'layer' parameter of TokenEncoder must be an int. Got {self.layer!r} instead."
             )
+
+    def _prepare(self, layers):
+        """Check the parameters, load the model if needed; return resolved layers."""
+        self._check_params()
         backend = _backend()
         device = backend.resolve_device(self.device)
         source = resolve_model(self.model)
