@@ -127,8 +127,6 @@ def test_sklearn_fit1d_check(pooler):
     ec.check_fit1d(type(pooler).__name__, pooler)
 
 
-@pytest.mark.xfail(strict=True, reason="TokenEncoder.fit checks X before its parameters, so "
-                   "a bad parameter with bad X reports the X (reported to H1/lead)")
 def test_sklearn_param_validation_token_encoder(tiny):
     ec.check_param_validation("TokenEncoder", _encoder(tiny))
 
