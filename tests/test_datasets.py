@@ -44,7 +44,13 @@ def test_bbc_news_sizes_and_labels():
 
 def test_wiki_films_sizes():
     films = load_wiki_films()
-    assert len(films) == 997 and films.labels is None and films.label_names is None
+    assert len(films) == 940 and films.labels is None and films.label_names is None
+    assert len(set(films.texts)) == 940                      # duplicates dropped
+    everything = load_wiki_films(drop_duplicates=False)
+    assert len(everything) == 997 and set(everything.texts) == set(films.texts)
+    assert films.ids[0] == everything.ids[0]                 # first title of each text kept
+    with pytest.raises(TypeError, match="drop_duplicates"):
+        load_wiki_films(drop_duplicates="yes")
     assert films.ids[:2] == ["Vertigo (film)", "Citizen Kane"]
     assert films.texts[0].startswith("Vertigo is a 1958 American film noir")
     words = np.median([len(t.split()) for t in films.texts])
