@@ -279,7 +279,6 @@ class CollapseRecord:
     mean_spread, median_spread, max_spread : float
         The spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert m\rVert^2`
         over texts (the paper's token concentration; smaller = more concentrated).
-        ``max_spread`` is None in the records of :func:`layer_report`.
     mean_cosine : float
         Mean over texts of the mean within-text cosine
         :math:`\frac1{n^2}\sum_{j,k}\cos(x_j, x_k)`.
@@ -305,7 +304,7 @@ class CollapseRecord:
     n_trace_violations: int
     mean_spread: float
     median_spread: float
-    max_spread: float | None
+    max_spread: float
     mean_cosine: float
     n_truncated: int
     max_length: int | None
@@ -551,7 +550,7 @@ def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None
     Returns
     -------
     list of CollapseRecord
-        In increasing layer order; ``max_spread`` is None.
+        In increasing layer order.
     """
     from .scoring import layer_profile
 
@@ -571,7 +570,7 @@ def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None
             mean_socm=float(r.mean_socm), stderr=float(r.stderr),
             mean_d_mu=float(r.mean_d_mu), mean_d_sigma=float(r.mean_d_sigma),
             n_trace_violations=int(r.n_trace_violations), mean_spread=float(r.mean_spread),
-            median_spread=float(r.median_spread), max_spread=None,
+            median_spread=float(r.median_spread), max_spread=float(r.max_spread),
             mean_cosine=float(r.mean_cosine), n_truncated=int(profile.n_truncated),
             max_length=_optional_int(getattr(encoder, "max_length_", None)),
             seed=_seed(random_state), skpool_version=version,

@@ -301,6 +301,7 @@ class LayerRecord:
     n_trace_violations: int
     mean_spread: float
     median_spread: float
+    max_spread: float
     mean_cosine: float
 
 
@@ -399,6 +400,7 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
             n_trace_violations=int(result.n_trace_violations),
             mean_spread=float(np.mean(spread.spread)),
             median_spread=float(np.median(spread.spread)),
+            max_spread=float(np.max(spread.spread)),
             mean_cosine=float(np.mean(spread.mean_cosine)),
         ))
     return LayerProfile(records=tuple(records), model=str(encoder.model),
