@@ -418,7 +418,8 @@ def test_cuda_requested_without_cuda(tiny_encoder_params):
 
 def test_unknown_model_name_lists_bundled_names():
     with pytest.raises(ValueError, match=r"neither a bundled name \('all-MiniLM-L6-v2', "
-                                         r"'sentence-transformers/all-MiniLM-L6-v2'\).*local"):
+                                         r"'sentence-transformers/all-MiniLM-L6-v2', "
+                                         r"'all-mpnet-base-v2', .*\).*local"):
         TokenEncoder("nobody/no-such-model-skpool", device="cpu").fit()
 
 
