@@ -164,7 +164,7 @@ def test_layer_profile_accepts_a_layer_profile_object():
 
     records = tuple(LayerRecord(layer=k, n_texts=3, n_pairs=3, exact=True, mean_socm=0.1 * k,
                                 stderr=0.0, mean_d_mu=0.1, mean_d_sigma=0.2,
-                                n_trace_violations=0, mean_spread=1.0, median_spread=1.0,
+                                n_trace_violations=0, mean_spread=1.0, median_spread=1.0, max_spread=1.5,
                                 mean_cosine=0.5) for k in range(3))
     figure = plot_layer_profile(LayerProfile(records=records, model="x"),
                                 metrics=["mean_socm"])
