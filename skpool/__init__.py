@@ -30,6 +30,8 @@ _LAZY = {
     "socm": "skpool.math.socm",
     "socm_components": "skpool.math.socm",
     "pairwise_socm": "skpool.math.socm",
+    "pairwise_socm_components": "skpool.math.socm",
+    "pairwise_bures_squared": "skpool.math.socm",
     "mean_socm": "skpool.math.socm",
     "concentration": "skpool.math.socm",
     "CollapseScorer": "skpool.scoring",

@@ -130,6 +130,10 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.
     metric.add_argument(
         "--pairs", "-k", type=_positive_int, default=pairs_default, metavar="K",
         help=pairs_help)
+    metric.add_argument(
+        "--n-jobs", "-j", type=_int, default=-1, metavar="J",
+        help="CPU workers for the pairwise computations (joblib's convention: -1 = every "
+             "core, the default; 1 = one)")
     output = parent.add_argument_group("output")
     output.add_argument(
         "--json", metavar="PATH", default=None,
@@ -319,7 +323,7 @@ def _run_report(args) -> int:
     out.status(f"skpool: encoding with {args.model}; SOCM over "
                f"{_pairs_note(args.pairs, len(corpus.texts))}")
     result = collapse_report(corpus.texts, encoder, n_pairs=args.pairs,
-                             random_state=args.seed, dataset=corpus.name)
+                             random_state=args.seed, dataset=corpus.name, n_jobs=args.n_jobs)
     out.print(format_report(result.record, n_available=corpus.n_available))
     _write_json(args, [result.record], out)
     if args.plot is not None:
@@ -327,7 +331,7 @@ def _run_report(args) -> int:
 
         out.status("skpool: computing d_mu, d_Sigma and SOCM per pair for the figure")
         pairs = pair_components(result.tokens, max_pairs=MAX_PLOTTED_PAIRS,
-                                random_state=args.seed)
+                                random_state=args.seed, n_jobs=args.n_jobs)
         among = (f"all {pairs.socm.size:,} pairs" if pairs.n_texts == result.record.n_texts
                  else f"all {pairs.socm.size:,} pairs of {pairs.n_texts:,} random texts")
         figure = plot_pair_scatter(
@@ -355,7 +359,7 @@ def _run_compare(args) -> int:
     out.status(f"skpool: {len(args.models)} models; SOCM over "
                f"{_pairs_note(args.pairs, len(corpus.texts))}")
     results = compare_models(corpus.texts, args.models, n_pairs=args.pairs,
-                             random_state=args.seed, dataset=corpus.name,
+                             random_state=args.seed, dataset=corpus.name, n_jobs=args.n_jobs,
                              **_encoder_params(args))
     records = [r.record for r in results]
     out.print(f"{corpus.name}: {len(corpus.texts):,} texts; tr>2 = texts breaking the "
@@ -390,7 +394,7 @@ def _run_layers(args) -> int:
     out.status(f"skpool: encoding every layer of {args.model}; SOCM over "
                f"{_pairs_note(args.pairs, len(corpus.texts))} per layer")
     records = layer_report(corpus.texts, encoder, layers=args.layers, n_pairs=args.pairs,
-                           random_state=args.seed, dataset=corpus.name)
+                           random_state=args.seed, dataset=corpus.name, n_jobs=args.n_jobs)
     out.print(f"{records[0].model} on {corpus.name}: {len(corpus.texts):,} texts, "
               f"{records[0].n_truncated:,} truncated; spread = mean tr(Sigma); cosine = mean "
               "within-text cosine; tr>2 = texts breaking the paper's trace assumption")
@@ -416,7 +420,7 @@ def _run_ot(args) -> int:
     out.status(f"skpool: encoding with {args.model}; exact and Gaussian W2 on "
                f"{_pairs_note(args.pairs, len(corpus.texts))}")
     result = ot_report(corpus.texts, encoder, n_pairs=args.pairs, random_state=args.seed,
-                       normalize=args.normalize, dataset=corpus.name)
+                       normalize=args.normalize, dataset=corpus.name, n_jobs=args.n_jobs)
     out.print(format_ot(result))
     _write_json(args, [result.record], out)
     if args.plot is not None:

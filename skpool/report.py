@@ -356,7 +356,7 @@ def _seed(random_state):
 
 def collapse_record(tokens, *, model: str = "", layer: int = -1, dataset: str = "",
                     n_pairs: int | None = None, random_state=None, n_truncated: int = 0,
-                    max_length: int | None = None) -> CollapseReport:
+                    max_length: int | None = None, n_jobs=None) -> CollapseReport:
     r"""Measure second-order collapse of token clouds already encoded.
 
     Parameters
@@ -376,6 +376,9 @@ def collapse_record(tokens, *, model: str = "", layer: int = -1, dataset: str = 
         Number of texts the encoder truncated (stored in the record).
     max_length : int, optional
         The encoder's token limit (stored in the record).
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Returns
     -------
@@ -392,7 +395,7 @@ def collapse_record(tokens, *, model: str = "", layer: int = -1, dataset: str = 
     """
     from .math.socm import concentration, mean_socm
 
-    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state)
+    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs)
     conc = concentration(tokens)
     spread = np.asarray(conc.spread, dtype=np.float64)
     cosine = np.asarray(conc.mean_cosine, dtype=np.float64)
@@ -451,7 +454,7 @@ def _model_label(encoder) -> str:
 
 
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
-                    dataset: str = "") -> CollapseReport:
+                    dataset: str = "", n_jobs=None) -> CollapseReport:
     r"""Encode a corpus and measure its second-order collapse.
 
     This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
@@ -473,6 +476,9 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
         Seed of the pair sample.
     dataset : str, optional
         The corpus label stored in the record.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Returns
     -------
@@ -487,14 +493,14 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     tokens = encoder.fit_transform(texts)
     return collapse_record(
         tokens, model=_model_label(encoder), layer=_encoder_layer(encoder), dataset=dataset,
-        n_pairs=n_pairs, random_state=random_state,
+        n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs,
         n_truncated=getattr(encoder, "n_truncated_", 0),
         max_length=getattr(encoder, "max_length_", None),
     )
 
 
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
-                   dataset: str = "", **encoder_params) -> list[CollapseReport]:
+                   dataset: str = "", n_jobs=None, **encoder_params) -> list[CollapseReport]:
     """Run :func:`collapse_report` for several models on the same texts.
 
     Parameters
@@ -503,7 +509,7 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
     models : sequence of (str or TokenEncoder)
         Model names / local folders (each gets a
         ``TokenEncoder(model=..., **encoder_params)``) or encoders.
-    n_pairs, random_state, dataset
+    n_pairs, random_state, dataset, n_jobs
         As in :func:`collapse_report`; the same pairs are drawn for every
         model (same seed, same number of texts).
     **encoder_params
@@ -522,13 +528,13 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
         )
     return [
         collapse_report(texts, _make_encoder(model, **encoder_params), n_pairs=n_pairs,
-                        random_state=random_state, dataset=dataset)
+                        random_state=random_state, dataset=dataset, n_jobs=n_jobs)
         for model in models
     ]
 
 
 def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None,
-                 random_state=None, dataset: str = "") -> list[CollapseRecord]:
+                 random_state=None, dataset: str = "", n_jobs=None) -> list[CollapseRecord]:
     r"""The collapse report at every hidden layer of one model (``skpool layers``).
 
     A thin wrapper of :func:`skpool.layer_profile` (one encoding pass; the
@@ -544,7 +550,7 @@ def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None
     layers : sequence of int, optional
         Hidden-state indices (0 = embeddings, negative counts from the end);
         all of them when None.
-    n_pairs, random_state, dataset
+    n_pairs, random_state, dataset, n_jobs
         As in :func:`collapse_report`.
 
     Returns
@@ -561,7 +567,7 @@ def layer_report(texts, encoder=None, *, layers=None, n_pairs: int | None = None
         )
     encoder = _make_encoder(encoder)
     profile = layer_profile(encoder, texts, layers=layers, n_pairs=n_pairs,
-                            random_state=random_state)
+                            random_state=random_state, n_jobs=n_jobs)
     version = _version()
     return [
         CollapseRecord(
@@ -602,7 +608,8 @@ class PairComponents:
     n_texts: int
 
 
-def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None) -> PairComponents:
+def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None,
+                    n_jobs=None) -> PairComponents:
     r"""Every pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`, on a subset of texts if large.
 
     When the corpus has at most ``max_pairs`` pairs, all of them are returned.
@@ -619,6 +626,9 @@ def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None) -> Pa
         Largest number of pairs returned (at least 1).
     random_state : int, optional
         Seed of the text subset.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Returns
     -------
@@ -650,7 +660,7 @@ def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None) -> Pa
         while m * (m - 1) // 2 > max_pairs and m > 2:
             m -= 1
         subset = np.sort(check_random_state(random_state).choice(n, size=m, replace=False))
-    result = pairwise_socm_components(tokens.take(subset))
+    result = pairwise_socm_components(tokens.take(subset), n_jobs=n_jobs)
     a, b = np.triu_indices(subset.size, k=1)
     return PairComponents(
         i=subset[a], j=subset[b],
@@ -847,7 +857,7 @@ def _finite_or_none(value):
 
 
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
-              random_state=None, dataset: str = "") -> OTReport:
+              random_state=None, dataset: str = "", n_jobs=None) -> OTReport:
     r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
 
     Parameters
@@ -865,6 +875,8 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
         Seed of the pair sample.
     dataset : str, optional
         The corpus label stored in the record.
+    n_jobs : int or None, default=None
+        Workers for the exact transport problems (joblib's convention).
 
     Returns
     -------
@@ -882,7 +894,8 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
     encoder = _make_encoder(encoder)
     tokens = encoder.fit_transform(texts)
-    comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state)
+    comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
+                            n_jobs=n_jobs)
     table = comparison.table
     record = OTRecord(
         model=_model_label(encoder),

@@ -133,6 +133,9 @@ class CollapseScorer:
         Seed of the pair sampling.
     encoder : TokenEncoder or None, default=None
         Use this encoder instead of searching the estimator for one.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Attributes
     ----------
@@ -160,10 +163,11 @@ class CollapseScorer:
     True
     """
 
-    def __init__(self, *, n_pairs=None, random_state=None, encoder=None):
+    def __init__(self, *, n_pairs=None, random_state=None, encoder=None, n_jobs=None):
         self.n_pairs = n_pairs
         self.random_state = random_state
         self.encoder = encoder
+        self.n_jobs = n_jobs
 
     def __call__(self, estimator, X, y=None) -> float:
         from .math.socm import mean_socm
@@ -171,13 +175,16 @@ class CollapseScorer:
         check_positive_int(self.n_pairs, name="n_pairs", allow_none=True)
         encoder = self.encoder if self.encoder is not None else find_encoder(estimator)
         tokens = _tokens_of(X, encoder)
-        result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state)
+        result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state,
+                           n_jobs=self.n_jobs)
         self.last_result_ = result
         return -float(result.mean)
 
     def __repr__(self) -> str:
-        return (f"CollapseScorer(n_pairs={self.n_pairs!r}, random_state={self.random_state!r}"
-                + (f", encoder={self.encoder!r})" if self.encoder is not None else ")"))
+        extra = "" if self.encoder is None else f", encoder={self.encoder!r}"
+        extra += "" if self.n_jobs is None else f", n_jobs={self.n_jobs!r}"
+        return (f"CollapseScorer(n_pairs={self.n_pairs!r}, "
+                f"random_state={self.random_state!r}{extra})")
 
 
 def _collapse_features_base():
@@ -214,6 +221,9 @@ class CollapseFeatures(_collapse_features_base()):
         Number of landmark texts (at most the number of training texts).
     random_state : int, RandomState or None, default=None
         Seed of the landmark choice.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Attributes
     ----------
@@ -248,12 +258,14 @@ class CollapseFeatures(_collapse_features_base()):
         **_collapse_features_base()._parameter_constraints,
         "n_landmarks": [int],
         "random_state": ["random_state"],
+        "n_jobs": [None, int],
     }
 
-    def __init__(self, *, encoder=None, n_landmarks=8, random_state=None):
+    def __init__(self, *, encoder=None, n_landmarks=8, random_state=None, n_jobs=None):
         self.encoder = encoder
         self.n_landmarks = n_landmarks
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _fit_tokens(self, tokens: TokenSets) -> None:
         n_landmarks = check_positive_int(self.n_landmarks, name="n_landmarks")
@@ -266,7 +278,7 @@ class CollapseFeatures(_collapse_features_base()):
         from .math.socm import concentration, pairwise_socm_components
 
         spread = concentration(tokens)
-        pairs = pairwise_socm_components(tokens, self.landmarks_)
+        pairs = pairwise_socm_components(tokens, self.landmarks_, n_jobs=self.n_jobs)
         k = len(self.landmarks_)
         features = np.empty((len(tokens), 2 + 3 * k), dtype=np.float64)
         features[:, 0] = spread.spread
@@ -344,7 +356,8 @@ class LayerProfile:
         return pd.DataFrame(self.to_dicts())
 
 
-def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None) -> LayerProfile:
+def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
+                  n_jobs=None) -> LayerProfile:
     """Measure collapse at every hidden layer of an encoder in one encoding pass.
 
     For each layer: the corpus mean SOCM with its standard error, mean
@@ -364,6 +377,9 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
         All pairs (``None``) or this many sampled pairs per layer (the same
         pairs at every layer, so layers are compared on equal terms).
     random_state : int or None, default=None
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
 
     Returns
     -------
@@ -390,7 +406,7 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
         seed = int(check_random_state(random_state).randint(2**31 - 1))
     records = []
     for layer, tokens in by_layer.items():
-        result = mean_socm(tokens, n_pairs=n_pairs, random_state=seed)
+        result = mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
         spread = concentration(tokens)
         records.append(LayerRecord(
             layer=int(layer), n_texts=len(tokens), n_pairs=int(result.n_pairs),

@@ -211,3 +211,13 @@ def test_layer_profile_errors(tiny_encoder_params):
         layer_profile(MeanPooler(), ["a", "b"])
     with pytest.raises(ValueError, match="at least 2"):
         layer_profile(TokenEncoder(**tiny_encoder_params), ["only one text"])
+
+
+def test_n_jobs_gives_the_same_answers():
+    tokens = random_clouds(7, n_texts=16)
+    estimator = MeanPooler().fit(tokens)
+    assert CollapseScorer(n_jobs=2)(estimator, tokens) == pytest.approx(
+        CollapseScorer()(estimator, tokens), rel=1e-12)
+    one = CollapseFeatures(n_landmarks=3, random_state=0).fit(tokens).transform(tokens)
+    two = CollapseFeatures(n_landmarks=3, random_state=0, n_jobs=2).fit(tokens).transform(tokens)
+    np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-15)
