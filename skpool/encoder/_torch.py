@@ -18,6 +18,7 @@ import transformers
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from .._device import check_torch_device
 from .models import ModelSource, default_max_length, not_found_message, position_limit
 
 __all__ = ["Loaded", "Tokenized", "load", "clear_loaded", "resolve_device", "tokenize", "encode"]
@@ -52,24 +53,14 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        parsed = torch.device(device)
+        torch.device(device)
     except (RuntimeError, ValueError, TypeError):
+        # worded like scikit-learn's parameter errors, as TokenEncoder's others are
         raise ValueError(
             "The 'device' parameter of TokenEncoder must be 'auto', 'cpu', 'cuda' or "
             f"'cuda:<index>' (any torch device). Got {device!r} instead."
         ) from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"The 'device' parameter of TokenEncoder is {device!r}, but CUDA is not "
-                "available here. Use device='cpu' or device='auto'."
-            )
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"The 'device' parameter of TokenEncoder is {device!r}, but only "
-                f"{torch.cuda.device_count()} CUDA device(s) are visible."
-            )
-    return str(parsed)
+    return check_torch_device(device, name="device", fallback="device='cpu' or device='auto'")
 
 
 @contextlib.contextmanager

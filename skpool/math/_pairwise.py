@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._device import check_torch_device
 from .._validation import describe
 
 __all__ = ["CloudFactors", "cloud_factors", "truncate_factors", "tail_spectra",
@@ -95,37 +96,9 @@ def check_device(device):
     """
     if device is None:
         return None
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        raise ValueError(
-            f"device={device!r} needs torch, which is not installed. Use device=None "
-            "(NumPy) instead."
-        ) from None
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            "Expected device to be None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a "
-            f"torch.device. Received {describe(device)} ({exc})."
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} asks for a CUDA GPU, but torch sees none here. "
-                "Use device=None (NumPy) or device='cpu'."
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} asks for GPU {dev.index}, but torch sees "
-                f"{torch.cuda.device_count()} GPU(s)."
-            )
-    elif dev.type != "cpu":
-        raise ValueError(
-            "Expected device to be None, 'cpu' or a CUDA device. "
-            f"Received {describe(device)} (device type {dev.type!r})."
-        )
-    return str(dev)
+    return check_torch_device(
+        device, allowed="None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a torch.device",
+        fallback="device=None (NumPy) or device='cpu'", cpu_or_cuda_only=True)
 
 
 def effective_workers(n_jobs) -> int:
