@@ -241,8 +241,16 @@ def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
 # ---------------------------------------------------------------------------------------
 # Records
 # ---------------------------------------------------------------------------------------
+class _Record:
+    """What every JSON record of the command line shares."""
+
+    def to_dict(self) -> dict:
+        """Return the record as a plain ``dict`` (field name to value)."""
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class CollapseRecord:
+class CollapseRecord(_Record):
     r"""The collapse report of one model (and one layer) on one corpus.
 
     This is one record of ``skpool ... --json``; :meth:`to_dict` gives it as
@@ -310,10 +318,6 @@ class CollapseRecord:
     max_length: int | None
     seed: int | None
     skpool_version: str = field(default="")
-
-    def to_dict(self) -> dict:
-        """Return the record as a ``dict`` of JSON types."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -785,7 +789,7 @@ def records_to_json(records) -> str:
 # Optimal transport
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class OTRecord:
+class OTRecord(_Record):
     r"""Gaussian against exact :math:`W_2` of one model on one corpus (``skpool ot``).
 
     Attributes
@@ -829,10 +833,6 @@ class OTRecord:
     max_length: int | None
     seed: int | None
     skpool_version: str = field(default="")
-
-    def to_dict(self) -> dict:
-        """Return the record as a ``dict`` of JSON types (NaN becomes None)."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
