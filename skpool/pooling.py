@@ -29,10 +29,10 @@ from numbers import Integral
 import numpy as np
 from scipy import sparse
 from sklearn import get_config
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context as _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_texts, check_token_sets, describe

@@ -11,7 +11,7 @@ from numbers import Integral
 import numpy as np
 from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from .._sklearn_compat import Interval, StrOptions
 
 from .._validation import check_texts, describe
 from ..tokensets import TokenSets

@@ -1,0 +1,24 @@
+"""The one place skpool reaches into scikit-learn's private modules.
+
+scikit-learn's parameter validation (``_param_validation``) and its fit context
+(``_fit_context``) are private but are what every scikit-learn estimator uses to
+declare its parameters once and to raise the same ``InvalidParameterError``
+messages. skpool uses them the same way; importing them only here means a change
+in scikit-learn breaks one module, and ``tests/test_sklearn_compat.py`` fails
+loudly naming what moved.
+"""
+
+from __future__ import annotations
+
+from sklearn.base import _fit_context as fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Integral,
+    Interval,
+    InvalidParameterError,
+    Real,
+    StrOptions,
+)
+
+__all__ = ["fit_context", "HasMethods", "Integral", "Interval", "InvalidParameterError",
+           "Real", "StrOptions"]
