@@ -35,8 +35,8 @@ from sklearn.utils import get_tags
 from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context as _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_texts, check_token_sets, describe
-from .tokensets import TokenSets
+from ._validation import check_texts, describe
+from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["MeanPooler", "GaussianPooler"]
 

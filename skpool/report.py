@@ -651,7 +651,7 @@ def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None,
     >>> pair_components(clouds, max_pairs=3, random_state=0).n_texts
     3
     """
-    from ._validation import check_token_sets
+    from .tokensets import check_token_sets
     from .math.socm import pairwise_socm_components
 
     tokens = check_token_sets(tokens, min_texts=2)

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.utils.validation import check_random_state
 
-from ._validation import check_positive_int, check_token_sets, describe
-from .tokensets import TokenSets
+from ._validation import check_positive_int, describe
+from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["CollapseScorer", "CollapseFeatures", "LayerProfile", "layer_profile",
            "find_encoder"]

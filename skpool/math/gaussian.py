@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_cloud
+from ..tokensets import check_cloud
 
 __all__ = ["GaussianStats", "gaussian_stats", "bures_squared", "bures_squared_stats",
            "nuclear_norm_cross"]

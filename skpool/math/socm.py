@@ -48,7 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_cloud, check_positive_int, check_token_sets, describe
+from .._validation import check_positive_int, describe
+from ..tokensets import check_cloud, check_token_sets
 from . import _pairwise
 from .gaussian import bures_squared_stats, gaussian_stats
 

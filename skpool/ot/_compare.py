@@ -11,7 +11,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
-from .._validation import check_token_sets, describe
+from .._validation import describe
+from ..tokensets import check_token_sets
 from ._pairwise import (
     _bures_sq,
     _check_corpus_weights,

@@ -21,7 +21,8 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_token_sets, describe
+from .._validation import describe
+from ..tokensets import check_token_sets
 from ..math.gaussian import bures_squared_stats
 from ._w2 import (
     _as_float64,

@@ -29,7 +29,8 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from .._validation import check_cloud, describe
+from .._validation import describe
+from ..tokensets import check_cloud
 from ..math.gaussian import GaussianStats, bures_squared_stats, gaussian_stats, reduce_factor
 
 __all__ = ["exact_w2", "gaussian_w2"]
