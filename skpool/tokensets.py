@@ -31,6 +31,9 @@ class TokenSets:
     offsets : ndarray of shape (n_texts + 1,)
         Start of each text in ``data``; ``offsets[0] == 0`` and
         ``offsets[-1] == len(data)``; every text holds at least one token.
+    truncated : array-like of bool of shape (n_texts,), optional
+        Which texts the encoder cut at its ``max_length`` (all ``False`` when
+        omitted). Indexing and ``take`` carry it along.
 
     Attributes
     ----------
@@ -38,6 +41,8 @@ class TokenSets:
         Number of tokens of each text.
     dim : int
         Embedding dimension ``d``.
+    n_truncated : int
+        How many of these texts were truncated by the encoder.
 
     See Also
     --------
@@ -56,9 +61,9 @@ class TokenSets:
     3
     """
 
-    __slots__ = ("_data", "_offsets")
+    __slots__ = ("_data", "_offsets", "_truncated")
 
-    def __init__(self, data, offsets):
+    def __init__(self, data, offsets, *, truncated=None):
         data = np.asarray(data)
         offsets = np.asarray(offsets)
         if data.ndim != 2:
@@ -82,10 +87,22 @@ class TokenSets:
             raise ValueError(
                 f"Expected every text to hold at least one token. Text {bad} holds {steps[bad]}."
             )
+        n_texts = offsets.size - 1
+        if truncated is None:
+            truncated = np.zeros(n_texts, dtype=bool)
+        else:
+            truncated = np.array(truncated)  # a copy: the flags below are ours
+            if truncated.shape != (n_texts,) or truncated.dtype != bool:
+                raise ValueError(
+                    f"Expected truncated to be a boolean array of shape ({n_texts},). "
+                    f"Received {describe(truncated)}."
+                )
         self._data = np.ascontiguousarray(data)
         self._offsets = offsets
+        self._truncated = truncated
         self._data.flags.writeable = False
         self._offsets.flags.writeable = False
+        self._truncated.flags.writeable = False
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -157,9 +174,20 @@ class TokenSets:
         """int: the total number of tokens over all texts."""
         return int(self._data.shape[0])
 
+    @property
+    def truncated(self) -> np.ndarray:
+        """ndarray of bool of shape (n_texts,): which texts the encoder cut at ``max_length``."""
+        return self._truncated
+
+    @property
+    def n_truncated(self) -> int:
+        """int: how many texts the encoder cut at ``max_length``."""
+        return int(self._truncated.sum())
+
     def astype(self, dtype) -> "TokenSets":
         """Return a copy with the embeddings cast to ``dtype``."""
-        return TokenSets(self._data.astype(dtype), self._offsets.copy())
+        return TokenSets(self._data.astype(dtype), self._offsets.copy(),
+                         truncated=self._truncated)
 
     def to_list(self) -> list[np.ndarray]:
         """Return the clouds as a list of ``(n_i, d)`` arrays (views)."""
@@ -216,7 +244,7 @@ class TokenSets:
         offsets = np.zeros(indices.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         rows = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return TokenSets(self._data[rows], offsets)
+        return TokenSets(self._data[rows], offsets, truncated=self._truncated[indices])
 
     # -- protocol ------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -235,10 +263,12 @@ class TokenSets:
     __hash__ = None
 
     def __getstate__(self):
-        return {"data": np.array(self._data), "offsets": np.array(self._offsets)}
+        return {"data": np.array(self._data), "offsets": np.array(self._offsets),
+                "truncated": np.array(self._truncated)}
 
     def __setstate__(self, state):
-        TokenSets.__init__(self, state["data"], state["offsets"])
+        TokenSets.__init__(self, state["data"], state["offsets"],
+                           truncated=state.get("truncated"))
 
 
 # ---------------------------------------------------------------------------------------
