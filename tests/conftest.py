@@ -56,6 +56,11 @@ def build_tiny_model(folder, *, seed: int = 0, hidden_size: int = 32, num_layers
     vocab_file = folder / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True)
+    if len(tokenizer) < len(vocab):
+        # transformers >= 5 ignores vocab_file and builds a tokenizer of the five
+        # special tokens alone (every word [UNK]); it takes the vocabulary itself.
+        tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)},
+                                      do_lower_case=True)
     tokenizer.save_pretrained(folder)
     config = BertConfig(
         vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=num_layers,

@@ -63,12 +63,15 @@ def assert_clouds_close(tokens, clouds, atol=1e-5):
 
 @pytest.fixture
 def count_forwards():
-    """Count the forward calls of a loaded model (a hook, removed afterwards)."""
+    """Count the forward calls of a loaded model (a hook, removed afterwards).
+
+    A pre-hook: a pass that stops early at the requested layer never returns.
+    """
     handles = []
 
     def attach(encoder):
         calls = []
-        handles.append(encoder.model_.register_forward_hook(lambda *args: calls.append(1)))
+        handles.append(encoder.model_.register_forward_pre_hook(lambda *args: calls.append(1)))
         return calls
 
     yield attach
@@ -430,7 +433,7 @@ def test_folder_without_config(tmp_path):
 
 def test_broken_model_folder(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
-    with pytest.raises(ValueError, match="Could not load the model folder"):
+    with pytest.raises(ValueError, match="holds none of the tokenizer files"):
         TokenEncoder(str(tmp_path), device="cpu").fit()
 
 

@@ -8,9 +8,11 @@ skpool sees NumPy arrays.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,6 +48,10 @@ class Loaded:
     default_max_length: int
     position_limit: int | None
     device: str
+    # Whether hidden states can be taken by hooks on the layer stack (checked
+    # against output_hidden_states at load), so a pass stops at the deepest
+    # requested layer and keeps only the requested ones.
+    stops_early: bool = False
 
 
 def resolve_device(device: str) -> str:
@@ -102,11 +108,66 @@ def _dim(config) -> int:
     raise ValueError("Cannot tell the model's hidden size (its config has no hidden_size).")
 
 
+# Files from which transformers can build a tokenizer; a folder with none of
+# them gets a stand-in tokenizer of the special tokens only.
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt",
+                    "sentencepiece.bpe.model", "spiece.model", "tokenizer.model")
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                 "pytorch_model.bin.index.json")
+
+
+def _folder_files(source: ModelSource, names) -> list[str]:
+    return [] if source.path is None else [n for n in names if (source.path / n).is_file()]
+
+
+def _check_tokenizer_fits(source: ModelSource, config, tokenizer) -> None:
+    """Refuse a tokenizer that cannot be the model's own.
+
+    Without tokenizer files transformers silently builds one of the special
+    tokens alone, every word becomes ``[UNK]``, and all texts look alike.
+    """
+    vocab_size = getattr(config, "vocab_size", None)
+    if not isinstance(vocab_size, int) or vocab_size <= 0:
+        return
+    size = len(tokenizer)
+    # Ids beyond the embedding matrix would fail deep inside torch; a
+    # tokenizer far smaller than the embedding matrix is not the model's.
+    largest_id = max(tokenizer.get_vocab().values(), default=-1)
+    if size * 2 >= vocab_size and largest_id < vocab_size:
+        return
+    message = [
+        f"The tokenizer of the model {source.location!r} does not fit its model: transformers "
+        f"built a tokenizer of {size} tokens (largest id {largest_id}) for a model whose "
+        f"vocabulary (config.json vocab_size) has {vocab_size} entries."
+    ]
+    if source.path is not None:
+        found = _folder_files(source, _TOKENIZER_FILES)
+        message.append(f"The folder holds the tokenizer files {found}." if found else
+                       f"The folder holds none of the tokenizer files {list(_TOKENIZER_FILES)}.")
+        message.append("Copy the model's own tokenizer files (what tokenizer.save_pretrained "
+                       "writes) into it.")
+    raise ValueError(" ".join(message))
+
+
+def _weights_error(source: ModelSource, exc: BaseException) -> ValueError:
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    found = _folder_files(source, _WEIGHT_FILES)
+    sizes = ", ".join(f"{name} ({(source.path / name).stat().st_size:,} bytes)"
+                      for name in found) or "no weights file"
+    return ValueError(
+        f"Could not read the weights of the model folder {source.location!r}: {sizes}; the "
+        f"file is probably truncated or corrupt (an interrupted download or copy). Copy it "
+        f"again. transformers said: {reason}"
+    )
+
+
 def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
     """Load (or fetch from the process-wide cache) the model of ``source`` on ``device``.
 
     Every failure of transformers (missing files, unknown hub id, offline
-    hub, unsupported architecture) becomes a ``ValueError`` naming the model.
+    hub, unsupported architecture, truncated weights) becomes a
+    ``ValueError`` naming the model, and a tokenizer that does not fit the
+    model (missing tokenizer files) is refused.
     """
     key = (source.location, device)
     with _LOCK:
@@ -117,10 +178,6 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
             with _quiet(quiet):
                 config = AutoConfig.from_pretrained(source.location)
                 tokenizer = AutoTokenizer.from_pretrained(source.location)
-                # float32 whatever the checkpoint stores: results are compared
-                # against float32 references and the cache is float32.
-                model = AutoModel.from_pretrained(source.location, config=config,
-                                                  **{_DTYPE_KEYWORD: torch.float32})
         except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
             reason = " ".join(str(exc).split())[:400]
             if source.kind == "hub":
@@ -129,10 +186,23 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
                 f"Could not load the model folder {source.location!r} with transformers: "
                 f"{reason}"
             ) from None
+        _check_tokenizer_fits(source, config, tokenizer)
+        try:
+            with _quiet(quiet):
+                # float32 whatever the checkpoint stores: results are compared
+                # against float32 references and the cache is float32.
+                model = AutoModel.from_pretrained(source.location, config=config,
+                                                  **{_DTYPE_KEYWORD: torch.float32})
+        except Exception as exc:  # noqa: BLE001 - safetensors, pickle, zip errors have no common base
+            if source.kind == "hub":
+                reason = " ".join(str(exc).split())[:400]
+                raise ValueError(not_found_message(source.location, reason)) from None
+            raise _weights_error(source, exc) from None
         model.eval()
         model.to(device)
         n_layers = _n_layers(config)
         tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+        stops_early = _install_layer_hooks(model, tokenizer, n_layers, device)
         loaded = Loaded(
             model=model,
             tokenizer=tokenizer,
@@ -142,9 +212,103 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
             default_max_length=default_max_length(source, config, tokenizer_limit),
             position_limit=position_limit(config),
             device=device,
+            stops_early=stops_early,
         )
         _LOADED[key] = loaded
         return loaded
+
+
+class _StopForward(Exception):
+    """Raised by a layer hook once the deepest requested hidden state is taken."""
+
+
+@dataclass
+class _Capture:
+    """What one forward pass (in one thread) wants from the layer hooks."""
+
+    wanted: frozenset
+    stop_at: int | None  # hidden-state index after which the pass stops; None: run to the end
+    taken: dict = field(default_factory=dict)
+
+
+# Per thread and per context: the layer hooks are installed once per model and
+# shared by every thread, each of which sees only its own request.
+_CAPTURE: contextvars.ContextVar[_Capture | None] = contextvars.ContextVar(
+    "skpool_capture", default=None)
+
+
+def _layer_stack(model, n_layers: int):
+    """The ModuleList of the model's transformer layers (the first one of that length)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return module
+    return None
+
+
+def _install_layer_hooks(model, tokenizer, n_layers: int, device: str) -> bool:
+    """Hook the layer stack so hidden state ``k`` is taken as it is computed.
+
+    Hidden state 0 is the input of the first layer, hidden state ``k`` the
+    output of layer ``k - 1``, exactly what ``output_hidden_states`` returns
+    for encoders without a final norm (BERT, MPNet, RoBERTa, ...). A probe
+    text checks that equality on this model; where it fails (or no layer
+    stack is found) every pass runs in full with ``output_hidden_states``.
+    """
+    stack = _layer_stack(model, n_layers)
+    if stack is None:
+        return False
+
+    def take(index, value):
+        request = _CAPTURE.get()
+        if request is None:
+            return
+        if index in request.wanted:
+            request.taken[index] = value
+        if index == request.stop_at:
+            raise _StopForward
+
+    def first_input(module, args, kwargs):
+        take(0, args[0] if args else kwargs.get("hidden_states"))
+
+    def output_of(index):
+        def hook(module, args, output):
+            take(index, output[0] if isinstance(output, (tuple, list)) else output)
+        return hook
+
+    handles = [stack[0].register_forward_pre_hook(first_input, with_kwargs=True)]
+    handles += [layer.register_forward_hook(output_of(k + 1)) for k, layer in enumerate(stack)]
+    try:
+        probe = tokenizer(["a probe text, to check the hooks: two lines", "short"],
+                          padding=True, return_tensors="pt")
+        probe = {k: v.to(device) for k, v in probe.items()
+                 if k in ("input_ids", "attention_mask", "token_type_ids")}
+        with torch.inference_mode():
+            full = model(**probe, output_hidden_states=True, return_dict=True).hidden_states
+            taken = _run_capturing(model, probe, list(range(n_layers + 1)), n_layers)
+        agrees = len(full) == n_layers + 1 and all(
+            taken.get(k) is not None and taken[k].shape == full[k].shape
+            and torch.allclose(taken[k], full[k], rtol=1e-5, atol=1e-6)
+            for k in range(n_layers + 1))
+    except Exception:  # noqa: BLE001 - any surprise means: use the plain full pass
+        agrees = False
+    if not agrees:
+        for handle in handles:
+            handle.remove()
+    return agrees
+
+
+def _run_capturing(model, inputs: dict, layers: list[int], n_layers: int) -> dict:
+    """Hidden states ``layers`` of one forward pass, stopping after the deepest one."""
+    deepest = max(layers)
+    request = _Capture(frozenset(layers), deepest if deepest < n_layers else None)
+    token = _CAPTURE.set(request)
+    try:
+        model(**inputs, return_dict=True)
+    except _StopForward:
+        pass
+    finally:
+        _CAPTURE.reset(token)
+    return request.taken
 
 
 def clear_loaded() -> int:
@@ -250,8 +414,9 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
     data = {layer: np.empty((int(offsets[-1]), loaded.dim), dtype=np.float32)
             for layer in layers}
     # Only the last layer wanted: last_hidden_state, without materialising
-    # every intermediate layer.
-    need_all = layers != [loaded.n_layers]
+    # every intermediate layer. With the layer hooks: only the requested
+    # layers, and the pass stops after the deepest of them.
+    need_all = layers != [loaded.n_layers] and not loaded.stops_early
     lengths = np.fromiter((len(s) for s in tokens.input_ids), dtype=np.int64,
                           count=len(tokens.input_ids))
     # Longest first (as sentence-transformers): a too-large batch fails at once.
@@ -286,7 +451,13 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
                 }
                 if types is not None:
                     inputs["token_type_ids"] = torch.from_numpy(types).to(device)
-                output = model(**inputs, output_hidden_states=need_all, return_dict=True)
+                if loaded.stops_early:
+                    hidden_states = _run_capturing(model, inputs, layers, loaded.n_layers)
+                else:
+                    output = model(**inputs, output_hidden_states=need_all, return_dict=True)
+                    hidden_states = (output.hidden_states if need_all
+                                     else {loaded.n_layers: output.last_hidden_state})
+                    del output
                 keep_t = torch.from_numpy(keep).to(device)
                 # Where each gathered row goes: the kept rows of the batch's
                 # texts, in batch order, map to their texts' slots in input order.
@@ -296,13 +467,11 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
                 np.cumsum(sizes[:-1], out=local[1:])
                 dest = np.repeat(starts - local, sizes) + np.arange(int(sizes.sum()))
                 for layer in layers:
-                    hidden = (output.hidden_states[layer] if need_all
-                              else output.last_hidden_state)
-                    rows = hidden[keep_t].to(dtype=torch.float32)
+                    rows = hidden_states[layer][keep_t].to(dtype=torch.float32)
                     data[layer][dest] = rows.cpu().numpy()
                 # Free this batch's activations before the next forward pass
                 # allocates its own (lower peak memory).
-                del output, hidden, rows, inputs, keep_t
+                del hidden_states, rows, inputs, keep_t
                 if bar is not None:
                     bar.update(1)
     finally:
