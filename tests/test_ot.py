@@ -16,6 +16,7 @@ ot = pytest.importorskip("ot")
 from skpool import TokenSets  # noqa: E402
 from skpool.ot import W2Comparison, compare_w2, exact_w2, gaussian_w2, pairwise_w2  # noqa: E402
 from skpool.ot import _compare  # noqa: E402
+from skpool.math._sampling import pair_from_linear  # noqa: E402
 
 
 # -- independent references -----------------------------------------------------------------
@@ -261,7 +262,26 @@ def test_duplicate_texts_are_at_distance_exactly_zero(corpus):
     for kind in ("exact", "gaussian"):
         assert pairwise_w2(clouds, kind=kind)[1, 3] == 0.0
     row = compare_w2(clouds, [(1, 3)]).table.iloc[0]
+    # exact zeros by construction: the same measure is detected, not computed
     assert (row["exact_w2"], row["gaussian_w2"], row["ratio"]) == (0.0, 0.0, 1.0)
+    assert (row["mean_term"], row["bures_term"], row["centred_term"]) == (0.0, 0.0, 0.0)
+
+
+def test_the_same_cloud_in_another_token_order_is_the_same_measure(corpus):
+    A = corpus[2]
+    shuffled = A[np.random.default_rng(0).permutation(len(A))]
+    for single in (exact_w2, gaussian_w2):
+        assert single(A, A[::-1]) == 0.0
+        assert single(A, shuffled, weights="norm") == 0.0
+    clouds = [A, corpus[0], A[::-1]]
+    for kind in ("exact", "gaussian"):
+        assert pairwise_w2(clouds, kind=kind)[0, 2] == 0.0
+    row = compare_w2(clouds, [(0, 2)]).table.iloc[0]
+    assert (row["exact_w2"], row["gaussian_w2"], row["ratio"]) == (0.0, 0.0, 1.0)
+    # masses travel with their points: other masses are another measure
+    masses = np.arange(1.0, len(A) + 1)
+    assert exact_w2(A, A[::-1], weights=(masses, masses)) > 0.0
+    assert exact_w2(A, A[::-1], weights=(masses, masses[::-1])) == 0.0
 
 
 def test_pairwise_gaussian_engine_on_larger_clouds():
@@ -386,7 +406,7 @@ def test_compare_given_pairs(corpus):
 
 @pytest.mark.parametrize("n", [2, 3, 7, 40])
 def test_linear_pair_index_matches_triu_indices(n):
-    i, j = _compare._pair_from_linear(np.arange(n * (n - 1) // 2), n)
+    i, j = pair_from_linear(np.arange(n * (n - 1) // 2), n)
     ti, tj = np.triu_indices(n, k=1)
     np.testing.assert_array_equal(i, ti)
     np.testing.assert_array_equal(j, tj)

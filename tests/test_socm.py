@@ -16,14 +16,13 @@ from hypothesis import strategies as st
 
 from skpool import TokenSets
 from skpool.math import _pairwise
+from skpool.math._sampling import check_random_state, pair_from_linear, sample_pairs
 from skpool.math.gaussian import bures_squared
 from skpool.math.socm import (
     Concentration,
     MeanSOCMResult,
     PairwiseSOCM,
     SOCMComponents,
-    _pair_from_rank,
-    _sample_pairs,
     concentration,
     mean_socm,
     pairwise_bures_squared,
@@ -418,16 +417,16 @@ def test_mean_socm_sample_with_fpc(texts, reference):
 
 
 def test_sampled_pairs_are_distinct_and_uniform():
-    i, j = _pair_from_rank(np.arange(45))
-    assert list(zip(i.tolist(), j.tolist())) == [(a, b) for b in range(10) for a in range(b)]
-    rng = np.random.default_rng(0)
-    i, j = _sample_pairs(10**6, 5000, rng)   # 5e11 pairs: never enumerated
+    i, j = pair_from_linear(np.arange(45), 10)
+    assert list(zip(i.tolist(), j.tolist())) == [(a, b) for a in range(10) for b in range(a + 1, 10)]
+    rng = check_random_state(0)
+    i, j = sample_pairs(10**6, 5000, rng)   # 5e11 pairs: never enumerated
     assert (i < j).all() and (j < 10**6).all() and (i >= 0).all()
     assert len(set(zip(i.tolist(), j.tolist()))) == 5000
     # uniform over the 45 pairs of 10 texts: each pair drawn ~ k/45 times over many draws
     counts = np.zeros((10, 10))
     for seed in range(400):
-        i, j = _sample_pairs(10, 9, np.random.default_rng(seed))
+        i, j = sample_pairs(10, 9, check_random_state(seed))
         counts[i, j] += 1
     drawn = counts[np.triu_indices(10, k=1)]
     assert drawn.sum() == 400 * 9 and drawn.min() > 50 and drawn.max() < 110  # mean 80

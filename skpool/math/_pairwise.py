@@ -47,10 +47,12 @@ import numpy as np
 
 from .._device import check_torch_device
 from .._validation import describe
+from . import _ragged
 
 __all__ = ["CloudFactors", "cloud_factors", "truncate_factors", "tail_spectra",
            "dense_bures", "paired_bures", "length_order", "check_device",
-           "check_working_memory", "check_precision", "effective_workers"]
+           "check_working_memory", "check_precision", "check_n_jobs", "effective_workers",
+           "DenseBlock"]
 
 _PRECISIONS = {"float32": np.float32, "float64": np.float64}
 # Bytes of temporaries per entry of a block's cross-Gram product: the product
@@ -99,6 +101,30 @@ def check_device(device):
     return check_torch_device(
         device, allowed="None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a torch.device",
         fallback="device=None (NumPy) or device='cpu'", cpu_or_cuda_only=True)
+
+
+def check_n_jobs(n_jobs, *, default_all_cores: bool = True):
+    """Validate ``n_jobs`` (None or a non-zero int) and resolve the default.
+
+    With ``default_all_cores``, ``None`` means the ``n_jobs`` of an active
+    ``joblib.parallel_config`` context when one sets it, and every core
+    (``-1``) otherwise: each task runs with one BLAS thread, so one task at a
+    time would leave cores idle that NumPy alone would use.
+    """
+    import numbers
+
+    if n_jobs is not None and (isinstance(n_jobs, (bool, np.bool_))
+                               or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0):
+        raise ValueError(
+            "Expected n_jobs to be None or a non-zero int (-1 = all cores). "
+            f"Received {describe(n_jobs)}."
+        )
+    if n_jobs is None and default_all_cores:
+        from joblib.parallel import get_active_backend
+
+        context_n_jobs = get_active_backend()[1]
+        return -1 if context_n_jobs is None else context_n_jobs
+    return None if n_jobs is None else int(n_jobs)
 
 
 def effective_workers(n_jobs) -> int:
@@ -156,13 +182,6 @@ class CloudFactors:
         return bool(np.any(self.counts < self.full_counts))
 
 
-def _zero_mean_error(name: str, index: int, norm: float) -> ValueError:
-    return ValueError(
-        f"The mean token of {name}[{index}] (text {index}) has norm {norm}: the text has no "
-        "direction, so its normalized Gaussian view (and SOCM) is undefined."
-    )
-
-
 def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=np.float32,
                   principal: bool = False, n_jobs=None) -> CloudFactors:
     """Compute every text's mean, trace and factor rows (in float64, stored as ``dtype``).
@@ -196,6 +215,7 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
 
     offsets, lengths = sets.offsets, sets.lengths
     n_texts, d = len(sets), sets.dim
+    eps = float(np.finfo(sets.dtype).eps)
     means = np.empty((n_texts, d), dtype=np.float64)
     traces = np.empty(n_texts, dtype=np.float64)
     rows = np.minimum(lengths, d)
@@ -204,22 +224,23 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     factors = np.empty((int(rows.sum()) + 1, d), dtype=dtype)
     factors[-1] = 0.0
     spectra = np.zeros((n_texts, int(rows.max())), dtype=np.float64) if principal else None
-    # chunks of about 8 MB of float64 tokens: they stay in cache
-    rows_per_chunk = max(1, 2**20 // d)
-    bounds = [0]
-    while bounds[-1] < n_texts:
-        t0 = bounds[-1]
-        t1 = int(np.searchsorted(offsets, offsets[t0] + rows_per_chunk, side="right")) - 1
-        bounds.append(min(max(t1, t0 + 1), n_texts))
+    bounds = [a for a, _ in _ragged.text_chunks(offsets, 8 * d)] + [n_texts]
     out = (means, traces, factors, starts, spectra)
     # Always threads in this process (even inside a dask context): the chunks fill
     # shared arrays, and shipping the tokens to a cluster would cost more than this.
     with single_threaded(None):
         counts = Parallel(n_jobs=n_jobs, backend="threading")(
-            delayed(_factor_chunk)(sets.data, offsets, lengths, t0, t1, normalize, name, out)
+            delayed(_factor_chunk)(sets.data, offsets, lengths, t0, t1, normalize, name, eps, out)
             for t0, t1 in zip(bounds[:-1], bounds[1:])
         )
     counts = np.concatenate(counts)
+    overflow = np.flatnonzero(~np.isfinite(traces))
+    if overflow.size:
+        index = int(overflow[0])
+        raise ValueError(
+            f"The covariance of {name}[{index}] (text {index}) overflows float64: rescale the "
+            "embeddings, or normalize the clouds."
+        )
     if principal:
         # drop the numerically zero rows of each rotated factor: restack
         keep = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts)]
@@ -232,25 +253,21 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
                         counts=counts, full_counts=counts.copy(), spectra=spectra)
 
 
-def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, out):
+def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, eps, out):
     """Fill ``out`` for texts ``t0:t1``; return their factor row counts."""
     means, traces, factors, starts, spectra = out
     d = data.shape[1]
     X = data[offsets[t0]:offsets[t1]].astype(np.float64)
-    local = offsets[t0:t1] - offsets[t0]
+    local = offsets[t0:t1 + 1] - offsets[t0]
     n = lengths[t0:t1]
-    # per-text sums (np.add.reduceat along rows is ten times slower)
-    mean = np.stack([X[a:a + m].sum(axis=0) for a, m in zip(local, n)]) / n[:, None]
-    scale = np.ones(t1 - t0)
     if normalize:
-        scale = np.sqrt(np.einsum("ij,ij->i", mean, mean))
-        bad = np.flatnonzero(~(np.isfinite(scale) & (scale > 0.0)))
-        if bad.size:
-            raise _zero_mean_error(name, t0 + int(bad[0]), float(scale[bad[0]]))
-    means[t0:t1] = mean / scale[:, None]
+        _ragged.divide_by_mean_norm(X, local, eps=eps, where=_ragged.text_label(name, t0))
+    mean = _ragged.segment_means(X, local)
+    means[t0:t1] = mean
     X -= np.repeat(mean, n, axis=0)
-    X *= np.repeat(1.0 / (scale * np.sqrt(n)), n)[:, None]
-    traces[t0:t1] = np.add.reduceat(np.einsum("ij,ij->i", X, X), local)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
+        X *= np.repeat(1.0 / np.sqrt(n), n)[:, None]
+        traces[t0:t1] = _ragged.segment_sums(np.einsum("ij,ij->i", X, X), local)
     if spectra is None and n.max() <= d:
         # rows map one to one: copy the whole chunk
         factors[starts[t0]:starts[t0] + X.shape[0]] = X
@@ -472,12 +489,32 @@ def _text_blocks(order, counts, max_rows):
     return blocks
 
 
-def _dense_task(fa, sa, ca, ta, fb, sb, cb, tb, ia, ib, diagonal, device, budget):
+@dataclass(frozen=True, eq=False)
+class DenseBlock:
+    """One task of the all-pairs engine: texts ``ia`` of ``rows`` against ``ib`` of ``cols``.
+
+    ``diagonal``: ``ia`` is ``ib`` in a symmetric problem, so only the pairs
+    ``a < b`` are computed. ``budget``: bytes of temporaries the task may take.
+    """
+
+    rows: CloudFactors
+    cols: CloudFactors
+    ia: np.ndarray
+    ib: np.ndarray
+    diagonal: bool
+    device: str | None
+    budget: float
+
+
+def _dense_task(task: DenseBlock) -> np.ndarray:
     """Squared Bures distances of every pair (ia[a], ib[b]); upper triangle if ``diagonal``.
 
     Returns an array of shape (len(ia), len(ib)); with ``diagonal`` (ia is ib,
     a symmetric problem) only entries ``a < b`` are filled, the rest are 0.
     """
+    fa, sa, ca, ta = task.rows.factors, task.rows.starts, task.rows.counts, task.rows.traces
+    fb, sb, cb, tb = task.cols.factors, task.cols.starts, task.cols.counts, task.cols.traces
+    ia, ib, diagonal, device, budget = task.ia, task.ib, task.diagonal, task.device, task.budget
     ops = _ops(device)
     na, nb = ia.size, ib.size
     la, lb = int(ca[ia].max()), int(cb[ib].max())
@@ -506,9 +543,8 @@ def _dense_task(fa, sa, ca, ta, fb, sb, cb, tb, ia, ib, diagonal, device, budget
     return out
 
 
-def _dense_reduced_task(reduce, reduce_args, *task_args):
-    ia, ib, diagonal = task_args[8], task_args[9], task_args[10]
-    return reduce(_dense_task(*task_args), ia, ib, diagonal, *reduce_args)
+def _dense_reduced_task(reduce, reduce_args, task: DenseBlock):
+    return reduce(_dense_task(task), task.ia, task.ib, task.diagonal, *reduce_args)
 
 
 def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs=None,
@@ -555,16 +591,14 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         blocks_a = _text_blocks(length_order(rows), rows.counts, max_rows)
         blocks_b = _text_blocks(length_order(cols), cols.counts, max_rows)
         pairs = [(I, J) for I in range(len(blocks_a)) for J in range(len(blocks_b))]
-    args_a = (rows.factors, rows.starts, rows.counts, rows.traces)
-    args_b = (cols.factors, cols.starts, cols.counts, cols.traces)
     if reduce is None:
         task, head = _dense_task, ()
     else:
         task, head = _dense_reduced_task, (reduce, tuple(reduce_args))
     with single_threaded(device):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(task)(*head, *args_a, *args_b, blocks_a[I], blocks_b[J],
-                          symmetric and I == J, device, budget)
+            delayed(task)(*head, DenseBlock(rows, cols, blocks_a[I], blocks_b[J],
+                                            symmetric and I == J, device, budget))
             for I, J in pairs
         )
     if reduce is not None:

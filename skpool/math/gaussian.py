@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..tokensets import check_cloud
+from ._ragged import divide_by_mean_norm
 
 __all__ = ["GaussianStats", "gaussian_stats", "bures_squared", "bures_squared_stats",
            "nuclear_norm_cross"]
@@ -89,8 +90,9 @@ def gaussian_stats(X, *, normalize: bool = True, name: str = "A",
     Raises
     ------
     ValueError
-        If the cloud is empty or not finite, or (with ``normalize=True``) its
-        mean has zero norm, so the text has no direction.
+        If the cloud is empty or not finite, its covariance overflows float64,
+        or (with ``normalize=True``) its mean is zero up to round-off against
+        its tokens' norms, so the text has no direction.
 
     Examples
     --------
@@ -99,23 +101,26 @@ def gaussian_stats(X, *, normalize: bool = True, name: str = "A",
     >>> stats.mean.tolist(), round(stats.trace, 6)
     ([1.0, 0.0], 0.25)
     """
-    X = check_cloud(X, name=name, index=index).astype(np.float64, copy=False)
+    X = check_cloud(X, name=name, index=index)
+    eps = float(np.finfo(X.dtype).eps)
+    X = np.array(X, dtype=np.float64)  # a copy: normalized in place below
     n = X.shape[0]
-    mean = X.mean(axis=0)
     scale = 1.0
     if normalize:
-        scale = float(np.linalg.norm(mean))
-        if not np.isfinite(scale) or scale == 0.0:
-            where = name if index is None else f"text {index}"
-            raise ValueError(
-                f"The mean token of {where} has norm {scale}: the text has no direction, "
-                "so its normalized Gaussian view (and SOCM) is undefined."
-            )
-        mean = mean / scale
-    factor = (X / scale - mean) / np.sqrt(n)
+        where = name if index is None else f"{name}[{index}] (text {index})"
+        _, scales = divide_by_mean_norm(X, np.array([0, n]), eps=eps, where=lambda k: where)
+        scale = float(scales[0])
+    mean = X.mean(axis=0)
+    factor = (X - mean) / np.sqrt(n)
     factor = reduce_factor(factor)
-    return GaussianStats(mean=mean, factor=factor, trace=float(np.sum(factor * factor)),
-                         scale=scale, n_tokens=n)
+    trace = float(np.sum(factor * factor))
+    if not np.isfinite(trace):
+        where = name if index is None else f"{name}[{index}] (text {index})"
+        raise ValueError(
+            f"The covariance of {where} overflows float64 (its tokens reach "
+            f"{float(np.max(np.abs(X))):.3g}): rescale the embeddings, or use normalize=True."
+        )
+    return GaussianStats(mean=mean, factor=factor, trace=trace, scale=scale, n_tokens=n)
 
 
 def reduce_factor(factor: np.ndarray) -> np.ndarray:

@@ -50,7 +50,7 @@ import numpy as np
 
 from .._validation import check_positive_int, describe
 from ..tokensets import check_cloud, check_token_sets
-from . import _pairwise
+from . import _pairwise, _ragged, _sampling
 from .gaussian import bures_squared_stats, gaussian_stats
 
 __all__ = ["SOCMComponents", "socm", "socm_components", "PairwiseSOCM", "pairwise_socm",
@@ -278,6 +278,7 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     dtype = _pairwise.check_precision(precision)
     device = _pairwise.check_device(device)
     _pairwise.check_working_memory(working_memory)
+    n_jobs = _pairwise.check_n_jobs(n_jobs)
     truncated = rank is not None or tol is not None
     fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
                                  principal=truncated, n_jobs=n_jobs)
@@ -359,10 +360,12 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
         :math:`d_\Sigma` by about :math:`10^{-6}` relative. ``"float64"``
         doubles the product cost.
     n_jobs : int, optional
-        Blocks computed at once by joblib (``-1``: all cores; ``None``: 1
-        unless inside a ``joblib.parallel_backend`` context). Each task uses
-        one BLAS thread. Inside ``joblib.parallel_backend("dask")`` the
-        blocks run on the dask cluster.
+        Blocks computed at once by joblib (``-1``: all cores). ``None``: the
+        ``n_jobs`` of an active ``joblib.parallel_config`` context, otherwise
+        every core. Each task uses one BLAS thread, so the default keeps
+        every core busy, as NumPy's own threads would. Inside
+        ``joblib.parallel_backend("dask")`` the blocks run on the dask
+        cluster.
     device : str or torch.device, optional
         Run the blocks with torch on this device (``"cuda"``, ``"cuda:1"``,
         ``"cpu"``). torch is imported only when a device is given.
@@ -584,16 +587,6 @@ class MeanSOCMResult:
     n_pairs_total: int
 
 
-def _pair_from_rank(t: np.ndarray):
-    """Unordered pair ``(i, j)``, ``i < j``, with number ``t = j (j - 1) / 2 + i``."""
-    j = np.floor((1.0 + np.sqrt(1.0 + 8.0 * t.astype(np.float64))) / 2.0).astype(np.int64)
-    # float rounding can land one off for very large t
-    j -= (j * (j - 1) // 2) > t
-    j += ((j + 1) * j // 2) <= t
-    i = t - j * (j - 1) // 2
-    return i, j
-
-
 def _socm_sums(b2, ia, ib, diagonal, means):
     """Sums of SOCM, d_mu and d_sigma over one block's pairs (a task-side reduction)."""
     mu_a, mu_b = means[ia], means[ib]
@@ -605,34 +598,6 @@ def _socm_sums(b2, ia, ib, diagonal, means):
         b2, d_mu = b2[keep], d_mu[keep]
     d_sigma = b2 / 4.0
     return np.array([np.sum((1.0 - d_mu) * d_sigma), np.sum(d_mu), np.sum(d_sigma)])
-
-
-def _sample_pairs(n_texts: int, n_pairs: int, rng: np.random.Generator):
-    """``n_pairs`` distinct unordered pairs ``i < j`` drawn uniformly without replacement.
-
-    Pair numbers are drawn from ``range(N (N - 1) / 2)`` (Floyd's algorithm
-    inside ``Generator.choice``, so the pairs are never enumerated) and mapped
-    back to ``(i, j)``; returned sorted by pair number.
-    """
-    total = n_texts * (n_texts - 1) // 2
-    ranks = np.sort(rng.choice(total, size=n_pairs, replace=False, shuffle=False))
-    return _pair_from_rank(ranks.astype(np.int64))
-
-
-def _generator(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
-        if isinstance(random_state, bool):
-            raise TypeError(f"Expected random_state to be None, an int, a RandomState or a "
-                            f"Generator. Received {describe(random_state)}.")
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    raise TypeError(
-        "Expected random_state to be None, an int, a numpy RandomState or a Generator. "
-        f"Received {describe(random_state)}."
-    )
 
 
 def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,
@@ -653,8 +618,9 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
         without replacement: the mean is unbiased and ``stderr`` is
         :math:`\sqrt{(1 - n/P)\, s^2 / n}` (:math:`s^2` the sample variance,
         :math:`P` the number of pairs).
-    random_state : int, numpy Generator or RandomState, optional
-        Seed of the pair sample.
+    random_state : None, int, numpy RandomState or Generator, default=None
+        Seed of the pair sample (scikit-learn's convention); the same seed
+        draws the same pairs as :func:`skpool.ot.compare_w2`.
     precision, n_jobs, device, working_memory
         See :func:`pairwise_socm_components`.
 
@@ -687,15 +653,17 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     """
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
     n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
+    random_state = _sampling.check_random_state(random_state)
     dtype = _pairwise.check_precision(precision)
     device = _pairwise.check_device(device)
     _pairwise.check_working_memory(working_memory)
+    n_jobs = _pairwise.check_n_jobs(n_jobs)
     n = len(tokens)
     total = n * (n - 1) // 2
     if n_pairs is None or n_pairs >= total:
         exact = True
     else:
-        i, j = _sample_pairs(n, n_pairs, _generator(random_state))
+        i, j = _sampling.sample_pairs(n, n_pairs, random_state)
         exact = False
     factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
                                       n_jobs=n_jobs)
@@ -834,43 +802,32 @@ def concentration(tokens, *, working_memory=None) -> Concentration:
     (1.0, 0.5)
     """
     tokens = check_token_sets(tokens, name="tokens")
-    budget = _pairwise.check_working_memory(working_memory) * 2**20
+    _pairwise.check_working_memory(working_memory)
     offsets, lengths, data = tokens.offsets, tokens.lengths, tokens.data
-    n_texts, d = len(tokens), tokens.dim
-    spread = np.empty(n_texts, dtype=np.float64)
-    cosine = np.empty(n_texts, dtype=np.float64)
-    rows_per_chunk = max(1, int(budget // (3 * 8 * d)))
-    start = 0
-    while start < n_texts:
-        stop = start + 1
-        while stop < n_texts and offsets[stop + 1] - offsets[start] <= rows_per_chunk:
-            stop += 1
-        X = np.asarray(data[offsets[start]:offsets[stop]], dtype=np.float64)
-        local = offsets[start:stop] - offsets[start]
+    eps = float(np.finfo(tokens.dtype).eps)
+    spread = np.empty(len(tokens), dtype=np.float64)
+    cosine = np.empty(len(tokens), dtype=np.float64)
+    for start, stop in _ragged.text_chunks(offsets, 3 * 8 * tokens.dim, working_memory):
+        X = np.array(data[offsets[start]:offsets[stop]], dtype=np.float64)
+        local = offsets[start:stop + 1] - offsets[start]
         n = lengths[start:stop].astype(np.float64)
-        means = np.add.reduceat(X, local, axis=0) / n[:, None]
-        mean_norm2 = np.einsum("ij,ij->i", means, means)
-        bad = np.flatnonzero(~(mean_norm2 > 0.0))
-        if bad.size:
-            i = start + int(bad[0])
-            raise ValueError(
-                f"The mean token of tokens[{i}] (text {i}) has norm 0: the spread ratio "
-                "S(X)/||mu(X)||^2 of a text without direction is undefined."
-            )
-        centred = X - np.repeat(means, lengths[start:stop], axis=0)
-        spread[start:stop] = (np.add.reduceat(np.einsum("ij,ij->i", centred, centred), local)
-                              / n / mean_norm2)
-        del centred
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+        # cosines of the raw tokens (scale-safe norms: 1e-200 is not the zero vector)
+        norms = _ragged.row_norms(X)
+        unit_sums = None
         zero = np.flatnonzero(norms == 0.0)
+        if not zero.size:
+            unit_sums = _ragged.segment_sums(X / norms[:, None], local)
+        # spread ratio tr(Sigma) of the mean-normalized cloud (the zero-mean check first)
+        _ragged.divide_by_mean_norm(X, local, eps=eps,
+                                    where=_ragged.text_label("tokens", start))
         if zero.size:
             row = int(zero[0])
-            i = start + int(np.searchsorted(local, row, side="right") - 1)
+            i = int(np.searchsorted(local, row, side="right") - 1)
             raise ValueError(
-                f"Token {row - int(local[i - start])} of tokens[{i}] (text {i}) is the zero "
-                "vector: its cosine with other tokens is undefined."
+                f"Token {row - int(local[i])} of tokens[{start + i}] (text {start + i}) is the "
+                "zero vector: its cosine with other tokens is undefined."
             )
-        unit_sums = np.add.reduceat(X / norms[:, None], local, axis=0)
+        X -= np.repeat(_ragged.segment_means(X, local), lengths[start:stop], axis=0)
+        spread[start:stop] = _ragged.segment_sums(np.einsum("ij,ij->i", X, X), local) / n
         cosine[start:stop] = np.einsum("ij,ij->i", unit_sums, unit_sums) / n**2
-        start = stop
     return Concentration(spread=spread, mean_cosine=cosine, n_tokens=lengths.astype(np.int64))

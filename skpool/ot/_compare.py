@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
-from sklearn.utils.random import sample_without_replacement
 
 from .._validation import describe
+from ..math._sampling import check_random_state, sample_pairs
 from ..tokensets import check_token_sets
 from ._pairwise import (
     _bures_sq,
@@ -20,6 +19,7 @@ from ._pairwise import (
     _exact_centred_sq,
     _mean_sq,
     _prepare,
+    _same_pairs,
 )
 
 __all__ = ["compare_w2", "W2Comparison"]
@@ -111,19 +111,6 @@ def _import_pandas():
     return pd
 
 
-def _pair_from_linear(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-major index ``k`` of the strict upper triangle of ``n x n`` -> ``(i, j)``."""
-    k = np.asarray(k, dtype=np.int64)
-    total = n * (n - 1) // 2
-    # Closed form for the row, then an integer fix-up of float round-off.
-    i = n - 2 - np.floor(np.sqrt(-8.0 * k + 4.0 * n * (n - 1) - 7.0) / 2.0 - 0.5).astype(np.int64)
-    start = lambda row: total - (n - row) * (n - row - 1) // 2  # noqa: E731
-    i = np.where(start(i) > k, i - 1, i)
-    i = np.where(start(i + 1) <= k, i + 1, i)
-    j = k - start(i) + i + 1
-    return i, j
-
-
 def _select_pairs(pairs, n: int, random_state) -> np.ndarray:
     total = n * (n - 1) // 2
     if pairs is None:
@@ -135,9 +122,7 @@ def _select_pairs(pairs, n: int, random_state) -> np.ndarray:
                 f"Expected pairs to be between 1 and the {total} distinct pairs of {n} texts. "
                 f"Received pairs={pairs}."
             )
-        rng = check_random_state(random_state)
-        k = np.sort(sample_without_replacement(total, int(pairs), random_state=rng))
-        i, j = _pair_from_linear(k, n)
+        i, j = sample_pairs(n, int(pairs), random_state)
         return np.stack([i, j], axis=1)
     if isinstance(pairs, (str, bytes, float, bool)):
         raise TypeError(
@@ -159,6 +144,13 @@ def _select_pairs(pairs, n: int, random_state) -> np.ndarray:
         raise ValueError(
             f"Expected every index in pairs to be in [0, {n}) for {n} texts. Received "
             f"{tuple(int(v) for v in array[bad[0]])} at position {int(bad[0])}."
+        )
+    same = np.flatnonzero(array[:, 0] == array[:, 1])
+    if same.size:
+        raise ValueError(
+            "Expected pairs of two different texts (i != j): a text compared with itself is at "
+            f"distance 0 by definition. Received {tuple(int(v) for v in array[same[0]])} at "
+            f"position {int(same[0])}."
         )
     return array.astype(np.int64)
 
@@ -207,8 +199,9 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
         Token masses, as in :func:`~skpool.ot.exact_w2`.
     n_jobs : int, optional
         Parallel jobs for the exact solves (joblib semantics; ``-1``: all cores).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the choice of random pairs (``pairs`` an int).
+    random_state : None, int, numpy RandomState or Generator, default=None
+        Seeds the choice of random pairs (``pairs`` an int); the same seed
+        draws the same pairs as :func:`skpool.math.socm.mean_socm`.
 
     Returns
     -------
@@ -252,6 +245,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     scheme = _check_corpus_weights(weights)
     n_jobs = _check_n_jobs(n_jobs)
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
+    random_state = check_random_state(random_state)
     pairs = _select_pairs(pairs, len(tokens), random_state)
 
     # Only the texts that appear in a pair are summarized.
@@ -259,7 +253,8 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     local = local.reshape(pairs.shape)
     corpus = _prepare([("tokens", tokens.take(used), used)], normalize=normalize,
                       scheme=scheme)
-    mean_term = _mean_sq(corpus, local)
+    same = _same_pairs(corpus, local)  # the same measure: exactly 0 and ratio 1
+    mean_term = np.where(same, 0.0, _mean_sq(corpus, local))
     bures_term = _bures_sq(corpus, local, n_jobs=n_jobs)
     centred_term = _exact_centred_sq(corpus, local, n_jobs=n_jobs, method="emd", reg=None,
                                      numItermax=100_000,
@@ -268,9 +263,22 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     exact = np.sqrt(mean_term + centred_term)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(exact > 0, gaussian / exact, np.where(gaussian > 0, np.inf, 1.0))
+    # back to the clouds' own units (they were divided by a power of two)
+    unit = corpus.unit
+    with np.errstate(over="ignore"):
+        gaussian, exact = gaussian * unit, exact * unit
+        mean_term, bures_term, centred_term = (mean_term * unit**2, bures_term * unit**2,
+                                               centred_term * unit**2)
+    if not (np.isfinite(mean_term).all() and np.isfinite(bures_term).all()
+            and np.isfinite(centred_term).all()):
+        raise ValueError(
+            f"The squared W2 terms of compare_w2 overflow float64: the tokens reach about "
+            f"{unit:.3g}. Rescale the embeddings, or use normalize=True."
+        )
 
     traces = np.array([np.sum((X - m) ** 2 * (1.0 / X.shape[0] if a is None else a[:, None]))
                        for X, a, m in zip(corpus.clouds, corpus.masses, corpus.means)])
+    traces = traces * unit**2
     allowed = GELBRICH_RTOL * (traces[local[:, 0]] + traces[local[:, 1]])
     violations = np.flatnonzero(bures_term - centred_term > allowed)
     if violations.size:

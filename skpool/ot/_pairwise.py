@@ -14,7 +14,6 @@ loops run with one BLAS thread and get their parallelism from joblib.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +22,12 @@ from threadpoolctl import threadpool_limits
 
 from .._validation import describe
 from ..tokensets import check_token_sets
+from ..math._pairwise import check_n_jobs
 from ..math.gaussian import bures_squared_stats
 from ._w2 import (
     _as_float64,
+    _canonical,
+    _common_scale,
     _centred_exact_sq,
     _check_method,
     _check_scheme,
@@ -51,10 +53,12 @@ class _Corpus:
     raw clouds. ``masses`` is ``None`` for uniform masses.
     """
 
-    clouds: list            # of ndarray (n_i, d)
+    clouds: list            # of ndarray (n_i, d), divided by ``unit``
     masses: list            # of ndarray (n_i,) or None
     means: np.ndarray       # (n_texts, d)
     uniform: bool
+    unit: float             # the power of two the clouds were divided by: W2 scales with it
+    measure_ids: np.ndarray  # (n_texts,): equal exactly for the same measure (weighted points)
 
 
 def _prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
@@ -63,17 +67,40 @@ def _prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
     ``indices`` (optional) are the texts' indices in the caller's corpus, for
     error messages when only some texts are prepared.
     """
-    clouds, masses, means = [], [], []
+    clouds, masses = [], []
     for name, sets, *rest in groups:
         indices = rest[0] if rest else range(len(sets))
         for index, X in zip(indices, sets):
             index = int(index)
-            X = _as_float64(X, normalize, name=name, index=index)
-            a = _scheme_masses(X, scheme, name=name, index=index)
+            X, _ = _as_float64(X, normalize, name=name, index=index)
             clouds.append(X)
-            masses.append(a)
-            means.append(X.mean(axis=0) if a is None else a @ X)
-    return _Corpus(clouds, masses, np.stack(means), scheme == "uniform")
+            masses.append(_scheme_masses(X, scheme, name=name, index=index))
+    unit = _common_scale(*clouds)
+    clouds = [X / unit for X in clouds]
+    means = [X.mean(axis=0) if a is None else a @ X for X, a in zip(clouds, masses)]
+    return _Corpus(clouds, masses, np.stack(means), scheme == "uniform", unit,
+                   _measure_ids(clouds, masses))
+
+
+def _measure_ids(clouds, masses) -> np.ndarray:
+    """One id per text, equal exactly for texts that are the same measure.
+
+    Duplicate texts (real corpora have them) must be at distance exactly 0 by
+    every route, not the ~1e-8 that round-off in a cost matrix or a
+    factorization leaves.
+    """
+    ids = np.arange(len(clouds))
+    seen = {}
+    for k, (X, a) in enumerate(zip(clouds, masses)):
+        canonical = _canonical(X, a)
+        key = (canonical.shape, canonical.tobytes())
+        ids[k] = seen.setdefault(key, k)
+    return ids
+
+
+def _same_pairs(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
+    """Mask of the rows ``(i, j)`` of ``pairs`` whose two texts are the same measure."""
+    return corpus.measure_ids[pairs[:, 0]] == corpus.measure_ids[pairs[:, 1]]
 
 
 def _mean_sq(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
@@ -93,12 +120,6 @@ def _exact_chunk(data, offsets, masses, pairs, method, reg, numItermax):
     problems = []
     for k, (i, j) in enumerate(pairs):
         si, ei, sj, ej = offsets[i], offsets[i + 1], offsets[j], offsets[j + 1]
-        if (ei - si == ej - sj and np.array_equal(data[si:ei], data[sj:ej])
-                and np.array_equal(masses[si:ei], masses[sj:ej])):
-            # Duplicate texts (real corpora have them): exactly 0, as exact_w2
-            # gives, not the ~1e-8 that round-off in the cost matrix leaves.
-            values[k] = 0.0
-            continue
         values[k], problem = _centred_exact_sq(
             data[si:ei], data[sj:ej], masses[si:ei], masses[sj:ej],
             method=method, reg=reg, numItermax=numItermax)
@@ -113,8 +134,11 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
 
     ``label(i, j)`` turns corpus indices into the caller's names for warnings.
     """
+    out = np.zeros(len(pairs))
+    todo = ~_same_pairs(corpus, pairs)
+    pairs = pairs[todo]
     if len(pairs) == 0:
-        return np.empty(0)
+        return out
     # One contiguous array per corpus: joblib memory-maps it for the workers
     # instead of pickling the clouds into every task.
     centred = [X - m for X, m in zip(corpus.clouds, corpus.means)]
@@ -123,7 +147,9 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
     np.cumsum([c.shape[0] for c in centred], out=offsets[1:])
     masses = np.concatenate([np.full(X.shape[0], 1.0 / X.shape[0]) if a is None else a
                              for X, a in zip(corpus.clouds, corpus.masses)])
-    with threadpool_limits(limits=1, user_api="blas"):
+    # one BLAS thread per worker only when workers run side by side
+    limit = 1 if effective_n_jobs(n_jobs) > 1 else None
+    with threadpool_limits(limits=limit, user_api="blas"):
         results = Parallel(n_jobs=n_jobs)(
             delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
             for chunk in _chunks(pairs, n_jobs)
@@ -135,7 +161,8 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
         _warn_unconverged(problems[0][2], method=method, numItermax=numItermax,
                           where=f" of {len(problems)} pair(s) {shown}{more}")
-    return np.concatenate([r[0] for r in results])
+    out[todo] = np.concatenate([r[0] for r in results])
+    return out
 
 
 def _bures_chunk(stats, pairs):
@@ -144,15 +171,20 @@ def _bures_chunk(stats, pairs):
 
 def _bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
     """Squared Bures distance of the covariances, per row ``(i, j)`` of ``pairs``."""
+    out = np.zeros(len(pairs))
+    todo = ~_same_pairs(corpus, pairs)
+    pairs = pairs[todo]
     if len(pairs) == 0:
-        return np.empty(0)
+        return out
     stats = [_stats(X, a, normalize=False, name="tokens")
              for X, a in zip(corpus.clouds, corpus.masses)]
+    n_jobs = check_n_jobs(n_jobs)  # threads, one BLAS thread each: every core by default
     with threadpool_limits(limits=1, user_api="blas"):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
         )
-    return np.concatenate(results)
+    out[todo] = np.concatenate(results)
+    return out
 
 
 def _bures_sq_all_pairs(corpus: _Corpus, n: int, *, n_jobs) -> np.ndarray:
@@ -207,13 +239,9 @@ def _check_corpus_weights(weights):
 
 
 def _check_n_jobs(n_jobs):
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
-                               or n_jobs == 0):
-        raise ValueError(
-            f"Expected n_jobs to be None or a non-zero int (-1 = all cores). "
-            f"Received {describe(n_jobs)}."
-        )
-    return n_jobs
+    # None stays joblib's default here: exact solves run in worker processes,
+    # which cost more to start than a small problem takes.
+    return check_n_jobs(n_jobs, default_all_cores=False)
 
 
 def _check_other(tokens, other):
@@ -314,13 +342,16 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
     corpus = _prepare(groups, normalize=normalize, scheme=scheme)
 
     if kind == "exact":
-        second = _exact_centred_sq(corpus, pairs, n_jobs=n_jobs, method=method, reg=reg,
+        second = _exact_centred_sq(corpus, pairs, n_jobs=n_jobs, method=method,
+                                   reg=None if reg is None else reg / corpus.unit**2,
                                    numItermax=numItermax, label=label)
     elif corpus.uniform:
         second = _bures_sq_all_pairs(corpus, n, n_jobs=n_jobs)[i, j - (0 if other is None else n)]
     else:
         second = _bures_sq(corpus, pairs, n_jobs=n_jobs)
     values = np.sqrt(np.maximum(_mean_sq(corpus, pairs) + second, 0.0))
+    values[_same_pairs(corpus, pairs)] = 0.0
+    values *= corpus.unit
     if other is not None:
         return values.reshape(n, len(other))
     out = np.zeros((n, n))

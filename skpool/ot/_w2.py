@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import describe
 from ..tokensets import check_cloud
+from ..math._ragged import divide_by_mean_norm, row_norms
 from ..math.gaussian import GaussianStats, bures_squared_stats, gaussian_stats, reduce_factor
 
 __all__ = ["exact_w2", "gaussian_w2"]
@@ -93,7 +94,8 @@ def _scheme_masses(X: np.ndarray, scheme: str, *, name: str, index=None):
         return None
     # Word Rotator's Distance: a token weighs as much as its norm, so that
     # near-zero (uninformative) vectors carry little mass.
-    norms = np.linalg.norm(X, axis=1)
+    norms = row_norms(X)
+    norms = norms / norms.max() if norms.max() > 0 else norms  # masses are scale-free
     total = norms.sum()
     if not total > 0:
         where = name if index is None else f"{name}[{index}] (text {index})"
@@ -163,29 +165,50 @@ def _check_pair(A, B):
     return A, B
 
 
+def _canonical(X: np.ndarray, masses) -> np.ndarray:
+    """The weighted points of a cloud as rows ``(mass, x)``, in lexicographic order.
+
+    Two clouds are the same measure exactly when these arrays are equal:
+    the order of the tokens does not matter (repeated points with split
+    masses are compared as listed).
+    """
+    n = X.shape[0]
+    a = np.full(n, 1.0 / n) if masses is None else masses
+    rows = np.column_stack([a, np.asarray(X, dtype=np.float64)])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
 def _same_measure(A, B, a, b) -> bool:
-    if A.shape != B.shape or not np.array_equal(A, B):
+    """Whether ``(A, a)`` and ``(B, b)`` are the same multiset of weighted points."""
+    if A.shape != B.shape:
         return False
-    if a is None or b is None:
-        return a is None and b is None
-    return np.array_equal(a, b)
+    return bool(np.array_equal(_canonical(A, a), _canonical(B, b)))
+
+
+def _common_scale(*clouds) -> float:
+    """A power of two near the largest magnitude of the clouds (1.0 for all-zero clouds).
+
+    Dividing by it is exact and brings every entry into [-2, 2], so squared
+    costs neither overflow (1e200) nor underflow (1e-200); W2 scales with it.
+    """
+    top = max(float(np.max(np.abs(X))) for X in clouds)
+    if not top > 0:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1))
 
 
 # -- the two clouds as measures -------------------------------------------------------------
 
-def _as_float64(X: np.ndarray, normalize: bool, *, name: str, index=None) -> np.ndarray:
-    """The cloud in float64, divided by the norm of its mean when ``normalize``."""
-    X = np.asarray(X, dtype=np.float64)
+def _as_float64(X: np.ndarray, normalize: bool, *, name: str, index=None):
+    """``(cloud in float64, scale)``: divided by the norm of its mean when ``normalize``."""
+    eps = float(np.finfo(X.dtype).eps) if X.dtype == np.float32 else float(np.finfo(float).eps)
+    X = np.array(X, dtype=np.float64)
     if not normalize:
-        return X
-    scale = float(np.linalg.norm(X.mean(axis=0)))
-    if not np.isfinite(scale) or scale == 0.0:
-        where = name if index is None else f"{name}[{index}] (text {index})"
-        raise ValueError(
-            f"The mean token of {where} has norm {scale}: the text has no direction, "
-            "so its normalized cloud X / ||mean(X)|| (normalize=True) is undefined."
-        )
-    return X / scale
+        return X, 1.0
+    where = name if index is None else f"{name}[{index}] (text {index})"
+    _, scales = divide_by_mean_norm(X, np.array([0, X.shape[0]]), eps=eps,
+                                    where=lambda k: where)
+    return X, float(scales[0])
 
 
 def _mean(X: np.ndarray, masses) -> np.ndarray:
@@ -202,9 +225,7 @@ def _stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStat
     """
     if masses is None:
         return gaussian_stats(X, normalize=normalize, name=name, index=index)
-    raw = np.asarray(X, dtype=np.float64)
-    X = _as_float64(raw, normalize, name=name, index=index)
-    scale = float(np.linalg.norm(raw.mean(axis=0))) if normalize else 1.0
+    X, scale = _as_float64(X, normalize, name=name, index=index)
     mean = masses @ X
     factor = reduce_factor(np.sqrt(masses)[:, None] * (X - mean))
     return GaussianStats(mean=mean, factor=factor, trace=float(np.sum(factor * factor)),
@@ -376,13 +397,16 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
     a, b = _pair_masses(weights, A, B)
     if _same_measure(A, B, a, b):
         return 0.0
-    A = _as_float64(A, normalize, name="A")
-    B = _as_float64(B, normalize, name="B")
-    value, _, problem = _exact_sq_parts(A, B, a, b, method=method, reg=reg,
+    A, _ = _as_float64(A, normalize, name="A")
+    B, _ = _as_float64(B, normalize, name="B")
+    unit = _common_scale(A, B)
+    # reg is in the units of the squared cost: it scales with the clouds
+    value, _, problem = _exact_sq_parts(A / unit, B / unit, a, b, method=method,
+                                        reg=None if reg is None else reg / unit**2,
                                         numItermax=numItermax)
     if problem is not None:
         _warn_unconverged(problem, method=method, numItermax=numItermax)
-    return float(np.sqrt(max(value, 0.0)))
+    return unit * float(np.sqrt(max(value, 0.0)))
 
 
 def _gaussian_sq_parts(s1: GaussianStats, s2: GaussianStats):
@@ -449,7 +473,10 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
     a, b = _pair_masses(weights, A, B)
     if _same_measure(A, B, a, b):
         return 0.0
-    s1 = _stats(A, a, normalize=normalize, name="A")
-    s2 = _stats(B, b, normalize=normalize, name="B")
+    A, _ = _as_float64(A, normalize, name="A")
+    B, _ = _as_float64(B, normalize, name="B")
+    unit = _common_scale(A, B)
+    s1 = _stats(A / unit, a, normalize=False, name="A")
+    s2 = _stats(B / unit, b, normalize=False, name="B")
     mean_term, bures_term = _gaussian_sq_parts(s1, s2)
-    return float(np.sqrt(max(mean_term + bures_term, 0.0)))
+    return unit * float(np.sqrt(max(mean_term + bures_term, 0.0)))
