@@ -28,7 +28,6 @@ from numbers import Integral
 
 import numpy as np
 from scipy import sparse
-from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import get_tags
@@ -36,171 +35,11 @@ from ._sklearn_compat import HasMethods, Interval, StrOptions, fit_context as _f
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_texts, describe
+from .math.moments import (diag_second_order, mean_norm_scales, pooled_pca, text_means,
+                           upper_second_order)
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["MeanPooler", "GaussianPooler"]
-
-
-# ---------------------------------------------------------------------------------------
-# Array functions over a ragged corpus: ``data`` (n_tokens_total, d), ``offsets`` (N + 1,)
-# ---------------------------------------------------------------------------------------
-
-# Chunks of a few MiB: large temporary arrays cost more in fresh memory pages
-# than they save in calls (a 200 MB float64 copy is ten times slower here
-# than the same copy made 8 MiB at a time).
-_CHUNK_BYTES = 8 * 2**20
-
-
-def _budget_bytes() -> int:
-    """Bytes a chunk's temporaries may take: scikit-learn's working_memory, at most 8 MiB."""
-    return int(min(get_config()["working_memory"] * 2**20, _CHUNK_BYTES))
-
-
-def _contiguous_chunks(offsets: np.ndarray, bytes_per_row: int):
-    """Yield ``(a, b)``: runs of texts whose tokens fit the working memory together."""
-    rows = max(1, _budget_bytes() // max(1, bytes_per_row))
-    n_texts = offsets.size - 1
-    a = 0
-    while a < n_texts:
-        b = int(np.searchsorted(offsets, offsets[a] + rows, side="right")) - 1
-        b = min(max(b, a + 1), n_texts)
-        yield a, b
-        a = b
-
-
-def _segment_rows(offsets: np.ndarray, texts: np.ndarray) -> np.ndarray:
-    """Row indices into ``data`` of the given texts, concatenated in that order."""
-    starts = offsets[texts]
-    lengths = offsets[texts + 1] - starts
-    firsts = np.zeros(texts.size, dtype=np.int64)
-    np.cumsum(lengths[:-1], out=firsts[1:])
-    return np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
-
-
-def _segment_sums(data, offsets, rows=None) -> np.ndarray:
-    """float64 array of shape (N, d'): for each text, the sum of its (transformed) rows.
-
-    ``rows(X, a, b)``, if given, maps the float64 rows of texts ``a..b-1`` to
-    the values to sum. The sums are one sparse indicator product per chunk:
-    far faster than ``np.add.reduceat`` along axis 0, and exact in float64.
-    """
-    n_texts = offsets.size - 1
-    out = None
-    for a, b in _contiguous_chunks(offsets, 4 * 8 * data.shape[1]):
-        lo, hi = int(offsets[a]), int(offsets[b])
-        X = data[lo:hi].astype(np.float64)
-        if rows is not None:
-            X = rows(X, a, b)
-        indicator = sparse.csr_array(
-            (np.ones(hi - lo), np.arange(hi - lo), offsets[a:b + 1] - lo), shape=(b - a, hi - lo))
-        part = indicator @ X
-        if out is None:
-            out = np.empty((n_texts, part.shape[1]), dtype=np.float64)
-        out[a:b] = part
-    return out
-
-
-def _segment_means(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """float64 array of shape (N, d): the mean row of each text."""
-    return _segment_sums(data, offsets) / np.diff(offsets)[:, None]
-
-
-def _mean_norms(means: np.ndarray) -> np.ndarray:
-    """The norm of each text's mean; a zero or non-finite norm names its text."""
-    norms = np.linalg.norm(means, axis=1)
-    bad = ~np.isfinite(norms) | (norms == 0.0)
-    if bad.any():
-        index = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"The mean token of text {index} has norm {norms[index]}: the text has no "
-            "direction, so normalize=True cannot divide its token cloud by that norm "
-            f"({int(bad.sum())} such text(s) in all)."
-        )
-    return norms
-
-
-def _diag_second_order(data, offsets, means, basis=None) -> np.ndarray:
-    r"""Per-text biased variances :math:`\frac1n\sum_k (x_{kj} - m_j)^2`, shape (N, d)."""
-    lengths = np.diff(offsets)
-
-    def squared_deviations(X, a, b):
-        X -= np.repeat(means[a:b], lengths[a:b], axis=0)
-        X *= X
-        return X
-
-    return _segment_sums(data, offsets, squared_deviations) / lengths[:, None]
-
-
-# Texts per stacked product, at most: neighbours in length order differ
-# little, so small batches waste little on padding.
-_BATCH_TEXTS = 16
-
-
-def _upper_second_order(data, offsets, means, basis=None) -> np.ndarray:
-    r"""Upper triangles (``np.triu_indices`` order) of the per-text biased covariances.
-
-    With ``basis`` (k, d), the covariance of the projected cloud
-    :math:`P \Sigma P^\top` is returned instead. Texts are sorted by length and
-    zero-padded into batches, so each batch is one stacked matrix product
-    :math:`C_i^\top C_i` (padding rows add nothing); batches are bounded by the
-    working memory.
-    """
-    lengths = np.diff(offsets)
-    d = data.shape[1]
-    k = d if basis is None else basis.shape[0]
-    rows_i, cols_i = np.triu_indices(k)
-    out = np.empty((lengths.size, rows_i.size), dtype=np.float64)
-    order = np.argsort(-lengths, kind="stable")
-    bytes_per_row = 8 * (2 * d + 2 * k)
-    bytes_per_text = 8 * (k * k + rows_i.size)
-    budget = _budget_bytes()
-    a = 0
-    while a < order.size:
-        n_max = int(lengths[order[a]])  # the longest text of the batch comes first
-        size = max(1, min(_BATCH_TEXTS, budget // (n_max * bytes_per_row + bytes_per_text)))
-        texts = order[a:a + size]
-        a += size
-        counts = lengths[texts]
-        owner = np.repeat(np.arange(texts.size), counts)
-        position = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        X = data[_segment_rows(offsets, texts)].astype(np.float64)
-        centre = means[texts]
-        if basis is not None:  # project first: k columns to centre instead of d
-            X = X @ basis.T
-            centre = centre @ basis.T
-        padded = np.zeros((texts.size, n_max, k), dtype=np.float64)
-        padded[owner, position] = X - centre[owner]
-        cov = np.matmul(padded.transpose(0, 2, 1), padded)
-        out[texts] = cov[:, rows_i, cols_i] / counts[:, None]
-    return out
-
-
-def _pooled_pca(data, offsets, scales, n_components):
-    """Top principal directions of all tokens pooled (each text divided by its scale).
-
-    Returns the mean token (d,), the components (k, d) with the sign that
-    makes each component's largest entry positive, and their variances (k,).
-    """
-    lengths = np.diff(offsets)
-    row_scale = np.repeat(1.0 / scales, lengths)
-    n_tokens, d = data.shape
-    total = np.zeros(d, dtype=np.float64)
-    chunks = list(_contiguous_chunks(offsets, 2 * 8 * d))
-    for a, b in chunks:
-        lo, hi = offsets[a], offsets[b]
-        total += (data[lo:hi] * row_scale[lo:hi, None]).sum(axis=0, dtype=np.float64)
-    centre = total / n_tokens
-    scatter = np.zeros((d, d), dtype=np.float64)
-    for a, b in chunks:
-        lo, hi = offsets[a], offsets[b]
-        centred = data[lo:hi] * row_scale[lo:hi, None] - centre
-        scatter += centred.T @ centred
-    eigenvalues, eigenvectors = np.linalg.eigh(scatter / n_tokens)
-    top = np.argsort(eigenvalues)[::-1][:n_components]
-    components = eigenvectors[:, top].T
-    signs = np.sign(components[np.arange(top.size), np.argmax(np.abs(components), axis=1)])
-    components *= np.where(signs == 0, 1.0, signs)[:, None]
-    return centre, components, np.clip(eigenvalues[top], 0.0, None)
 
 
 def _upper_names(prefix: str, k: int) -> list[str]:
@@ -217,9 +56,9 @@ class _Covariance:
 
 
 _COVARIANCES = {
-    "diag": _Covariance(_diag_second_order, lambda k: [f"var_{j}" for j in range(k)]),
-    "full": _Covariance(_upper_second_order, lambda k: _upper_names("cov", k)),
-    "projected": _Covariance(_upper_second_order, lambda k: _upper_names("pcov", k)),
+    "diag": _Covariance(diag_second_order, lambda k: [f"var_{j}" for j in range(k)]),
+    "full": _Covariance(upper_second_order, lambda k: _upper_names("cov", k)),
+    "projected": _Covariance(upper_second_order, lambda k: _upper_names("pcov", k)),
 }
 
 
@@ -235,6 +74,11 @@ def _first_item(X):
     if hasattr(X, "iloc") and getattr(X, "ndim", 0) == 1:  # pandas Series
         return X.iloc[0] if len(X) else None
     return None
+
+
+def _head(X) -> list:
+    """The first item of a list or tuple input (for type checks), else nothing."""
+    return [X[0]] if isinstance(X, (list, tuple)) and X else []
 
 
 def _looks_like_texts(X) -> bool:
@@ -267,6 +111,12 @@ class _BasePooler(TransformerMixin, BaseEstimator):
 
     def _tokens(self, X, encoder, *, fit: bool) -> TokenSets:
         """Turn ``X`` into validated tokens, encoding texts with ``encoder``."""
+        if sparse.issparse(X) or any(sparse.issparse(x) for x in _head(X)):
+            raise TypeError(
+                f"{self._encoder_hint(encoder)}. Received a scipy sparse matrix: sparse "
+                "matrices are not token clouds (a token cloud is a dense (n_tokens, d) array "
+                "per text; a sparse bag-of-words table is already pooled)."
+            )
         if encoder is None:
             if _looks_like_texts(X):
                 raise TypeError(
@@ -309,8 +159,20 @@ class _BasePooler(TransformerMixin, BaseEstimator):
         self._fit_tokens(tokens)
         return tokens
 
-    def _output_dtype(self, tokens: TokenSets):
-        return np.float32 if tokens.dtype == np.float32 else np.float64
+    def _features(self, tokens: TokenSets) -> np.ndarray:
+        """Pool, cast to the tokens' dtype and refuse features that overflow it."""
+        dtype = np.float32 if tokens.dtype == np.float32 else np.float64
+        with np.errstate(over="ignore", invalid="ignore"):
+            features = self._pool(tokens).astype(dtype, copy=False)
+        finite = np.isfinite(features).all(axis=1)
+        if not finite.all():
+            index = int(np.argmin(finite))
+            raise ValueError(
+                f"The features of text {index} overflow {np.dtype(dtype).name}: its tokens "
+                f"reach {float(np.max(np.abs(tokens[index]))):.3g}, and their second moments "
+                "do not fit. Rescale the embeddings (or use normalize=True)."
+            )
+        return features
 
     # -- scikit-learn API -------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
@@ -352,7 +214,7 @@ shape (n_i, d)
             float32 for float32 tokens, float64 otherwise.
         """
         tokens = self._fit_input(X)
-        return self._pool(tokens).astype(self._output_dtype(tokens), copy=False)
+        return self._features(tokens)
 
     def transform(self, X):
         """Return the features of each text.
@@ -375,16 +237,17 @@ shape (n_i, d)
                 f"X has token embeddings of dimension d={tokens.dim}, but "
                 f"{type(self).__name__} was fitted on dimension d={self.embedding_dim_}."
             )
-        return self._pool(tokens).astype(self._output_dtype(tokens), copy=False)
+        return self._features(tokens)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
 
         Parameters
         ----------
-        input_features : None
-            Not used: the input is texts or token clouds, not named columns.
-            Present for the scikit-learn API.
+        input_features : array-like of str or None
+            Ignored, whatever it holds: the input is texts or token clouds,
+            not named columns, so a preceding step's names (e.g. those of a
+            :class:`~skpool.TokenEncoder` in a pipeline) do not carry over.
 
         Returns
         -------
@@ -398,7 +261,10 @@ shape (n_i, d)
         # Not a table: sklearn's common checks that feed 2-D arrays do not apply.
         tags.input_tags.two_d_array = False
         tags.input_tags.string = self.encoder is not None
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # Token embeddings keep their dtype (float32 stays float32). Texts have
+        # no dtype to preserve: the features take the encoder's token dtype.
+        tags.transformer_tags.preserves_dtype = (["float64", "float32"] if self.encoder is None
+                                                 else [])
         return tags
 
 
@@ -480,7 +346,7 @@ class MeanPooler(_BasePooler):
         self.encoder = encoder
 
     def _pool(self, tokens: TokenSets) -> np.ndarray:
-        return _segment_means(tokens.data, tokens.offsets)
+        return text_means(tokens.data, tokens.offsets)
 
     def _feature_names(self) -> list[str]:
         return [f"mean_{j}" for j in range(self.embedding_dim_)]
@@ -605,8 +471,11 @@ class GaussianPooler(_BasePooler):
         self.n_components = n_components
         self.normalize = normalize
 
-    def _scales(self, tokens: TokenSets, means: np.ndarray):
-        return _mean_norms(means) if self.normalize else np.ones(len(tokens))
+    def _scales(self, tokens: TokenSets):
+        """Unit means and the norms of the means (normalize=True), or None."""
+        if not self.normalize:
+            return None, None
+        return mean_norm_scales(tokens.data, tokens.offsets, where=lambda i: f"text {i}")
 
     def _fit_tokens(self, tokens: TokenSets) -> None:
         if self.covariance != "projected":
@@ -618,22 +487,20 @@ class GaussianPooler(_BasePooler):
                 f"n_components={k} must be at most the embedding dimension d={d} for "
                 "covariance='projected'."
             )
-        means = _segment_means(tokens.data, tokens.offsets)
-        centre, components, variances = _pooled_pca(
-            tokens.data, tokens.offsets, self._scales(tokens, means), k)
+        centre, components, variances = pooled_pca(
+            tokens.data, tokens.offsets, self._scales(tokens)[1], k)
         self.tokens_mean_ = centre
         self.components_ = components
         self.explained_variance_ = variances
 
     def _pool(self, tokens: TokenSets) -> np.ndarray:
         data, offsets = tokens.data, tokens.offsets
-        means = _segment_means(data, offsets)
-        scales = self._scales(tokens, means)
+        unit_means, scales = self._scales(tokens)
+        # with normalize=True the rows are divided by the norm of their mean
+        # before squaring, so the features stay finite at any magnitude
+        means = text_means(data, offsets) if scales is None else unit_means
         basis = self.components_ if self.covariance == "projected" else None
-        second = _COVARIANCES[self.covariance].second_order(data, offsets, means, basis)
-        if self.normalize:
-            means = means / scales[:, None]
-            second /= (scales * scales)[:, None]
+        second = _COVARIANCES[self.covariance].second_order(data, offsets, means, basis, scales)
         return np.hstack([means, second])
 
     def _feature_names(self) -> list[str]:
