@@ -30,7 +30,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from skpool.report import compare_models, format_table, load_corpus
+from skpool.analysis import compare_models
+from skpool.cli.formatting import format_table
+from skpool.datasets import load_corpus
 
 COLUMNS = [("model", "model"), ("mean_socm", "mean SOCM"), ("stderr", "SE"),
            ("mean_d_mu", "d_mu"), ("mean_d_sigma", "d_Sigma"),

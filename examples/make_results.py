@@ -41,7 +41,8 @@ import skpool  # noqa: E402
 from skpool import TokenEncoder, TokenSets, layer_profile  # noqa: E402
 from skpool.datasets import load_bbc_news, load_rotten_tomatoes, load_wiki_films  # noqa: E402
 from skpool.ot import compare_w2  # noqa: E402
-from skpool.report import collapse_record, format_table, pair_components  # noqa: E402
+from skpool.analysis import collapse_report_of_tokens, pair_components  # noqa: E402
+from skpool.cli.formatting import format_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "all-MiniLM-L6-v2"
@@ -145,22 +146,22 @@ def main(argv=None) -> int:
     films = load_wiki_films(n_texts=n, random_state=SEED)   # what `skpool report` uses
     with timer(f"encode {n} film leads"):
         film_tokens = encoder.fit_transform(films.texts)
-    n_truncated_films = encoder.n_truncated_
+    n_truncated_films = film_tokens.n_truncated
     if not args.skip_full:
         # the other leads, encoded once; the whole corpus is the two parts together
         chosen = set(films.ids)
         rest = [k for k, key in enumerate(films_all.ids) if key not in chosen]
         with timer(f"encode the other {len(rest)} film leads"):
             rest_tokens = encoder.fit_transform([films_all.texts[k] for k in rest])
-        n_truncated_all = n_truncated_films + encoder.n_truncated_
+        n_truncated_all = n_truncated_films + rest_tokens.n_truncated
         all_tokens = TokenSets.from_arrays([*film_tokens, *rest_tokens])
     max_length = encoder.max_length_
     last_layer = encoder.n_layers_
 
     def report(tokens, dataset, n_truncated, *, n_pairs=None):
-        return collapse_record(tokens, model=MODEL, layer=last_layer, dataset=dataset,
-                               n_pairs=n_pairs, random_state=SEED, n_truncated=n_truncated,
-                               max_length=max_length)
+        return collapse_report_of_tokens(tokens, model=MODEL, layer=last_layer,
+                                         dataset=dataset, n_pairs=n_pairs, random_state=SEED,
+                                         n_truncated=n_truncated, max_length=max_length)
 
     with timer(f"SOCM, all pairs of {n} film leads"):
         films_report = report(film_tokens, "wiki-films", n_truncated_films)
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
         texts = loader(n_texts=n, random_state=SEED).texts
         with timer(f"encode and SOCM, {n} texts of {name}"):
             tokens = encoder.fit_transform(texts)
-            other_reports.append(report(tokens, name, encoder.n_truncated_))
+            other_reports.append(report(tokens, name, tokens.n_truncated))
 
     # -- layer profile ------------------------------------------------------------------------
     with timer(f"layer profile, {n} film leads"):
@@ -198,17 +199,16 @@ def main(argv=None) -> int:
         untrained = TokenEncoder(model=str(build_untrained_minilm(Path(scratch) / "untrained",
                                                                   seed=SEED)))
         untrained_tokens = untrained.fit_transform(films.texts)
-        untrained_report = collapse_record(
+        untrained_report = collapse_report_of_tokens(
             untrained_tokens, model="MiniLM architecture, random weights", layer=last_layer,
-            dataset="wiki-films", random_state=SEED, n_truncated=untrained.n_truncated_,
-            max_length=untrained.max_length_)
+            dataset="wiki-films", random_state=SEED, max_length=untrained.max_length_)
     # the second bundled encoder (contrastively fine-tuned like MiniLM, 768-d, 12 layers)
     with timer(f"encode and SOCM, {n} film leads with {SECOND_MODEL}"):
         second = TokenEncoder(model=SECOND_MODEL)
         second_tokens = second.fit_transform(films.texts)
-        second_report = collapse_record(
+        second_report = collapse_report_of_tokens(
             second_tokens, model=SECOND_MODEL, layer=second.n_layers_, dataset="wiki-films",
-            random_state=SEED, n_truncated=second.n_truncated_, max_length=second.max_length_)
+            random_state=SEED, max_length=second.max_length_)
     comparison_rows = [{**films_report.record.to_dict(), "model": MODEL},
                        second_report.record.to_dict(),
                        untrained_report.record.to_dict()]

@@ -36,7 +36,7 @@ _LAZY = {
     "concentration": "skpool.math.socm",
     "CollapseScorer": "skpool.scoring",
     "CollapseFeatures": "skpool.scoring",
-    "layer_profile": "skpool.scoring",
+    "layer_profile": "skpool.analysis",
 }
 
 __all__ = ["TokenSets", "__version__", *_LAZY]

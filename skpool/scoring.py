@@ -1,4 +1,4 @@
-"""scikit-learn glue for the collapse metric: a scorer, features and layer profiles.
+"""scikit-learn glue for the collapse metric: a scorer and collapse-aware features.
 
 - :class:`CollapseScorer` scores a fitted estimator by ``-mean SOCM`` of the
   token clouds its :class:`~skpool.TokenEncoder` produces, so it drops into
@@ -6,32 +6,26 @@
 - :class:`CollapseFeatures` is a transformer that turns each text into
   collapse-aware features: its spread ratio and within-text cosine, and its
   ``d_mu``, ``d_sigma`` and SOCM against landmark texts chosen in ``fit``.
-- :func:`layer_profile` measures collapse at every hidden layer of an
-  encoder from one encoding pass (the paper's layer-wise analysis).
 
-References
-----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
+The quantities are defined on the concepts page (``docs/concepts.md``); the
+layer-wise analysis is :func:`skpool.analysis.layer_profile`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_random_state
 
-from ._validation import check_positive_int, describe
+from ._sklearn_compat import Interval
+from ._validation import check_n_jobs, check_positive_int, check_random_state_param, describe
+from .encoder import TokenEncoder
+from .math.socm import concentration, mean_socm, pairwise_socm_components
+from .pooling import _BasePooler
 from .tokensets import TokenSets, check_token_sets
 
-__all__ = ["CollapseScorer", "CollapseFeatures", "LayerProfile", "layer_profile",
-           "find_encoder"]
-
-
-def _is_token_encoder(obj) -> bool:
-    # Checked by name and duck type so that this module does not import torch.
-    return type(obj).__name__ == "TokenEncoder" and hasattr(obj, "transform_layers")
+__all__ = ["CollapseScorer", "CollapseFeatures", "find_encoder"]
 
 
 def find_encoder(estimator):
@@ -66,7 +60,7 @@ def find_encoder(estimator):
         if obj is None or id(obj) in seen or isinstance(obj, (str, bytes, int, float)):
             return None
         seen.add(id(obj))
-        if _is_token_encoder(obj):
+        if isinstance(obj, TokenEncoder):
             return obj
         for attribute in ("encoder_", "best_estimator_", "estimator_"):
             found = search(getattr(obj, attribute, None))
@@ -139,7 +133,7 @@ class CollapseScorer:
 
     Attributes
     ----------
-    last_result_ : MeanSOCM
+    last_result_ : MeanSOCMResult
         The full result (mean, standard error, d_mu, d_sigma, trace
         violations) of the last call.
 
@@ -170,9 +164,9 @@ class CollapseScorer:
         self.n_jobs = n_jobs
 
     def __call__(self, estimator, X, y=None) -> float:
-        from .math.socm import mean_socm
-
         check_positive_int(self.n_pairs, name="n_pairs", allow_none=True)
+        check_random_state_param(self.random_state)
+        check_n_jobs(self.n_jobs)
         encoder = self.encoder if self.encoder is not None else find_encoder(estimator)
         tokens = _tokens_of(X, encoder)
         result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state,
@@ -187,15 +181,7 @@ class CollapseScorer:
                 f"random_state={self.random_state!r}{extra})")
 
 
-def _collapse_features_base():
-    # The poolers own the texts-or-tokens input handling; reuse it rather than
-    # write it twice (imported here to keep the import graph one-directional).
-    from .pooling import _BasePooler
-
-    return _BasePooler
-
-
-class CollapseFeatures(_collapse_features_base()):
+class CollapseFeatures(_BasePooler):
     r"""Collapse-aware features of each text, for pipelines and feature unions.
 
     For every text the features are its spread ratio
@@ -255,10 +241,11 @@ class CollapseFeatures(_collapse_features_base()):
     """
 
     _parameter_constraints: dict = {
-        **_collapse_features_base()._parameter_constraints,
-        "n_landmarks": [int],
+        **_BasePooler._parameter_constraints,
+        "n_landmarks": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
-        "n_jobs": [None, int],
+        "n_jobs": [None, Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, *, encoder=None, n_landmarks=8, random_state=None, n_jobs=None):
@@ -268,15 +255,12 @@ class CollapseFeatures(_collapse_features_base()):
         self.n_jobs = n_jobs
 
     def _fit_tokens(self, tokens: TokenSets) -> None:
-        n_landmarks = check_positive_int(self.n_landmarks, name="n_landmarks")
-        n_landmarks = min(n_landmarks, len(tokens))
+        n_landmarks = min(int(self.n_landmarks), len(tokens))
         rng = check_random_state(self.random_state)
         self.landmark_indices_ = np.sort(rng.choice(len(tokens), n_landmarks, replace=False))
         self.landmarks_ = tokens.take(self.landmark_indices_)
 
     def _pool(self, tokens: TokenSets) -> np.ndarray:
-        from .math.socm import concentration, pairwise_socm_components
-
         spread = concentration(tokens)
         pairs = pairwise_socm_components(tokens, self.landmarks_, n_jobs=self.n_jobs)
         k = len(self.landmarks_)
@@ -297,127 +281,8 @@ class CollapseFeatures(_collapse_features_base()):
     def _output_dtype(self, tokens: TokenSets):
         return np.float64
 
-
-@dataclass(frozen=True)
-class LayerRecord:
-    """Collapse statistics of one hidden layer (one row of a :class:`LayerProfile`)."""
-
-    layer: int
-    n_texts: int
-    n_pairs: int
-    exact: bool
-    mean_socm: float
-    stderr: float
-    mean_d_mu: float
-    mean_d_sigma: float
-    n_trace_violations: int
-    mean_spread: float
-    median_spread: float
-    max_spread: float
-    mean_cosine: float
-
-
-@dataclass(frozen=True)
-class LayerProfile:
-    """Collapse statistics at every requested hidden layer of an encoder.
-
-    Attributes
-    ----------
-    records : tuple of LayerRecord
-        One record per layer, in increasing layer order (0 is the embedding
-        layer's output).
-    model : str
-        The encoder's model, as given.
-    """
-
-    records: tuple
-    model: str = ""
-    n_truncated: int = 0
-
-    @property
-    def layers(self) -> np.ndarray:
-        """ndarray of int: the layer indices."""
-        return np.array([r.layer for r in self.records])
-
-    def column(self, name: str) -> np.ndarray:
-        """ndarray: one statistic across layers, e.g. ``profile.column("mean_socm")``."""
-        return np.array([getattr(r, name) for r in self.records])
-
-    def to_dicts(self) -> list[dict]:
-        """list of dict: the records as plain dictionaries (JSON-ready)."""
-        return [{"model": self.model, **asdict(r)} for r in self.records]
-
-    def to_frame(self):
-        """The records as a :class:`pandas.DataFrame` (requires pandas)."""
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a test dependency
-            raise ImportError("LayerProfile.to_frame needs pandas: pip install pandas") from None
-        return pd.DataFrame(self.to_dicts())
-
-
-def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
-                  n_jobs=None) -> LayerProfile:
-    """Measure collapse at every hidden layer of an encoder in one encoding pass.
-
-    For each layer: the corpus mean SOCM with its standard error, mean
-    :math:`d_\\mu` and :math:`d_\\Sigma`, the number of texts breaking the
-    trace assumption, and the mean spread ratio and within-text cosine (the
-    paper's layer-wise analysis, its Figures 4 and 11).
-
-    Parameters
-    ----------
-    encoder : TokenEncoder
-        Its ``layer`` parameter is ignored; every requested layer is read
-        from the same forward pass.
-    texts : sequence of str of length n_texts (at least 2)
-    layers : sequence of int or None, default=None
-        Hidden-state indices; ``None`` means all, ``0 .. n_layers``.
-    n_pairs : int or None, default=None
-        All pairs (``None``) or this many sampled pairs per layer (the same
-        pairs at every layer, so layers are compared on equal terms).
-    random_state : int or None, default=None
-    n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
-
-    Returns
-    -------
-    LayerProfile
-
-    Examples
-    --------
-    >>> from skpool import TokenEncoder, layer_profile
-    >>> profile = layer_profile(TokenEncoder(), ["A cat sat.", "Stocks fell sharply.",
-    ...                                          "The match ended 2-1."], layers=[0, -1])
-    >>> profile.layers.tolist()
-    [0, 6]
-    """
-    from .math.socm import concentration, mean_socm
-
-    if not _is_token_encoder(encoder):
-        raise TypeError(f"Expected encoder to be a TokenEncoder. Received {describe(encoder)}.")
-    by_layer = encoder.transform_layers(texts, layers)
-    if len(next(iter(by_layer.values()))) < 2:
-        raise ValueError("Expected at least 2 texts for a layer profile. Received 1.")
-    seed = random_state
-    if n_pairs is not None and not isinstance(random_state, (int, np.integer)):
-        # One seed for every layer so that all layers see the same pairs.
-        seed = int(check_random_state(random_state).randint(2**31 - 1))
-    records = []
-    for layer, tokens in by_layer.items():
-        result = mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
-        spread = concentration(tokens)
-        records.append(LayerRecord(
-            layer=int(layer), n_texts=len(tokens), n_pairs=int(result.n_pairs),
-            exact=bool(result.exact), mean_socm=float(result.mean),
-            stderr=float(result.stderr), mean_d_mu=float(result.mean_d_mu),
-            mean_d_sigma=float(result.mean_d_sigma),
-            n_trace_violations=int(result.n_trace_violations),
-            mean_spread=float(np.mean(spread.spread)),
-            median_spread=float(np.median(spread.spread)),
-            max_spread=float(np.max(spread.spread)),
-            mean_cosine=float(np.mean(spread.mean_cosine)),
-        ))
-    return LayerProfile(records=tuple(records), model=str(encoder.model),
-                        n_truncated=int(getattr(encoder, "n_truncated_", 0)))
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # the features are ratios and SOCM values computed in float64 for any input
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags

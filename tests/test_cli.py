@@ -90,7 +90,7 @@ def test_report_txt_json_matches_library(capsys, tmp_path, tiny_model_dir, corpu
     assert record["n_trace_violations"] == int((np.asarray(conc.spread) > 2).sum())
     assert record["mean_spread"] == pytest.approx(float(np.mean(conc.spread)), rel=1e-6)
     assert record["mean_cosine"] == pytest.approx(float(np.mean(conc.mean_cosine)), rel=1e-6)
-    assert record["n_truncated"] == encoder.n_truncated_ == 1  # the one > 64-token text
+    assert record["n_truncated"] == tokens.n_truncated == 1  # the one > 64-token text
     assert record["max_length"] == 64
     assert record["layer"] == encoder.n_layers_ == 2  # -1 is reported as the last layer
     assert record["model"] == str(tiny_model_dir)
@@ -130,7 +130,7 @@ def test_report_layer_and_max_length_options(capsys, tiny_model_dir, corpus_txt,
     record = json.loads(out)[0]
     encoder, tokens = tokens_of(tiny_model_dir, sample_texts, layer=1, max_length=16)
     assert record["layer"] == 1 and record["max_length"] == 16
-    assert record["n_truncated"] == encoder.n_truncated_ > 1
+    assert record["n_truncated"] == tokens.n_truncated > 1
     assert record["mean_socm"] == pytest.approx(mean_socm(tokens).mean, rel=1e-6)
 
 
@@ -340,7 +340,7 @@ def test_report_bundled_model_on_wiki_films(capsys, bundled_model_path):
                                           ("rotten-tomatoes", "load_rotten_tomatoes")])
 def test_named_corpora_are_the_library_samples(name, loader):
     from skpool import datasets
-    from skpool.report import load_corpus
+    from skpool.datasets import load_corpus
 
     corpus = load_corpus(name, n_texts=12, random_state=3)
     assert corpus.texts == getattr(datasets, loader)(n_texts=12, random_state=3).texts

@@ -160,9 +160,9 @@ def test_layer_profile_overlays_a_second_model():
 
 
 def test_layer_profile_accepts_a_layer_profile_object():
-    from skpool.scoring import LayerProfile, LayerRecord
+    from skpool.analysis import CollapseRecord, LayerProfile
 
-    records = tuple(LayerRecord(layer=k, n_texts=3, n_pairs=3, exact=True, mean_socm=0.1 * k,
+    records = tuple(CollapseRecord(layer=k, n_texts=3, n_pairs=3, exact=True, mean_socm=0.1 * k,
                                 stderr=0.0, mean_d_mu=0.1, mean_d_sigma=0.2,
                                 n_trace_violations=0, mean_spread=1.0, median_spread=1.0, max_spread=1.5,
                                 mean_cosine=0.5) for k in range(3))

@@ -41,7 +41,7 @@ API_MODULES = {
     "skpool.encoder": None,
     "skpool.datasets": None,
     "skpool.plotting": None,
-    "skpool.report": None,
+    "skpool.analysis": None,
     "skpool.cli": None,
 }
 

@@ -1,0 +1,706 @@
+r"""Corpus-level measurements: encode texts, measure collapse, return records.
+
+Every function here takes texts (with an encoder) or token clouds, runs the
+metrics of :mod:`skpool.math.socm` and :mod:`skpool.ot`, and returns small
+records; the command line (:mod:`skpool.cli`) only parses arguments, prints
+and saves them.
+
+- :func:`collapse_report` encodes a corpus with one model and measures its
+  second-order collapse; :func:`collapse_report_of_tokens` does the same for
+  token clouds already encoded. Both return a :class:`CollapseReport`.
+- :func:`compare_models` gives one :class:`CollapseReport` per model on the
+  same texts and pairs.
+- :func:`layer_profile` gives one :class:`CollapseRecord` per hidden layer
+  from one encoding pass (a :class:`LayerProfile`).
+- :func:`pair_components` returns :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})` per
+  pair (a :class:`PairComponents`), for the scatter of the paper's Figure 17.
+- :func:`ot_report` compares Gaussian and exact :math:`W_2` on pairs of texts
+  (an :class:`OTReport`).
+
+A measured corpus is always a :class:`CollapseRecord`, filled by one
+function; ``record.to_dict()`` is what ``skpool ... --json`` writes. The
+quantities are defined on the concepts page (``docs/concepts.md``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
+                          check_texts, describe)
+from .encoder import TokenEncoder
+from .math.socm import (Concentration, concentration, mean_socm,
+                        pairwise_socm_components)
+from .ot import compare_w2
+from .tokensets import TokenSets, check_token_sets
+
+__all__ = [
+    "CollapseRecord",
+    "CollapseReport",
+    "LayerProfile",
+    "PairComponents",
+    "OTRecord",
+    "OTReport",
+    "collapse_report",
+    "collapse_report_of_tokens",
+    "compare_models",
+    "layer_profile",
+    "pair_components",
+    "ot_report",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------
+class _Record:
+    """What every JSON record of the command line shares."""
+
+    def to_dict(self) -> dict:
+        """Return the record as a plain ``dict`` (field name to value), JSON-ready."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollapseRecord(_Record):
+    r"""Second-order collapse of one model (and one layer) on one corpus.
+
+    This is one record of ``skpool report``, ``compare`` and ``layers``
+    (``--json``); :meth:`to_dict` gives it as a JSON-ready ``dict``.
+
+    Attributes
+    ----------
+    model : str
+        The model name or folder.
+    layer : int
+        The hidden layer the tokens come from (0 = embedding layer, the last
+        layer is the model's number of layers).
+    dataset : str
+        The corpus name or file.
+    n_texts : int
+        Number of texts ``N``.
+    n_pairs : int
+        Number of text pairs averaged: ``N (N - 1) / 2`` when ``exact``,
+        otherwise the number of distinct pairs sampled.
+    exact : bool
+        Whether every pair was used (then ``stderr`` is 0).
+    mean_socm : float
+        Mean SOCM over the pairs. Not clipped: above 1 is possible when texts
+        break the trace assumption.
+    stderr : float
+        Standard error of ``mean_socm`` (0 when exact; with the
+        finite-population correction when sampled).
+    mean_d_mu, mean_d_sigma : float
+        Mean :math:`d_\mu = \lVert\mu_1-\mu_2\rVert^2/4` and mean
+        :math:`d_\Sigma = B^2(\Sigma_1, \Sigma_2)/4` over the same pairs.
+    n_trace_violations : int
+        Number of texts with :math:`\operatorname{tr}\Sigma > 2` (the paper's
+        assumption, under which :math:`d_\Sigma \le 1`).
+    mean_spread, median_spread, max_spread : float
+        The spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert\mu(X)\rVert^2`
+        over texts (the paper's token concentration; smaller = more concentrated).
+    mean_cosine : float
+        Mean over texts of the mean within-text cosine
+        :math:`\frac1{n^2}\sum_{j,k}\cos(x_j, x_k)`.
+    n_truncated : int
+        Number of texts cut at ``max_length`` tokens.
+    max_length : int or None
+        The token limit used.
+    seed : int or None
+        The seed of the text sample and of the pair sample.
+    skpool_version : str
+    """
+
+    model: str = ""
+    layer: int
+    dataset: str = ""
+    n_texts: int
+    n_pairs: int
+    exact: bool
+    mean_socm: float
+    stderr: float
+    mean_d_mu: float
+    mean_d_sigma: float
+    n_trace_violations: int
+    mean_spread: float
+    median_spread: float
+    max_spread: float
+    mean_cosine: float
+    n_truncated: int = 0
+    max_length: int | None = None
+    seed: int | None = None
+    skpool_version: str = ""
+
+
+@dataclass(frozen=True)
+class CollapseReport:
+    """A :class:`CollapseRecord` with the token clouds it was measured on.
+
+    Attributes
+    ----------
+    record : CollapseRecord
+    tokens : TokenSets
+        The token embeddings of the corpus (for plots or further metrics).
+    concentration : Concentration
+        Spread ratio and mean within-text cosine of each text.
+    """
+
+    record: CollapseRecord
+    tokens: TokenSets
+    concentration: Concentration
+
+    @property
+    def spread(self) -> np.ndarray:
+        r"""ndarray of shape (n_texts,): the spread ratio :math:`\operatorname{tr}\Sigma` of each text."""
+        return self.concentration.spread
+
+    @property
+    def mean_cosine(self) -> np.ndarray:
+        """ndarray of shape (n_texts,): the mean within-text cosine of each text."""
+        return self.concentration.mean_cosine
+
+
+def _seed(random_state):
+    """The seed to store in a record: an int seed, else None (a Generator has none)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return None
+
+
+def _labels(model, layer, dataset, *, n_truncated=0, max_length=None,
+            random_state=None) -> dict:
+    """The fields every record carries beside its measurements."""
+    from . import __version__
+
+    return {
+        "model": str(model), "layer": int(layer), "dataset": str(dataset),
+        "n_truncated": int(n_truncated),
+        "max_length": None if max_length is None else int(max_length),
+        "seed": _seed(random_state), "skpool_version": __version__,
+    }
+
+
+def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
+             n_jobs) -> tuple[CollapseRecord, Concentration]:
+    """Fill a :class:`CollapseRecord`: the one place the corpus numbers are computed."""
+    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs)
+    conc = concentration(tokens)
+    record = CollapseRecord(
+        **labels,
+        n_texts=len(tokens),
+        n_pairs=int(result.n_pairs),
+        exact=bool(result.exact),
+        mean_socm=float(result.mean),
+        stderr=float(result.stderr),
+        mean_d_mu=float(result.mean_d_mu),
+        mean_d_sigma=float(result.mean_d_sigma),
+        n_trace_violations=int(result.n_trace_violations),
+        mean_spread=conc.mean_spread,
+        median_spread=conc.median_spread,
+        max_spread=float(np.max(conc.spread)),
+        mean_cosine=conc.average_cosine,
+    )
+    return record, conc
+
+
+# ---------------------------------------------------------------------------------------
+# Encoders and texts
+# ---------------------------------------------------------------------------------------
+def _make_encoder(encoder, **params) -> TokenEncoder:
+    """A TokenEncoder from an instance (kept as is), a model name/folder or None."""
+    if encoder is None:
+        return TokenEncoder(**params)
+    if isinstance(encoder, (str, Path)):
+        return TokenEncoder(model=str(encoder), **params)
+    if isinstance(encoder, TokenEncoder):
+        return encoder
+    raise TypeError(
+        "Expected encoder to be a TokenEncoder, a model name or a model folder. "
+        f"Received {describe(encoder)}."
+    )
+
+
+def _encoder_layer(encoder: TokenEncoder) -> int:
+    """The encoder's layer as a non-negative hidden-state index, once it is fitted."""
+    layer = int(encoder.layer)
+    n_layers = getattr(encoder, "n_layers_", None)
+    if layer < 0 and n_layers is not None:
+        # hidden_states holds the embedding output and one entry per layer
+        layer += int(n_layers) + 1
+    return layer
+
+
+def _check_options(n_pairs, random_state, n_jobs) -> None:
+    """Check the shared options before any model loads or pair is computed."""
+    check_positive_int(n_pairs, name="n_pairs", allow_none=True)
+    check_random_state_param(random_state)
+    check_n_jobs(n_jobs)
+
+
+def _check_pair_texts(texts, what: str = "SOCM") -> list[str]:
+    texts = check_texts(texts)
+    if len(texts) < 2:
+        raise ValueError(
+            f"Expected at least two texts ({what} compares pairs of texts). "
+            f"Received {len(texts)}."
+        )
+    return texts
+
+
+def _encode(encoder: TokenEncoder, texts: list[str]) -> tuple[TokenSets, dict]:
+    """Encode ``texts`` and return the tokens with the encoder's record labels."""
+    tokens = encoder.fit_transform(texts)
+    return tokens, {"model": encoder.model, "layer": _encoder_layer(encoder),
+                    "n_truncated": tokens.n_truncated,
+                    "max_length": getattr(encoder, "max_length_", None)}
+
+
+# ---------------------------------------------------------------------------------------
+# Collapse of one corpus, several models, every layer
+# ---------------------------------------------------------------------------------------
+def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
+                              dataset: str = "", n_pairs: int | None = None,
+                              random_state=None, n_truncated: int | None = None,
+                              max_length: int | None = None, n_jobs=None) -> CollapseReport:
+    r"""Measure second-order collapse of token clouds already encoded.
+
+    Parameters
+    ----------
+    tokens : TokenSets or list of ndarray of shape (n_i, d)
+        At least two token clouds.
+    model, dataset : str
+        Labels stored in the record.
+    layer : int, default=-1
+        The layer label stored in the record.
+    n_pairs : int, optional
+        Sample this many distinct pairs (with a standard error); all
+        :math:`N(N-1)/2` pairs when None or at least that many.
+    random_state : int, RandomState instance or None
+        Seed of the pair sample.
+    n_truncated : int, optional
+        Number of texts the encoder truncated (stored in the record); by
+        default the count ``tokens`` carries (:attr:`TokenSets.n_truncated`).
+    max_length : int, optional
+        The encoder's token limit (stored in the record).
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
+
+    Returns
+    -------
+    CollapseReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = [rng.normal(size=(5, 8)) + 4.0 for _ in range(4)]
+    >>> report = collapse_report_of_tokens(clouds, model="toy")
+    >>> report.record.n_pairs, report.record.exact
+    (6, True)
+    """
+    _check_options(n_pairs, random_state, n_jobs)
+    tokens = check_token_sets(tokens, min_texts=2)
+    if n_truncated is None:
+        n_truncated = tokens.n_truncated
+    labels = _labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
+                     random_state=random_state)
+    record, conc = _measure(tokens, labels, n_pairs=n_pairs, random_state=random_state,
+                            n_jobs=n_jobs)
+    return CollapseReport(record=record, tokens=tokens, concentration=conc)
+
+
+def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
+                    dataset: str = "", n_jobs=None) -> CollapseReport:
+    r"""Encode a corpus and measure its second-order collapse.
+
+    This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
+    sampled) pairs of texts with its standard error, the mean :math:`d_\mu`
+    and :math:`d_\Sigma`, the number of texts that break the paper's trace
+    assumption :math:`\operatorname{tr}\Sigma \le 2`, the token concentration
+    and the number of truncated texts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        At least two texts.
+    encoder : TokenEncoder or str, optional
+        The encoder, or a model name / local folder for a default
+        :class:`~skpool.TokenEncoder`; the bundled all-MiniLM-L6-v2 when None.
+    n_pairs : int, optional
+        Sample this many distinct pairs instead of all :math:`N(N-1)/2`.
+    random_state : int, RandomState instance or None
+        Seed of the pair sample.
+    dataset : str, optional
+        The corpus label stored in the record.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
+
+    Returns
+    -------
+    CollapseReport
+    """
+    _check_options(n_pairs, random_state, n_jobs)
+    texts = _check_pair_texts(texts)
+    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    return collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
+                                     random_state=random_state, n_jobs=n_jobs, **encoded)
+
+
+def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
+                   dataset: str = "", n_jobs=None, **encoder_params) -> list[CollapseReport]:
+    """Run :func:`collapse_report` for several models on the same texts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    models : sequence of (str or TokenEncoder)
+        Model names / local folders (each gets a
+        ``TokenEncoder(model=..., **encoder_params)``) or encoders.
+    n_pairs, random_state, dataset, n_jobs
+        As in :func:`collapse_report`; the same pairs are drawn for every
+        model (same seed, same number of texts).
+    **encoder_params
+        Passed to every :class:`~skpool.TokenEncoder` built from a name
+        (``layer``, ``max_length``, ``batch_size``, ``progress``, ...).
+
+    Returns
+    -------
+    list of CollapseReport
+        One per model, in the given order.
+    """
+    if isinstance(models, (str, Path)) or not models:
+        raise ValueError(
+            f"Expected models to be a non-empty list of model names or folders. "
+            f"Received {describe(models)}."
+        )
+    _check_options(n_pairs, random_state, n_jobs)
+    return [
+        collapse_report(texts, _make_encoder(model, **encoder_params), n_pairs=n_pairs,
+                        random_state=random_state, dataset=dataset, n_jobs=n_jobs)
+        for model in models
+    ]
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Collapse at every requested hidden layer of an encoder.
+
+    Attributes
+    ----------
+    records : tuple of CollapseRecord
+        One record per layer, in increasing layer order (0 is the embedding
+        layer's output).
+    model : str
+        The encoder's model, as given.
+    n_truncated : int
+        Texts the encoder cut at its ``max_length``.
+    """
+
+    records: tuple
+    model: str = ""
+    n_truncated: int = 0
+
+    @property
+    def layers(self) -> np.ndarray:
+        """ndarray of int: the layer indices."""
+        return np.array([r.layer for r in self.records])
+
+    def column(self, name: str) -> np.ndarray:
+        """ndarray: one statistic across layers, e.g. ``profile.column("mean_socm")``."""
+        return np.array([getattr(r, name) for r in self.records])
+
+    def to_dicts(self) -> list[dict]:
+        """list of dict: the records as plain dictionaries (JSON-ready)."""
+        return [r.to_dict() for r in self.records]
+
+    def to_frame(self):
+        """The records as a :class:`pandas.DataFrame` (requires pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas is a test dependency
+            raise ImportError("LayerProfile.to_frame needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.to_dicts())
+
+
+def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
+                  dataset: str = "", n_jobs=None) -> LayerProfile:
+    r"""Measure collapse at every hidden layer of an encoder in one encoding pass.
+
+    For each layer, the :class:`CollapseRecord` of :func:`collapse_report`:
+    the corpus mean SOCM with its standard error, mean :math:`d_\mu` and
+    :math:`d_\Sigma`, the number of texts breaking the trace assumption, and
+    the spread ratio and within-text cosine (the paper's layer-wise
+    analysis, its Figures 4 and 11). ``skpool layers`` prints it.
+
+    Parameters
+    ----------
+    encoder : TokenEncoder or str
+        An encoder, or a model name / local folder. Its ``layer`` parameter
+        is ignored; every requested layer is read from the same forward pass.
+    texts : sequence of str of length n_texts (at least 2)
+    layers : sequence of int or None, default=None
+        Hidden-state indices (0 = embeddings, negative counts from the end);
+        ``None`` means all, ``0 .. n_layers``.
+    n_pairs : int or None, default=None
+        All pairs (``None``) or this many sampled pairs per layer (the same
+        pairs at every layer, so layers are compared on equal terms).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the pair sample.
+    dataset : str, optional
+        The corpus label stored in the records.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
+
+    Returns
+    -------
+    LayerProfile
+
+    Examples
+    --------
+    >>> from skpool import TokenEncoder, layer_profile
+    >>> profile = layer_profile(TokenEncoder(), ["A cat sat.", "Stocks fell sharply.",
+    ...                                          "The match ended 2-1."], layers=[0, -1])
+    >>> profile.layers.tolist()
+    [0, 6]
+    """
+    _check_options(n_pairs, random_state, n_jobs)
+    encoder = _make_encoder(encoder)
+    texts = check_texts(texts)
+    if len(texts) < 2:
+        raise ValueError(
+            f"Expected at least 2 texts for a layer profile (SOCM compares pairs of texts). "
+            f"Received {len(texts)}."
+        )
+    by_layer = encoder.transform_layers(texts, layers)
+    seed = random_state
+    if n_pairs is not None and _seed(random_state) is None:
+        # One seed for every layer so that all layers see the same pairs.
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+    records = []
+    n_truncated = 0
+    for layer, tokens in by_layer.items():
+        n_truncated = tokens.n_truncated
+        labels = _labels(encoder.model, layer, dataset, n_truncated=n_truncated,
+                         max_length=getattr(encoder, "max_length_", None),
+                         random_state=random_state)
+        records.append(_measure(tokens, labels, n_pairs=n_pairs, random_state=seed,
+                                n_jobs=n_jobs)[0])
+    return LayerProfile(records=tuple(records), model=str(encoder.model),
+                        n_truncated=n_truncated)
+
+
+# ---------------------------------------------------------------------------------------
+# Per-pair components
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairComponents:
+    r"""Per-pair :math:`d_\mu`, :math:`d_\Sigma` and SOCM (for the scatter of Figure 17).
+
+    Attributes
+    ----------
+    i, j : ndarray of shape (n_pairs,)
+        The two texts of each pair (indices into the corpus, ``i < j``).
+    d_mu, d_sigma, socm : ndarray of shape (n_pairs,)
+        The pair's components, as computed (never clipped).
+    n_texts : int
+        How many texts the pairs are drawn among (all of them, or a random
+        subset when the corpus has more pairs than ``max_pairs``).
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    d_mu: np.ndarray
+    d_sigma: np.ndarray
+    socm: np.ndarray
+    n_texts: int
+
+
+def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None,
+                    n_jobs=None) -> PairComponents:
+    r"""Every pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`, on a subset of texts if large.
+
+    When the corpus has at most ``max_pairs`` pairs, all of them are returned.
+    Otherwise a random subset of ``M`` texts is drawn, the largest with
+    :math:`M(M-1)/2 \le` ``max_pairs``, and all pairs among them are
+    returned: a uniform sample of texts, so the scatter and its marginals
+    show the corpus without computing every pair.
+
+    Parameters
+    ----------
+    tokens : TokenSets or list of ndarray of shape (n_i, d)
+        At least two token clouds.
+    max_pairs : int, default=20000
+        Largest number of pairs returned (at least 1).
+    random_state : int, RandomState instance or None
+        Seed of the text subset.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention: None is
+        one, -1 is every core).
+
+    Returns
+    -------
+    PairComponents
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = [rng.normal(size=(6, 4)) + 3.0 for _ in range(5)]
+    >>> pairs = pair_components(clouds)
+    >>> pairs.socm.shape, pairs.n_texts
+    ((10,), 5)
+    >>> bool(np.allclose(pairs.socm, (1 - pairs.d_mu) * pairs.d_sigma))
+    True
+    >>> pair_components(clouds, max_pairs=3, random_state=0).n_texts
+    3
+    """
+    _check_options(None, random_state, n_jobs)
+    tokens = check_token_sets(tokens, min_texts=2)
+    max_pairs = check_positive_int(max_pairs, name="max_pairs")
+    n = len(tokens)
+    if n * (n - 1) // 2 <= max_pairs:
+        subset = np.arange(n)
+    else:
+        m = max(2, int((1 + math.isqrt(1 + 8 * max_pairs)) // 2))
+        while m * (m - 1) // 2 > max_pairs and m > 2:
+            m -= 1
+        subset = np.sort(check_random_state(random_state).choice(n, size=m, replace=False))
+    result = pairwise_socm_components(tokens.take(subset), n_jobs=n_jobs)
+    a, b = np.triu_indices(subset.size, k=1)
+    return PairComponents(
+        i=subset[a], j=subset[b],
+        d_mu=np.asarray(result.d_mu, dtype=np.float64)[a, b],
+        d_sigma=np.asarray(result.d_sigma, dtype=np.float64)[a, b],
+        socm=np.asarray(result.socm, dtype=np.float64)[a, b],
+        n_texts=int(subset.size),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Optimal transport
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class OTRecord(_Record):
+    r"""Gaussian against exact :math:`W_2` of one model on one corpus (``skpool ot``).
+
+    Attributes
+    ----------
+    model, dataset : str
+    layer : int
+    n_texts, n_pairs : int
+        Texts encoded and pairs compared.
+    normalize : bool
+        Whether the clouds were mean-normalized (:math:`X/\lVert m\rVert`).
+    spearman : float or None
+        Spearman correlation of Gaussian and exact :math:`W_2` over the pairs
+        (None when undefined).
+    median_ratio, min_ratio, max_ratio : float
+        Of ``gaussian_w2 / exact_w2`` (at most 1 by the Gelbrich bound).
+    mean_exact_w2, mean_gaussian_w2 : float
+        Mean :math:`W_2` (not squared) over the pairs.
+    n_gelbrich_violations : int
+        Pairs where the Gaussian value exceeds the exact one beyond
+        round-off; must be 0.
+    n_truncated : int
+    max_length : int or None
+    seed : int or None
+    skpool_version : str
+    """
+
+    model: str = ""
+    layer: int
+    dataset: str = ""
+    n_texts: int
+    n_pairs: int
+    normalize: bool
+    spearman: float | None
+    median_ratio: float
+    min_ratio: float
+    max_ratio: float
+    mean_exact_w2: float
+    mean_gaussian_w2: float
+    n_gelbrich_violations: int
+    n_truncated: int = 0
+    max_length: int | None = None
+    seed: int | None = None
+    skpool_version: str = ""
+
+
+@dataclass(frozen=True)
+class OTReport:
+    """An :class:`OTRecord` with the comparison it summarizes.
+
+    Attributes
+    ----------
+    record : OTRecord
+    comparison : skpool.ot.W2Comparison
+        The table of pairs (``.table``) that :func:`~skpool.plotting.plot_w2_comparison`
+        draws.
+    """
+
+    record: OTRecord
+    comparison: object
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
+              random_state=None, dataset: str = "", n_jobs=None) -> OTReport:
+    r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        At least two texts.
+    encoder : TokenEncoder or str, optional
+        As in :func:`collapse_report`.
+    n_pairs : int or None, default=200
+        Distinct random pairs to compare; all pairs when None or at least
+        :math:`N(N-1)/2`.
+    normalize : bool, default=False
+        Compare the mean-normalized clouds instead of the raw ones.
+    random_state : int, RandomState instance or None
+        Seed of the pair sample.
+    dataset : str, optional
+        The corpus label stored in the record.
+    n_jobs : int or None, default=None
+        Workers for the exact transport problems (joblib's convention).
+
+    Returns
+    -------
+    OTReport
+    """
+    _check_options(n_pairs, random_state, n_jobs)
+    texts = _check_pair_texts(texts, what="W2")
+    total = len(texts) * (len(texts) - 1) // 2
+    pairs = None if n_pairs is None or n_pairs >= total else n_pairs
+    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
+                            n_jobs=n_jobs)
+    table = comparison.table
+    record = OTRecord(
+        **_labels(dataset=dataset, random_state=random_state, **encoded),
+        n_texts=len(texts),
+        n_pairs=int(comparison.n_pairs),
+        normalize=bool(comparison.normalize),
+        spearman=_finite_or_none(comparison.spearman),
+        median_ratio=float(comparison.median_ratio),
+        min_ratio=float(table["ratio"].min()),
+        max_ratio=float(table["ratio"].max()),
+        mean_exact_w2=float(table["exact_w2"].mean()),
+        mean_gaussian_w2=float(table["gaussian_w2"].mean()),
+        n_gelbrich_violations=int(comparison.n_gelbrich_violations),
+    )
+    return OTReport(record=record, comparison=comparison)

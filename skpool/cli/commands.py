@@ -1,0 +1,261 @@
+"""The ``skpool`` commands, each a measurement and a figure on one shared skeleton.
+
+:func:`_run` does what every command does, in one order: check the output
+paths, load the corpus, say what will be computed, measure, print the text,
+write the JSON, draw the figure. A command supplies only its measurement
+(a :class:`Measured`) and its figure. A new command is one ``run_*``
+function here and one subparser in :mod:`skpool.cli.parser`.
+
+The library (:mod:`skpool.analysis`, :mod:`skpool.plotting`) is imported
+inside the functions so that ``skpool --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import formatting
+
+#: Largest number of pairs drawn in the scatter figure of ``skpool report``.
+MAX_PLOTTED_PAIRS = 20_000
+
+
+# ---------------------------------------------------------------------------------------
+# The skeleton
+# ---------------------------------------------------------------------------------------
+class _Output:
+    """Where text goes: stdout, or stderr when stdout carries the JSON."""
+
+    def __init__(self, args):
+        self.quiet = args.quiet
+        self.text = sys.stderr if args.json == "-" else sys.stdout
+
+    def status(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def print(self, message: str = "") -> None:
+        print(message, file=self.text, flush=True)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a command measured: its records, its text, and what its figure draws."""
+
+    records: list
+    text: str
+    result: object = None
+
+
+def _check_writable(option: str, path) -> None:
+    """Fail before the long work if ``path`` cannot be written as a file."""
+    target = Path(path).expanduser()
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{option}: folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise IsADirectoryError(f"{option}: {str(path)!r} is a folder, not a file")
+    existed = target.exists()
+    try:
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise PermissionError(
+            f"{option}: cannot write {str(path)!r} ({exc.strerror or exc})") from None
+    if not existed:
+        os.unlink(target)
+
+
+def _check_outputs(args) -> None:
+    """Fail before the long work if an output file cannot be written."""
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and str(path) != "-":
+            _check_writable(option, path)
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "--plot needs matplotlib, which is not installed: pip install 'skpool[plot]'"
+            ) from None
+
+
+def _encoder_params(args) -> dict:
+    return {
+        "layer": args.layer,
+        "max_length": args.max_length,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "progress": not args.quiet,
+    }
+
+
+def _encoder(args, model: str):
+    from ..encoder import TokenEncoder
+
+    return TokenEncoder(model=model, **_encoder_params(args))
+
+
+def _load(args, out: _Output):
+    from ..datasets import load_corpus
+
+    corpus = load_corpus(args.dataset, n_texts=args.n_texts, random_state=args.seed)
+    sample = ("" if len(corpus.texts) == corpus.n_available
+              else f" (random sample of {corpus.n_available:,}, seed {args.seed})")
+    out.status(f"skpool: {len(corpus.texts):,} texts from {corpus.name}{sample}")
+    return corpus
+
+
+def _write_json(args, records, out: _Output) -> None:
+    if args.json is None:
+        return
+    text = formatting.records_to_json(records)
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    else:
+        Path(args.json).expanduser().write_text(text + "\n", encoding="utf-8")
+        out.status(f"skpool: wrote {len(records)} record(s) to {args.json}")
+
+
+def _short(name: str, width: int = 32) -> str:
+    name = str(name).rstrip("/")
+    return name if len(name) <= width else "..." + name[-(width - 3):]
+
+
+def _pairs_note(n_pairs, n_texts) -> str:
+    total = n_texts * (n_texts - 1) // 2
+    if n_pairs is None or n_pairs >= total:
+        return f"all {total:,} pairs (exact)"
+    return f"{n_pairs:,} sampled pairs of {total:,}"
+
+
+def _run(args, *, status: Callable, measure: Callable, plot: Callable) -> int:
+    """The skeleton every command runs on.
+
+    ``status(corpus)`` says what will be computed, ``measure(corpus)``
+    returns a :class:`Measured`, ``plot(corpus, measured, out)`` returns the
+    figure saved to ``--plot``.
+    """
+    out = _Output(args)
+    _check_outputs(args)
+    corpus = _load(args, out)
+    out.status(status(corpus))
+    measured = measure(corpus)
+    out.print(measured.text)
+    _write_json(args, measured.records, out)
+    if args.plot is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(plot(corpus, measured, out))
+        out.status(f"skpool: saved figure to {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# The commands
+# ---------------------------------------------------------------------------------------
+def run_report(args) -> int:
+    """``skpool report``: the collapse report of one model on one corpus."""
+    from ..analysis import collapse_report, pair_components
+
+    def measure(corpus):
+        result = collapse_report(corpus.texts, _encoder(args, args.model),
+                                 n_pairs=args.pairs, random_state=args.seed,
+                                 dataset=corpus.name, n_jobs=args.n_jobs)
+        text = formatting.format_report(result.record, n_available=corpus.n_available)
+        return Measured([result.record], text, result)
+
+    def plot(corpus, measured, out):
+        from ..plotting import plot_pair_scatter
+
+        record = measured.result.record
+        out.status("skpool: computing d_mu, d_Sigma and SOCM per pair for the figure")
+        pairs = pair_components(measured.result.tokens, max_pairs=MAX_PLOTTED_PAIRS,
+                                random_state=args.seed, n_jobs=args.n_jobs)
+        among = (f"all {pairs.socm.size:,} pairs" if pairs.n_texts == record.n_texts
+                 else f"all {pairs.socm.size:,} pairs of {pairs.n_texts:,} random texts")
+        return plot_pair_scatter(
+            pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
+            title=f"{_short(record.model)} (layer {record.layer}) on "
+                  f"{_short(corpus.name)}: {among}")
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: encoding with {args.model}; SOCM over "
+        f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+
+
+def run_compare(args) -> int:
+    """``skpool compare``: the collapse report of several models on the same texts."""
+    from ..analysis import compare_models
+
+    def measure(corpus):
+        results = compare_models(corpus.texts, args.models, n_pairs=args.pairs,
+                                 random_state=args.seed, dataset=corpus.name,
+                                 n_jobs=args.n_jobs, **_encoder_params(args))
+        records = [r.record for r in results]
+        text = (f"{corpus.name}: {len(corpus.texts):,} texts; tr>2 = texts breaking the "
+                "paper's trace assumption (values not clipped); spread = mean tr(Sigma); "
+                "cosine = mean within-text cosine\n"
+                + formatting.format_table(records, formatting.COMPARE_COLUMNS))
+        return Measured(records, text)
+
+    def plot(corpus, measured, out):
+        from ..plotting import plot_model_comparison
+
+        return plot_model_comparison(measured.records, path=args.plot,
+                                     title=f"{corpus.name}: {len(corpus.texts):,} texts")
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: {len(args.models)} models; SOCM over "
+        f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+
+
+def run_layers(args) -> int:
+    """``skpool layers``: collapse and token concentration at every hidden layer."""
+    from ..analysis import layer_profile
+
+    def measure(corpus):
+        profile = layer_profile(_encoder(args, args.model), corpus.texts, layers=args.layers,
+                                n_pairs=args.pairs, random_state=args.seed,
+                                dataset=corpus.name, n_jobs=args.n_jobs)
+        records = list(profile.records)
+        text = (f"{records[0].model} on {corpus.name}: {len(corpus.texts):,} texts, "
+                f"{records[0].n_truncated:,} truncated; spread = mean tr(Sigma); cosine = "
+                "mean within-text cosine; tr>2 = texts breaking the paper's trace "
+                "assumption\n" + formatting.format_table(records, formatting.LAYER_COLUMNS))
+        return Measured(records, text)
+
+    def plot(corpus, measured, out):
+        from ..plotting import plot_layer_profile
+
+        return plot_layer_profile(measured.records, path=args.plot,
+                                  title=f"{measured.records[0].model} on {corpus.name}")
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: encoding every layer of {args.model}; SOCM over "
+        f"{_pairs_note(args.pairs, len(corpus.texts))} per layer"))
+
+
+def run_ot(args) -> int:
+    """``skpool ot``: Gaussian against exact W2 of token clouds on sampled pairs."""
+    from ..analysis import ot_report
+
+    def measure(corpus):
+        result = ot_report(corpus.texts, _encoder(args, args.model), n_pairs=args.pairs,
+                           random_state=args.seed, normalize=args.normalize,
+                           dataset=corpus.name, n_jobs=args.n_jobs)
+        return Measured([result.record], formatting.format_ot(result.record), result)
+
+    def plot(corpus, measured, out):
+        from ..plotting import plot_w2_comparison
+
+        return plot_w2_comparison(measured.result.comparison, path=args.plot)
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: encoding with {args.model}; exact and Gaussian W2 on "
+        f"{_pairs_note(args.pairs, len(corpus.texts))}"))

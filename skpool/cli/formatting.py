@@ -1,0 +1,155 @@
+"""Text and JSON output of the ``skpool`` commands: the reports, tables and records."""
+
+from __future__ import annotations
+
+import json
+import numbers
+
+from ..math.socm import TRACE_ASSUMPTION
+
+#: The columns of ``skpool compare``: (record field, header).
+COMPARE_COLUMNS = [
+    ("model", "model"), ("layer", "layer"), ("n_pairs", "pairs"),
+    ("mean_socm", "mean SOCM"), ("stderr", "SE"), ("mean_d_mu", "d_mu"),
+    ("mean_d_sigma", "d_Sigma"), ("n_trace_violations", "tr>2"),
+    ("mean_spread", "spread"), ("mean_cosine", "cosine"), ("n_truncated", "truncated"),
+]
+#: The columns of ``skpool layers``.
+LAYER_COLUMNS = [
+    ("layer", "layer"), ("n_pairs", "pairs"), ("mean_socm", "mean SOCM"), ("stderr", "SE"),
+    ("mean_d_mu", "d_mu"), ("mean_d_sigma", "d_Sigma"), ("n_trace_violations", "tr>2"),
+    ("mean_spread", "spread"), ("mean_cosine", "cosine"),
+]
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}"
+    if isinstance(value, numbers.Real):
+        return f"{value:.{digits}f}"
+    return "-" if value is None else str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _as_dict(record) -> dict:
+    return record.to_dict() if hasattr(record, "to_dict") else dict(record)
+
+
+def format_report(record, *, n_available: int | None = None) -> str:
+    """Return the human-readable collapse report of one :class:`~skpool.analysis.CollapseRecord`.
+
+    Parameters
+    ----------
+    record : CollapseRecord
+    n_available : int, optional
+        Size of the corpus the texts were sampled from, if known.
+
+    Returns
+    -------
+    str
+        Several lines, without a trailing newline.
+    """
+    r = record
+    total = r.n_texts * (r.n_texts - 1) // 2
+    if r.exact:
+        pairs = f"{r.n_pairs:,} (all pairs, exact)"
+        socm = f"{r.mean_socm:.4f} (exact: every pair, SE 0)"
+    else:
+        pairs = f"{r.n_pairs:,} sampled of {total:,} (seed {r.seed})"
+        socm = f"{r.mean_socm:.4f} +/- {r.stderr:.4f} (standard error of the sample)"
+    corpus = f"{r.dataset}: {r.n_texts:,} texts"
+    if n_available is not None and n_available > r.n_texts:
+        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
+    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
+    lines = [
+        f"model            {r.model} (layer {r.layer}, {limit})",
+        f"corpus           {corpus}",
+        f"pairs            {pairs}",
+        f"mean SOCM        {socm}",
+        f"mean d_mu        {r.mean_d_mu:.4f}",
+        f"mean d_Sigma     {r.mean_d_sigma:.4f}",
+        f"trace assumption {r.n_trace_violations:,} of {r.n_texts:,} texts have tr(Sigma) > "
+        f"{TRACE_ASSUMPTION:g}",
+        "                 (the paper assumes tr(Sigma) <= 2, which keeps d_Sigma and SOCM in "
+        "[0, 1];",
+        "                 values are reported as computed, never clipped)",
+        f"concentration    spread ratio tr(Sigma): mean {r.mean_spread:.3f}, median "
+        f"{r.median_spread:.3f}, max {r.max_spread:.3f}",
+        f"                 mean within-text cosine: {r.mean_cosine:.3f}",
+        f"truncated        {r.n_truncated:,} of {r.n_texts:,} texts cut at "
+        f"{'the model limit' if r.max_length is None else f'{r.max_length} tokens'}",
+    ]
+    return "\n".join(lines)
+
+
+def format_table(records, columns) -> str:
+    """Return records as an aligned text table.
+
+    Parameters
+    ----------
+    records : sequence of CollapseRecord or dict
+    columns : sequence of str or (str, str)
+        Field names, or ``(field, header)`` pairs.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(format_table([{"model": "a", "mean_socm": 0.5}], ["model", "mean_socm"]))
+    model  mean_socm
+    a         0.5000
+    """
+    specs = [(c, c) if isinstance(c, str) else tuple(c) for c in columns]
+    rows = []
+    for record in records:
+        values = _as_dict(record)
+        rows.append([_fmt(values.get(key)) for key, _ in specs])
+    headers = [header for _, header in specs]
+    widths = [max(len(h), *(len(row[k]) for row in rows)) if rows else len(h)
+              for k, h in enumerate(headers)]
+    numeric = [all(_is_number(row[k]) for row in rows) for k in range(len(specs))]
+
+    def line(cells):
+        out = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def format_ot(record) -> str:
+    """Return the human-readable summary of one :class:`~skpool.analysis.OTRecord`."""
+    r = record
+    clouds = ("mean-normalized clouds X/||m||" if r.normalize
+              else "raw token clouds")
+    spearman = "undefined" if r.spearman is None else f"{r.spearman:.4f}"
+    total = r.n_texts * (r.n_texts - 1) // 2
+    pairs = (f"{r.n_pairs:,} (all pairs)" if r.n_pairs >= total
+             else f"{r.n_pairs:,} sampled of {total:,} (seed {r.seed})")
+    lines = [
+        f"model            {r.model} (layer {r.layer}, max_length {r.max_length})",
+        f"corpus           {r.dataset}: {r.n_texts:,} texts, {r.n_truncated:,} truncated",
+        f"pairs            {pairs}; {clouds}, uniform token masses",
+        f"mean W2          exact {r.mean_exact_w2:.4f}, Gaussian {r.mean_gaussian_w2:.4f} "
+        "(W2, not squared)",
+        f"Gaussian/exact   median {r.median_ratio:.4f} (min {r.min_ratio:.4f}, max "
+        f"{r.max_ratio:.4f}); Spearman {spearman}",
+        f"Gelbrich bound   {r.n_gelbrich_violations:,} pairs with Gaussian W2 > exact W2 "
+        "(must be 0)",
+    ]
+    return "\n".join(lines)
+
+
+def records_to_json(records) -> str:
+    """Return records as a JSON list (what ``--json`` writes)."""
+    return json.dumps([_as_dict(r) for r in records], indent=2, allow_nan=False)

@@ -1,0 +1,222 @@
+"""The ``skpool`` argument parser: four subcommands on one set of shared options.
+
+Every option is checked here, as argparse parses it, so that a bad value is
+one usage line naming the option before any corpus or model is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import commands
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_DATASET = "wiki-films"
+#: Texts per run by default: about a minute on 2 CPU cores with the bundled model.
+DEFAULT_N_TEXTS = 200
+#: Pairs for ``skpool ot`` (each needs an exact transport problem).
+DEFAULT_OT_PAIRS = 200
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: Largest seed NumPy's legacy generator (scikit-learn's ``check_random_state``) takes.
+MAX_SEED = 2**32 - 1
+
+
+# ---------------------------------------------------------------------------------------
+# Argument types
+# ---------------------------------------------------------------------------------------
+def _n_texts(text: str):
+    if text.lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 or 'all', got {text!r}")
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 2 or 'all' (SOCM compares pairs of texts), got {value}"
+        )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+
+
+def _seed(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, 2**32 - 1] (a NumPy seed), got {value}")
+    return value
+
+
+def _n_jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a nonzero integer (-1 = every core), got {text!r}")
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a nonzero integer (-1 = every core), got 0")
+    return value
+
+
+def _figure_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"expected a figure file ending in .png, .svg or .pdf, got {text!r}"
+        )
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.ArgumentParser:
+    """Options shared by every subcommand (a parent parser)."""
+    parent = _Parser(add_help=False)
+    if model:
+        parent.add_argument(
+            "--model", "-m", default=DEFAULT_MODEL, metavar="M",
+            help="bundled model name or local Hugging Face model folder "
+                 f"(default: {DEFAULT_MODEL}, installed with the project)")
+    corpus = parent.add_argument_group("corpus")
+    corpus.add_argument(
+        "--dataset", "-d", default=DEFAULT_DATASET, metavar="D",
+        help="'wiki-films' (English Wikipedia film leads, default), 'bbc-news', "
+             "'rotten-tomatoes', or a path: a .txt file (one text per line, blank lines "
+             "skipped) or a .jsonl file (a \"text\" field per line)")
+    corpus.add_argument(
+        "--n-texts", "-n", type=_n_texts, default=DEFAULT_N_TEXTS, metavar="N",
+        help=f"use a random sample of N texts (default: {DEFAULT_N_TEXTS}, about a minute "
+             "on 2 CPU cores with the default model); 'all' uses every text")
+    corpus.add_argument(
+        "--seed", type=_seed, default=0, metavar="S",
+        help="seed of the text sample and of the pair sample (default: 0)")
+    encoding = parent.add_argument_group("encoding")
+    encoding.add_argument(
+        "--layer", type=_int, default=-1, metavar="L",
+        help="hidden layer whose token embeddings are used: 0 is the embedding layer, "
+             "-1 the last layer (default: -1)")
+    encoding.add_argument(
+        "--max-length", type=_positive_int, default=None, metavar="T",
+        help="truncate texts to T tokens (default: the model's own limit); truncated "
+             "texts are counted in the report")
+    encoding.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="B",
+        help="texts per forward pass (default: 32)")
+    encoding.add_argument(
+        "--device", default="auto", metavar="DEV",
+        help="torch device for encoding: 'auto' (GPU when present), 'cpu', 'cuda', ... "
+             "(default: auto)")
+    metric = parent.add_argument_group("pairs")
+    metric.add_argument(
+        "--pairs", "-k", type=_positive_int, default=pairs_default, metavar="K",
+        help=pairs_help)
+    metric.add_argument(
+        "--n-jobs", "-j", type=_n_jobs, default=-1, metavar="J",
+        help="CPU workers for the pairwise computations (joblib's convention: -1 = every "
+             "core, the default; 1 = one)")
+    output = parent.add_argument_group("output")
+    output.add_argument(
+        "--json", metavar="PATH", default=None,
+        help="also write the results as a JSON list of records to PATH ('-' for stdout; "
+             "the text report then goes to stderr)")
+    output.add_argument(
+        "--plot", type=_figure_path, metavar="PATH", default=None,
+        help="save the figure to PATH (.png, .svg or .pdf; needs matplotlib)")
+    output.add_argument(
+        "--quiet", "-q", action="store_true",
+        help="no progress bars or status lines on stderr")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``skpool`` argument parser with its four subcommands."""
+    from .. import __version__
+
+    socm_pairs = ("average SOCM over K distinct pairs drawn at random, with a standard "
+                  "error (default: all N(N-1)/2 pairs, exact)")
+    parser = _Parser(
+        prog="skpool",
+        description="Measure how much mean pooling collapses the token embeddings of a "
+                    "text encoder (SOCM, Hara et al., ACL 2026), offline.",
+        epilog="Run 'skpool COMMAND --help' for the options of a command. Set "
+               "SKPOOL_DEBUG=1 to see tracebacks.")
+    parser.add_argument("--version", action="version", version=f"skpool {__version__}")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands.required = True
+
+    common = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs)
+    report = subcommands.add_parser(
+        "report", parents=[common],
+        help="collapse report of one model on one corpus (the main job)",
+        description="Encode a corpus with one model and report its second-order collapse: "
+                    "mean SOCM +/- standard error, mean d_mu and d_Sigma, the number of "
+                    "pairs, the texts breaking the paper's trace assumption tr(Sigma) <= 2, "
+                    "the token concentration (spread ratio, within-text cosine) and the "
+                    "truncations. --plot saves the d_mu-d_Sigma scatter of the pairs "
+                    "coloured by SOCM (the paper's Figure 17).")
+    report.set_defaults(func=commands.run_report)
+
+    common_nomodel = _common_options(model=False, pairs_default=None, pairs_help=socm_pairs)
+    compare = subcommands.add_parser(
+        "compare", parents=[common_nomodel],
+        help="the collapse report of several models on the same texts",
+        description="Run the collapse report for several models (bundled names or local "
+                    "folders, e.g. a backbone and its fine-tuned version) on the same "
+                    "texts and pairs, and print them side by side. --plot saves a grouped "
+                    "bar figure.")
+    compare.add_argument("models", nargs="+", metavar="MODEL",
+                         help="bundled model name or local Hugging Face model folder")
+    compare.set_defaults(func=commands.run_compare)
+
+    layers = subcommands.add_parser(
+        "layers", parents=[common],
+        help="collapse and token concentration at every hidden layer",
+        description="The layer profile of one model: mean SOCM, spread ratio tr(Sigma) and "
+                    "mean within-text cosine at every hidden layer, from one encoding pass "
+                    "(the paper's Figures 4 and 11). --plot saves the line figure. "
+                    "--layer is ignored; use --layers to choose layers.")
+    layers.add_argument("--layers", type=_int, nargs="+", default=None, metavar="L",
+                        help="only these hidden layers (default: all, 0 = embeddings)")
+    layers.set_defaults(func=commands.run_layers)
+
+    common_ot = _common_options(
+        model=True, pairs_default=DEFAULT_OT_PAIRS,
+        pairs_help=f"number of distinct text pairs compared (default: {DEFAULT_OT_PAIRS}); "
+                   "each needs an exact transport problem")
+    ot = subcommands.add_parser(
+        "ot", parents=[common_ot],
+        help="Gaussian vs exact 2-Wasserstein distance of token clouds",
+        description="Compare, on sampled pairs of texts, the exact W2 between the token "
+                    "clouds (POT's emd2) with the Gaussian W2 from their means and "
+                    "covariances, which never exceeds it (Gelbrich bound). --plot saves the "
+                    "scatter figure.")
+    ot.add_argument("--normalize", action="store_true",
+                    help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
+                         "the raw token embeddings")
+    ot.set_defaults(func=commands.run_ot)
+    return parser
