@@ -266,9 +266,10 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     # back to the clouds' own units (they were divided by a power of two)
     unit = corpus.unit
     with np.errstate(over="ignore"):
+        unit_sq = np.square(np.float64(unit))
         gaussian, exact = gaussian * unit, exact * unit
-        mean_term, bures_term, centred_term = (mean_term * unit**2, bures_term * unit**2,
-                                               centred_term * unit**2)
+        mean_term, bures_term, centred_term = (mean_term * unit_sq, bures_term * unit_sq,
+                                               centred_term * unit_sq)
     if not (np.isfinite(mean_term).all() and np.isfinite(bures_term).all()
             and np.isfinite(centred_term).all()):
         raise ValueError(
@@ -278,7 +279,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
 
     traces = np.array([np.sum((X - m) ** 2 * (1.0 / X.shape[0] if a is None else a[:, None]))
                        for X, a, m in zip(corpus.clouds, corpus.masses, corpus.means)])
-    traces = traces * unit**2
+    traces = traces * unit_sq
     allowed = GELBRICH_RTOL * (traces[local[:, 0]] + traces[local[:, 1]])
     violations = np.flatnonzero(bures_term - centred_term > allowed)
     if violations.size:
