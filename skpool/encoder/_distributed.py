@@ -1,0 +1,185 @@
+r"""Encoding a corpus in partitions, on many workers, into a token store on disk.
+
+:func:`encode_to_store` cuts the texts into partitions of ``partition_size``
+texts; each partition is one joblib task that encodes its texts and writes
+them to the store folder (atomically, see :mod:`skpool._store`). The tasks
+go wherever joblib sends them, so the cluster is chosen the way scikit-learn
+users already choose it::
+
+    from dask.distributed import Client
+    from joblib import parallel_config
+
+    with Client("tcp://scheduler:8786"), parallel_config(backend="dask"):
+        tokens = encode_to_store(texts, "/shared/tokens", TokenEncoder())
+
+Why joblib's backend and not a ``client=`` argument: it is how every
+scikit-learn estimator (``GridSearchCV``, ``cross_val_score``, forests) and
+skpool's own SOCM blocks reach a dask cluster, so one ``with`` block sends
+the encoding *and* the collapse measurement to the same cluster; outside a
+dask context the same call runs on local processes (``n_jobs``) or in this
+process, and nothing in skpool needs dask installed.
+
+Each worker process loads the model once: the encoder is shipped without
+its weights, and loading goes through the process-wide model cache of
+:mod:`skpool.encoder._torch` (keyed by model location and device), so every
+later partition on that worker reuses the loaded model.
+
+Faults: a worker that dies mid-partition leaves at most a hidden temporary
+folder; the scheduler (dask, or joblib's loky) runs the partition again
+elsewhere. A run that is interrupted altogether resumes: calling
+:func:`encode_to_store` again with the same arguments encodes only the
+partitions that are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from numbers import Integral
+
+import numpy as np
+
+from .._store import PartitionedStore, load_arrays, texts_digest
+from .._validation import check_texts, describe
+from ..tokensets import TokenSets
+from .encoder import TokenEncoder, TruncationWarning
+from .models import folder_fingerprint, resolve_model
+
+__all__ = ["encode_to_store", "DEFAULT_PARTITION_SIZE"]
+
+#: Texts per partition: a few seconds of one CPU core for a small model, so a
+#: lost worker costs little work, and 10^6 texts make a few thousand tasks.
+DEFAULT_PARTITION_SIZE = 256
+
+
+def _model_identity(encoder: TokenEncoder) -> dict:
+    """What the stored embeddings depend on, read from the model's files (no torch)."""
+    source = resolve_model(encoder.model)
+    return {
+        "model": str(encoder.model),
+        "location": str(source.location),
+        "fingerprint": folder_fingerprint(source),
+        "layer": int(encoder.layer),
+        "max_length": None if encoder.max_length is None else int(encoder.max_length),
+        "special_tokens": encoder.special_tokens,
+    }
+
+
+def _encode_partition(encoder: TokenEncoder, store: PartitionedStore, k: int, texts: list):
+    """Encode partition ``k`` (runs on a worker) and write it to the store.
+
+    Returns ``(k, n_tokens)``; the embeddings stay on disk.
+    """
+    try:
+        with warnings.catch_warnings():
+            # truncation is counted once for the whole corpus by the caller
+            warnings.simplefilter("ignore", TruncationWarning)
+            tokens = encoder.transform(texts)
+    except ValueError as exc:
+        first = int(store.bounds[k])
+        raise ValueError(
+            f"While encoding partition {k} (texts {first} to {first + len(texts) - 1}; "
+            f"indices below count from {first}): {exc}"
+        ) from None
+    store.write_part(k, tokens.data, tokens.offsets, tokens.truncated)
+    return k, tokens.n_tokens
+
+
+def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITION_SIZE,
+                    n_jobs=None) -> TokenSets:
+    """Encode texts in partitions into a token store on disk; return it memory-mapped.
+
+    Each partition of ``partition_size`` texts is one joblib task: inside
+    ``joblib.parallel_config(backend="dask")`` (with a dask ``Client``) the
+    partitions run on the dask cluster's workers, which must see ``path``
+    (a shared file system); otherwise they run on ``n_jobs`` local processes.
+    A run that stops part way resumes where it stopped when called again.
+
+    Parameters
+    ----------
+    texts : sequence of str of length n_texts
+    path : str or os.PathLike
+        The store folder: new or empty, or one an earlier call with the same
+        texts, model and settings started (it is finished) or finished (it
+        is read back, nothing is encoded).
+    encoder : TokenEncoder, optional
+        Its parameters (model, layer, max_length, special_tokens, device,
+        batch_size) are used on every worker. Default ``TokenEncoder()``.
+    partition_size : int, default=256
+        Texts per task. Resuming needs the value the run started with.
+    n_jobs : int, optional
+        Partitions encoded at once (joblib's meaning; all of a dask cluster's
+        workers inside a dask context).
+
+    Returns
+    -------
+    TokenSets
+        The whole corpus, memory-mapped read-only from ``path``
+        (``TokenSets.load(path, mmap_mode="r")``).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` holds a store of other texts, another model or settings or
+        another skpool version (stores are never mixed), or is a non-empty
+        folder that is not a store; if a text cannot be encoded (the message
+        names its index in ``texts``).
+
+    Warns
+    -----
+    TruncationWarning
+        When texts were cut at ``max_length`` (counted over the whole corpus).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skpool import TokenEncoder
+    >>> from skpool.encoder import encode_to_store
+    >>> folder = tempfile.mkdtemp()
+    >>> tokens = encode_to_store(["A cat sat.", "Dogs bark.", "Birds sing."], folder,
+    ...                          TokenEncoder(), partition_size=2)
+    >>> len(tokens), tokens.dim
+    (3, 384)
+    """
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+
+    texts = check_texts(texts)
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"Expected path to be a folder path (str or os.PathLike). "
+                        f"Received {describe(path)}.")
+    if encoder is None:
+        encoder = TokenEncoder()
+    elif not isinstance(encoder, TokenEncoder):
+        raise TypeError(f"Expected encoder to be a TokenEncoder. Received {describe(encoder)}.")
+    if (isinstance(partition_size, bool) or not isinstance(partition_size, Integral)
+            or partition_size < 1):
+        raise ValueError(
+            "Expected partition_size to be a positive int (texts per task). "
+            f"Received {describe(partition_size)}."
+        )
+    encoder = clone(encoder)
+    encoder._check_params()
+    bounds = np.r_[np.arange(0, len(texts), int(partition_size)), len(texts)]
+    store = PartitionedStore(path, model=_model_identity(encoder),
+                             texts_sha256=texts_digest(texts), bounds=bounds)
+    if not store.complete():
+        todo = store.open()
+        if todo:
+            Parallel(n_jobs=n_jobs, batch_size=1)(
+                delayed(_encode_partition)(encoder, store, k,
+                                           texts[bounds[k]:bounds[k + 1]])
+                for k in todo
+            )
+        store.finalize()
+    data, offsets, truncated, _ = load_arrays(store.path, mmap_mode="r")
+    tokens = TokenSets(data, offsets, truncated=truncated)
+    if tokens.n_truncated:
+        warnings.warn(
+            TruncationWarning(
+                f"{tokens.n_truncated} of {len(tokens)} texts were longer than the "
+                "encoder's max_length and were truncated (see TokenSets.truncated)."
+            ),
+            stacklevel=2,
+        )
+    return tokens
