@@ -600,3 +600,35 @@ def test_cross_val_on_bbc_news_loads_the_model_once(tmp_path, monkeypatch):
     assert len(loads) == 1
     models = {id(fitted[0].encoder_.model_) for fitted in result["estimator"]}
     assert len(models) == 1
+
+
+# -- declared dtype and feature names in a pipeline ------------------------------------------
+
+@pytest.mark.parametrize("Pooler", [MeanPooler, GaussianPooler])
+def test_the_declared_dtype_is_the_returned_dtype(Pooler):
+    from sklearn.utils import get_tags
+
+    declared = get_tags(Pooler()).transformer_tags.preserves_dtype
+    assert declared == ["float64", "float32"]
+    for dtype in declared:
+        assert Pooler().fit_transform(random_clouds(31, dtype=dtype)).dtype == dtype
+    # texts have no dtype to preserve: the encoder's tokens decide (float32 here)
+    with_encoder = Pooler(encoder=WordEncoder())
+    assert get_tags(with_encoder).transformer_tags.preserves_dtype == []
+    assert with_encoder.fit_transform(["a cat", "a dog"]).dtype == np.float32
+
+
+class NamedWordEncoder(WordEncoder):
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"token_{j}" for j in range(self.dim)], dtype=object)
+
+
+def test_feature_names_out_through_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(NamedWordEncoder(dim=3), MeanPooler()).fit(["a cat", "a dog"])
+    assert pipe.get_feature_names_out().tolist() == ["mean_0", "mean_1", "mean_2"]
+    pooler = GaussianPooler().fit(random_clouds(32, d=2))
+    for given in (None, ["x", "y"], np.array(["anything"], dtype=object)):
+        assert pooler.get_feature_names_out(given).tolist() == [
+            "mean_0", "mean_1", "var_0", "var_1"]
