@@ -5,6 +5,9 @@ Every function draws on a given ``ax`` or on a new figure, optionally saves it
 and returns the :class:`matplotlib.figure.Figure`. On a machine without a
 display the non-interactive Agg backend is chosen, so scripts and the command
 line work headless.
+
+The figures follow those of Hara et al. (ACL 2026), named by figure number
+below; the paper is cited on the concepts page (``docs/concepts.md``).
 """
 
 from __future__ import annotations
@@ -239,10 +242,9 @@ def plot_socm_landscape(ax=None, path=None, *, resolution: int = 201):
     -------
     matplotlib.figure.Figure
 
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-       Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398, Figure 3.
+    Notes
+    -----
+    The paper's Figure 3.
 
     Examples
     --------
@@ -320,10 +322,9 @@ def plot_pair_scatter(d_mu, d_sigma, socm=None, ax=None, path=None, *, title=Non
         Its axes are, in order: the scatter, the top histogram, the right
         histogram and the colour bar.
 
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-       Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398, Figure 17.
+    Notes
+    -----
+    The paper's Figure 17.
 
     Examples
     --------
@@ -464,11 +465,9 @@ def plot_layer_profile(profile, ax=None, path=None, *,
     -------
     matplotlib.figure.Figure
 
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-       Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398,
-       Figures 4 and 11.
+    Notes
+    -----
+    The paper's Figures 4 and 11.
 
     Examples
     --------

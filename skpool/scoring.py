@@ -277,12 +277,3 @@ class CollapseFeatures(_BasePooler):
         for j in range(len(self.landmark_indices_)):
             names += [f"d_mu_{j}", f"d_sigma_{j}", f"socm_{j}"]
         return names
-
-    def _output_dtype(self, tokens: TokenSets):
-        return np.float64
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # the features are ratios and SOCM values computed in float64 for any input
-        tags.transformer_tags.preserves_dtype = ["float64"]
-        return tags
