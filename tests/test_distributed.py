@@ -184,7 +184,8 @@ def test_bad_arguments(tiny_encoder_params, tmp_path):
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty and holds no skpool token store"):
         encode_to_store(["a cat"], tmp_path / "busy", encoder)
-    with pytest.raises(ValueError, match=r"partition 1 \(texts 2 to 3"):
+    with pytest.raises(ValueError,
+                       match=r"partition 1 \(texts 2 to 3\): Text 3 has no tokens"):
         encode_to_store(["a cat", "the dog", "a bird", ""], tmp_path / "e",
                         TokenEncoder(**tiny_encoder_params, special_tokens="exclude"),
                         partition_size=2)

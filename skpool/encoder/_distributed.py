@@ -34,6 +34,7 @@ partitions that are missing.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from numbers import Integral
 
@@ -76,10 +77,13 @@ def _encode_partition(encoder: TokenEncoder, store: PartitionedStore, k: int, te
             warnings.simplefilter("ignore", TruncationWarning)
             tokens = encoder.transform(texts)
     except ValueError as exc:
+        # the encoder names texts by their index in the partition: make it the corpus's
         first = int(store.bounds[k])
+        message = re.sub(r"\b([Tt]ext) (\d+)\b",
+                         lambda m: f"{m.group(1)} {first + int(m.group(2))}", str(exc))
         raise ValueError(
-            f"While encoding partition {k} (texts {first} to {first + len(texts) - 1}; "
-            f"indices below count from {first}): {exc}"
+            f"While encoding partition {k} (texts {first} to {first + len(texts) - 1}): "
+            f"{message}"
         ) from None
     store.write_part(k, tokens.data, tokens.offsets, tokens.truncated)
     return k, tokens.n_tokens
