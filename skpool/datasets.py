@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_positive_int, check_texts, describe
+from ._validation import check_positive_int, check_random_state_param, check_texts, describe
 
 __all__ = [
     "TextDataset",
@@ -133,6 +133,7 @@ class TextDataset:
 def _sample(n_total: int, n_texts, labels, random_state) -> np.ndarray | None:
     """Indices (sorted, so corpus order is kept) of a subsample, or None for all."""
     n_texts = check_positive_int(n_texts, name="n_texts", allow_none=True)
+    check_random_state_param(random_state)
     if n_texts is None or n_texts >= n_total:
         return None
     rng = check_random_state(random_state)
