@@ -109,26 +109,28 @@ def test_truncation_matches_reference_and_is_counted(tiny_model_dir, sample_text
         tokens = encoder.fit_transform(sample_texts)
     truncation = [w for w in caught if issubclass(w.category, TruncationWarning)]
     assert len(truncation) == 1
-    assert f"{expected} of {len(sample_texts)} texts" in str(truncation[0].message)
-    assert encoder.n_truncated_ == expected
+    assert "longer than max_length=12 tokens" in str(truncation[0].message)
+    assert truncation[0].filename == __file__  # the user's line, not a library's
+    assert tokens.n_truncated == expected
+    assert tokens.truncated.tolist() == [n > 12 for n in full_lengths]
+    assert not hasattr(encoder, "n_truncated_")
     assert encoder.max_length_ == 12
     assert tokens.lengths.tolist() == [min(n, 12) for n in full_lengths]
     assert_clouds_close(tokens, reference_tokens(tiny_model_dir, sample_texts, max_length=12))
 
-    # n_truncated_ describes the last call, and no warning when nothing is cut.
+    # The count belongs to each call's output, and no warning when nothing is cut.
     with warnings.catch_warnings():
         warnings.simplefilter("error", TruncationWarning)
-        encoder.transform(sample_texts[:2])
-    assert encoder.n_truncated_ == 0
+        assert encoder.transform(sample_texts[:2]).n_truncated == 0
 
 
 def test_default_max_length_is_the_position_limit(tiny_model_dir, sample_texts):
     # The tiny tokenizer declares no limit: 64 position embeddings bound it.
     encoder = TokenEncoder(str(tiny_model_dir), device="cpu").fit()
     assert encoder.max_length_ == 64
-    with pytest.warns(TruncationWarning, match="1 of 8 texts"):
+    with pytest.warns(TruncationWarning, match="max_length=64"):
         tokens = encoder.transform(sample_texts)
-    assert tokens.lengths.max() == 64
+    assert tokens.lengths.max() == 64 and tokens.n_truncated == 1
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 5, 64])
@@ -195,7 +197,8 @@ def test_fitted_attributes(tiny_model_dir):
     assert encoder.model_.training is False
     check_is_fitted(encoder)
     tokens = encoder.transform(["a man", "a woman"])
-    assert encoder.n_truncated_ == 0 and tokens.dim == 32
+    assert tokens.n_truncated == 0 and tokens.dim == 32
+    assert encoder.get_feature_names_out().tolist() == [f"dim_{j}" for j in range(32)]
 
 
 def test_transform_without_fit_loads_on_first_use(tiny_encoder_params):
@@ -334,12 +337,13 @@ def test_cache_keeps_truncation_counts_and_accepts_memory(tiny_encoder_params, s
     encoder = TokenEncoder(**tiny_encoder_params, max_length=12,
                            cache=Memory(tmp_path, verbose=0))
     with pytest.warns(TruncationWarning):
-        encoder.fit_transform(sample_texts)
-    expected = encoder.n_truncated_
+        first = encoder.fit_transform(sample_texts)
+    assert first.n_truncated > 0
     calls = count_forwards(encoder)
-    with pytest.warns(TruncationWarning, match=f"{expected} of 8"):
-        encoder.transform(sample_texts)
-    assert calls == [] and encoder.n_truncated_ == expected
+    with pytest.warns(TruncationWarning):
+        again = encoder.transform(sample_texts)
+    assert calls == []
+    np.testing.assert_array_equal(again.truncated, first.truncated)
     assert any((tmp_path / "skpool-tokens-v1").rglob("*.npz"))
 
 

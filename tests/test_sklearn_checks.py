@@ -23,7 +23,7 @@ from sklearn.utils import estimator_checks as ec
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from skpool import GaussianPooler, MeanPooler, TokenSets
+from skpool import CollapseFeatures, GaussianPooler, MeanPooler, TokenSets
 
 # -- the estimators and their inputs -------------------------------------------------------
 
@@ -53,6 +53,7 @@ ESTIMATORS = [
      lambda tiny: GaussianPooler(encoder=_encoder(tiny), covariance="projected",
                                  n_components=3), "texts"),
     ("TokenEncoder", lambda tiny: _encoder(tiny), "texts"),
+    ("CollapseFeatures", lambda tiny: CollapseFeatures(n_landmarks=3, random_state=0), "tokens"),
 ]
 POOLERS = [e for e in ESTIMATORS if e[0] != "TokenEncoder"]
 
@@ -263,3 +264,84 @@ def test_input_is_not_modified_and_read_only_input_works(case, tiny):
     estimator.transform(clouds)
     for c, original in zip(clouds, copies):
         np.testing.assert_array_equal(c, original)
+
+
+# -- the encoder inside pipelines -------------------------------------------------------------
+
+LONG_TEXT = " ".join(["the man saw a big dog in the city at night ."] * 8)  # > 64 tokens
+
+
+@pytest.mark.parametrize("case", ESTIMATORS, ids=_ids(ESTIMATORS))
+def test_transform_does_not_change_the_estimator(case, tiny):
+    """scikit-learn's check_dict_unchanged, fed the estimator's own kind of input.
+
+    The texts include one the tiny model truncates: what a call learns about
+    its texts travels with its output, never on the estimator.
+    """
+    name, factory, kind = case
+    X = _input(kind) if kind == "tokens" else list(TEXTS) + [LONG_TEXT]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = factory(tiny).fit(X)
+        methods = ["transform", "transform_layers"] if name == "TokenEncoder" else ["transform"]
+        for method in methods:
+            before = estimator.__dict__.copy()
+            getattr(estimator, method)(X)
+            assert estimator.__dict__ == before, f"{name} changes __dict__ during {method}"
+
+
+def test_pipeline_feature_names_pass_through_the_encoder(tiny):
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(_encoder(tiny), MeanPooler()).fit(TEXTS)
+    names = pipe.get_feature_names_out()
+    assert names.shape == (32,) and len(set(names)) == 32
+    assert pipe[0].get_feature_names_out().tolist() == [f"dim_{j}" for j in range(32)]
+    with pytest.raises(NotFittedError):
+        _encoder(tiny).get_feature_names_out()
+
+
+def test_truncation_warning_once_per_user_call_and_at_the_users_line(tiny):
+    """cross_validate runs the encoder in every fold and every scorer: one warning, here."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_validate
+    from sklearn.pipeline import make_pipeline
+
+    from skpool.encoder import TruncationWarning
+
+    texts = list(TEXTS) + [LONG_TEXT, LONG_TEXT + " the end"]
+    labels = [0, 1] * 5
+    pipe = make_pipeline(_encoder(tiny), MeanPooler(), LogisticRegression())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own default: once per line and text
+        cross_validate(pipe, texts, labels, cv=2, scoring=["accuracy", "f1"])
+    truncation = [w for w in caught if issubclass(w.category, TruncationWarning)]
+    assert len(truncation) == 1
+    assert truncation[0].filename == __file__
+
+
+# -- CollapseFeatures: NumPy integers, and the dtype it declares ------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_collapse_features_returns_the_dtype_it_declares(dtype):
+    X = token_corpus(dtype)
+    estimator = CollapseFeatures(n_landmarks=3, random_state=0)
+    assert dtype.__name__ in get_tags(estimator).transformer_tags.preserves_dtype
+    assert estimator.fit_transform(X).dtype == dtype
+    assert estimator.transform(X).dtype == dtype
+
+
+def test_collapse_features_takes_numpy_integers_and_grid_search():
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.linear_model import LogisticRegression
+
+    X = token_corpus(n_texts=12)
+    features = CollapseFeatures(n_landmarks=np.int64(3), random_state=np.int64(0),
+                                n_jobs=np.int64(1))
+    assert features.fit_transform(X).shape == (12, 2 + 3 * 3)
+    y = np.arange(12) % 2
+    search = GridSearchCV(make_pipeline(CollapseFeatures(random_state=0),
+                                        LogisticRegression()),
+                          {"collapsefeatures__n_landmarks": np.arange(2, 5)}, cv=2).fit(X, y)
+    assert search.best_params_["collapsefeatures__n_landmarks"] in (2, 3, 4)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import warnings
 from numbers import Integral
+from pathlib import Path
 
+import joblib
 import numpy as np
+import sklearn
 from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
 from .._sklearn_compat import Interval, StrOptions
 
 from .._validation import check_texts, describe
@@ -25,6 +31,59 @@ class TruncationWarning(UserWarning):
     """Some texts were longer than ``max_length`` tokens and were cut."""
 
 
+# Frames inside these packages are skipped when a warning is attributed: it
+# points at the user's line, not at a pipeline step or scikit-learn's wrappers.
+_LIBRARY_FOLDERS = tuple(
+    str(Path(module.__file__).resolve().parent) + os.sep
+    for module in (sys.modules[__name__.split(".")[0]], sklearn, joblib)
+)
+
+
+def _user_frame(depth: int):
+    """The first frame outside skpool, scikit-learn and joblib, and its ``stacklevel``.
+
+    ``depth`` 1 counts from the function that calls this one (stacklevel 1
+    for its ``warnings.warn``), 2 from that function's caller.
+    """
+    frame, level = sys._getframe(depth), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
+        frame, level = frame.f_back, level + 1
+    return frame, level
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes the caller's ``warnings.warn`` point at user code."""
+    return _user_frame(depth=2)[1]
+
+
+# (file, line, text) of the truncation warnings shown: scikit-learn resets the
+# warning filters around every fold (which clears Python's own once-per-line
+# registry), so a cross-validation would repeat the warning for each step.
+_TRUNCATION_SHOWN: set[tuple[str, int, str]] = set()
+
+
+def _shows_every_time(category) -> bool:
+    """Whether the first warning filter that applies to ``category`` is 'always' or 'error'."""
+    for action, message, filter_category, module, lineno in warnings.filters:
+        if issubclass(category, filter_category) and lineno == 0 and (
+                message is None or message.pattern in ("", ".*")):
+            return action in ("always", "error")
+    return False
+
+
+def _warn_truncation(max_length: int) -> None:
+    """One ``TruncationWarning`` per user line (Python's default), at the user's line."""
+    frame, level = _user_frame(depth=1)
+    text = (f"Texts longer than max_length={max_length} tokens were truncated to their first "
+            "max_length tokens; the returned TokenSets marks them (tokens.truncated, "
+            "tokens.n_truncated).")
+    site = (frame.f_code.co_filename, frame.f_lineno, text)
+    if site in _TRUNCATION_SHOWN and not _shows_every_time(TruncationWarning):
+        return
+    _TRUNCATION_SHOWN.add(site)
+    warnings.warn(TruncationWarning(text), stacklevel=level)
+
+
 def _backend():
     # torch and transformers load only when a model is needed.
     from . import _torch
@@ -32,7 +91,9 @@ def _backend():
     return _torch
 
 
-class TokenEncoder(TransformerMixin, BaseEstimator):
+# auto_wrap_output_keys=None: the output is a ragged TokenSets, never a table, so
+# scikit-learn must not wrap transform to convert it (set_output below accepts and ignores).
+class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     r"""Encode texts into the token embeddings of a Hugging Face encoder.
 
     Text :math:`t` becomes the matrix :math:`X \in \mathbb{R}^{n \times d}`
@@ -63,13 +124,14 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         ``-1``) the last layer; negative values count from the end.
     max_length : int, default=None
         Longest token sequence, special tokens included; longer texts are
-        truncated (counted in ``n_truncated_`` and warned about). ``None``:
+        truncated (marked in the returned ``TokenSets``, ``tokens.truncated``
+        and ``tokens.n_truncated``, and warned about). ``None``:
         the model's own limit, the sentence-transformers ``max_seq_length`` if
         the folder has one (256 for all-MiniLM-L6-v2), else the tokenizer's
         ``model_max_length`` bounded by the position embeddings.
     batch_size : int, default=32
-        Texts per forward pass. Batches are formed by token length to limit
-        padding; the output does not depend on it (to float32 round-off).
+        Most texts per forward pass. Batches are formed by token length to
+        limit padding; the output does not depend on it (to float32 round-off).
     special_tokens : {"include", "exclude"}, default="include"
         ``"include"``: every position of the attention mask ([CLS] and [SEP]
         too), exactly what sentence-transformers' mean pooling averages.
@@ -80,10 +142,15 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
     progress : bool, default=False
         Show a tqdm bar over batches.
     cache : str, os.PathLike or joblib.Memory, default=None
-        A folder (a ``Memory``'s folder) where each text's token embeddings
-        are stored, keyed by the model's files, ``layer``, ``max_length``,
-        ``special_tokens`` and the text itself; texts found there are not
-        encoded again.
+        A folder where each text's token embeddings are stored, keyed by the
+        model's files, ``layer``, ``max_length``, ``special_tokens`` and the
+        text itself; texts found there are not encoded again. A
+        ``joblib.Memory`` only lends its folder (``Memory.location``): skpool
+        keeps its own files there (``skpool-tokens-v1/``) and ignores the
+        Memory's other settings (compression, ``mmap_mode``, ``bytes_limit``,
+        ``verbose``); ``Memory(None)`` means no cache. An entry that cannot be
+        read or fails the checks (shape, dtype, finite values) is encoded
+        again and rewritten, with one warning naming it.
 
     Attributes
     ----------
@@ -101,8 +168,6 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         The ``max_length`` in force.
     device_ : str
         The torch device the model runs on.
-    n_truncated_ : int
-        How many texts of the last ``transform`` were truncated.
 
     See Also
     --------
@@ -111,9 +176,13 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Errors from transformers (missing files, unknown hub id, offline hub)
-    surface as ``ValueError`` naming the model; a text that keeps no token
-    after ``special_tokens="exclude"`` is named by its index.
+    Errors from transformers (missing files, unknown hub id, offline hub,
+    truncated weights) surface as ``ValueError`` naming the model; a folder
+    whose tokenizer does not fit the model (missing tokenizer files) is
+    refused; a text that keeps no token after ``special_tokens="exclude"`` is
+    named by its index. ``transform`` does not change the estimator: what a
+    call learns about its texts (which were truncated) travels with the
+    returned ``TokenSets``.
 
     References
     ----------
@@ -128,8 +197,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
     >>> tokens = encoder.fit_transform(["A cat sat on the mat.", "Dogs bark."])
     >>> tokens.dim, tokens.lengths.tolist()
     (384, [9, 5])
-    >>> encoder.max_length_, encoder.n_layers_
-    (256, 6)
+    >>> encoder.max_length_, encoder.n_layers_, tokens.n_truncated
+    (256, 6, 0)
     >>> tokens[0].mean(axis=0).shape  # the sentence-transformers embedding, unnormalised
     (384,)
     """
@@ -188,7 +257,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         tokens : TokenSets
-            ``tokens[i]`` is text ``i``'s float32 array of shape (n_i, d).
+            ``tokens[i]`` is text ``i``'s float32 array of shape (n_i, d);
+            ``tokens.truncated`` marks the texts cut at ``max_length_``.
         """
         self._check_params()
         texts = check_texts(X)
@@ -233,6 +303,31 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
                 raise ValueError("Expected layers to name at least one layer. Received none.")
         resolved = sorted(set(self._prepare(layers)))
         return self._encode(texts, resolved)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the ``d`` embedding dimensions of every token.
+
+        The output is ragged (one ``(n_i, d)`` cloud per text), so these name
+        its columns, ``dim_0 .. dim_{d-1}``; a pooler after the encoder in a
+        pipeline names its own features from them.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: texts are not columns. Present for the scikit-learn API.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects of shape (embedding_dim_,)
+
+        Examples
+        --------
+        >>> from skpool import TokenEncoder
+        >>> TokenEncoder().fit().get_feature_names_out()[:3].tolist()
+        ['dim_0', 'dim_1', 'dim_2']
+        """
+        check_is_fitted(self, "embedding_dim_")
+        return np.asarray([f"dim_{j}" for j in range(self.embedding_dim_)], dtype=object)
 
     def set_output(self, *, transform=None):
         """Accept a pipeline's output setting; the output stays a ``TokenSets``.
@@ -348,7 +443,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
             "special_tokens": self.special_tokens,
         }
         namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        return TokenCache(folder, namespace)
+        return TokenCache(folder, namespace, dim=self.embedding_dim_,
+                          max_length=self.max_length_)
 
     def _encode(self, texts: list[str], layers: list[int]) -> dict[int, TokenSets]:
         loaded = self._loaded
@@ -360,15 +456,10 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
         if store is not None:
             keys = [store.text_key(text) for text in texts]
             for i, key in enumerate(keys):
-                found = {}
-                for layer in layers:
-                    entry = store.get(key, layer)
-                    if entry is None:
-                        break
-                    found[layer] = entry[0]
-                    truncated[i] |= entry[1]
-                else:
+                found, cut = store.get_layers(key, layers)
+                if found is not None:
                     hits[i] = found
+                    truncated[i] = cut
         misses = [i for i in range(n) if i not in hits]
 
         data, offsets = {}, np.zeros(1, dtype=np.int64)
@@ -390,17 +481,21 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
             if store is not None:
                 self._store(store, keys, misses, layers, data, offsets, tokens.truncated)
 
-        self.n_truncated_ = int(truncated.sum())
-        if self.n_truncated_:
+        if store is not None and store.rejected:
+            shown = "; ".join(f"{path} ({why})" for path, why in store.rejected[:3])
+            more = (f" and {len(store.rejected) - 3} more" if len(store.rejected) > 3 else "")
             warnings.warn(
-                TruncationWarning(
-                    f"{self.n_truncated_} of {n} texts were longer than max_length="
-                    f"{self.max_length_} tokens and were truncated (see n_truncated_)."
-                ),
-                stacklevel=3,  # the caller of transform / transform_layers
+                f"{len(store.rejected)} entries of the token cache {store.root} could not be "
+                f"used and were encoded again and rewritten: {shown}{more}.",
+                stacklevel=_user_stacklevel(),
             )
+        if truncated.any():
+            # Once per user line, not once per pipeline step or fold; the count
+            # of each call is on the TokenSets it returns.
+            _warn_truncation(self.max_length_)
         if not hits:
-            return {layer: TokenSets(data[layer], offsets) for layer in layers}
+            return {layer: TokenSets(data[layer], offsets, truncated=truncated)
+                    for layer in layers}
         slot = {i: j for j, i in enumerate(misses)}
         result = {}
         for layer in layers:
@@ -408,7 +503,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
                      else data[layer][offsets[slot[i]]:offsets[slot[i] + 1]] for i in range(n)]
             bounds = np.zeros(n + 1, dtype=np.int64)
             np.cumsum([len(p) for p in parts], out=bounds[1:])
-            result[layer] = TokenSets(np.concatenate(parts, axis=0), bounds)
+            result[layer] = TokenSets(np.concatenate(parts, axis=0), bounds, truncated=truncated)
         return result
 
     @staticmethod
@@ -420,4 +515,4 @@ class TokenEncoder(TransformerMixin, BaseEstimator):
                               bool(truncated[j]))
         except OSError as exc:
             warnings.warn(f"Could not write to the token cache {store.root}: {exc}",
-                          stacklevel=4)
+                          stacklevel=_user_stacklevel())
