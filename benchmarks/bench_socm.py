@@ -115,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--rank", type=int, nargs="+", default=[32])
     parser.add_argument("--baseline-pairs", type=int, default=60)
     parser.add_argument("--pot-pairs", type=int, default=6)
+    parser.add_argument("--default-only", action="store_true",
+                        help="only compare the default n_jobs=None with one worker")
     args = parser.parse_args(argv)
 
     import joblib
@@ -136,6 +138,19 @@ def main(argv=None):
           f"tr Sigma median {conc.median_spread:.2f} (range {conc.spread.min():.2f}-"
           f"{conc.spread.max():.2f}), {conc.n_trace_violations} texts with tr Sigma > 2; "
           f"generated in {t.wall:.1f} s")
+
+    # The default: n_jobs=None runs one task per core (one BLAS thread each); one
+    # worker (the former default) leaves the other cores idle.
+    pairwise_socm(clouds[:3])
+    with Timer() as t_default:
+        pairwise_socm(tokens)
+    with Timer() as t_one:
+        pairwise_socm(tokens, n_jobs=1)
+    print(f"\ndefault parallelism: pairwise_socm(tokens) {t_default.wall:.1f} s wall "
+          f"(n_jobs=None, {joblib.effective_n_jobs(-1)} workers) vs n_jobs=1 {t_one.wall:.1f} s: "
+          f"{t_one.wall / t_default.wall:.2f}x")
+    if args.default_only:
+        return
 
     rng = np.random.default_rng(1)
     pairs = set()
