@@ -59,12 +59,30 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 # Records
 # ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
 class _Record:
-    """What every JSON record of the command line shares."""
+    """What every record of a measured corpus carries beside its measurements."""
+
+    model: str = ""
+    layer: int
+    dataset: str = ""
+    n_truncated: int = 0
+    max_length: int | None = None
+    seed: int | None = None
+    skpool_version: str = ""
+
+    _HEAD = ("model", "layer", "dataset")
+    _TAIL = ("n_truncated", "max_length", "seed", "skpool_version")
 
     def to_dict(self) -> dict:
-        """Return the record as a plain ``dict`` (field name to value), JSON-ready."""
-        return asdict(self)
+        """Return the record as a plain ``dict`` (field name to value), JSON-ready.
+
+        The keys are in a fixed order: what was measured (``model``,
+        ``layer``, ``dataset``), the measurements, then the settings.
+        """
+        values = asdict(self)
+        own = [key for key in values if key not in self._HEAD + self._TAIL]
+        return {key: values[key] for key in (*self._HEAD, *own, *self._TAIL)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,9 +135,6 @@ class CollapseRecord(_Record):
     skpool_version : str
     """
 
-    model: str = ""
-    layer: int
-    dataset: str = ""
     n_texts: int
     n_pairs: int
     exact: bool
@@ -132,10 +147,6 @@ class CollapseRecord(_Record):
     median_spread: float
     max_spread: float
     mean_cosine: float
-    n_truncated: int = 0
-    max_length: int | None = None
-    seed: int | None = None
-    skpool_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -616,9 +627,6 @@ class OTRecord(_Record):
     skpool_version : str
     """
 
-    model: str = ""
-    layer: int
-    dataset: str = ""
     n_texts: int
     n_pairs: int
     normalize: bool
@@ -629,10 +637,6 @@ class OTRecord(_Record):
     mean_exact_w2: float
     mean_gaussian_w2: float
     n_gelbrich_violations: int
-    n_truncated: int = 0
-    max_length: int | None = None
-    seed: int | None = None
-    skpool_version: str = ""
 
 
 @dataclass(frozen=True)
