@@ -164,3 +164,26 @@ def test_source_paths_point_inside_the_packages():
         located = source.locate(name)
         assert located.exists() and source.module in Path(located).parts
     assert datasets.DATA_SOURCES is DATA_SOURCES
+
+
+# -- the registry and corpus files ---------------------------------------------------------
+def test_registry_gives_each_name_its_loader_and_the_loader_count():
+    assert datasets.DATASETS == {"wiki-films": load_wiki_films, "bbc-news": load_bbc_news,
+                                 "rotten-tomatoes": load_rotten_tomatoes}
+    for name, loader in datasets.DATASETS.items():
+        corpus = datasets.load_corpus(name, n_texts=6, random_state=2)
+        assert corpus.n_available == len(loader())
+        assert corpus.texts == loader(n_texts=6, random_state=2).texts
+    # 997 titles in the package, 940 distinct texts: the corpus count is the loader's
+    assert datasets.load_corpus("wiki-films").n_available == 940
+
+
+def test_corpus_files_are_read_and_sampled_in_order(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    path.write_text("".join(f'{{"text": "text {i}"}}\n' for i in range(10)), encoding="utf-8")
+    assert datasets.read_corpus_file(path) == [f"text {i}" for i in range(10)]
+    corpus = datasets.load_corpus(str(path), n_texts=4, random_state=0)
+    assert corpus.n_available == 10 and len(corpus.texts) == 4
+    numbers = [int(t.split()[1]) for t in corpus.texts]
+    assert numbers == sorted(numbers)  # corpus order is kept
+    assert datasets.load_corpus(str(path), n_texts=4, random_state=0) == corpus
