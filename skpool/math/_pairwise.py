@@ -547,8 +547,8 @@ def _dense_reduced_task(reduce, reduce_args, task: DenseBlock):
     return reduce(_dense_task(task), task.ia, task.ib, task.diagonal, *reduce_args)
 
 
-def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs=None,
-                device=None, working_memory=None, order=None, reduce=None, reduce_args=()):
+def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs,
+                device, working_memory: float, order=None, reduce=None, reduce_args=()):
     """Squared Bures distance of every pair of texts (rows x cols).
 
     Parameters
@@ -560,7 +560,8 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         Compute only pairs ``i`` before ``j`` in ``order``, mirror them and
         leave an exact zero diagonal.
     n_jobs, device, working_memory
-        See :func:`skpool.math.socm.pairwise_socm`.
+        As checked by :func:`check_n_jobs`, :func:`check_device` and
+        :func:`check_working_memory` (MiB) at the public boundary.
     order : ndarray, optional
         Processing order of the texts (default: by length). In the symmetric
         case pair ``(i, j)`` is computed with ``i`` on the row side when ``i``
@@ -578,8 +579,7 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
     """
     from joblib import Parallel, delayed
 
-    device = check_device(device)
-    budget = check_working_memory(working_memory) * 2**20 / effective_workers(n_jobs)
+    budget = working_memory * 2**20 / effective_workers(n_jobs)
     itemsize = rows.factors.dtype.itemsize
     max_rows = max(1, int(math.sqrt(budget / (_BYTES_PER_ENTRY + itemsize))))
     if symmetric:
@@ -651,13 +651,13 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
     return np.concatenate(out) if out else np.empty(0)
 
 
-def paired_bures(factors: CloudFactors, i, j, *, n_jobs=None, device=None,
-                 working_memory=None):
+def paired_bures(factors: CloudFactors, i, j, *, n_jobs, device, working_memory: float):
     """Squared Bures distance of the pairs ``(i[p], j[p])`` of one corpus.
 
     Each pair is oriented with its shorter text ``a`` first; pairs are grouped
     by ``a`` so that one product ``C_b C_a^T`` over all partners ``b`` of ``a``
-    serves them all. Groups of row texts form the joblib tasks.
+    serves them all. Groups of row texts form the joblib tasks. ``n_jobs``,
+    ``device`` and ``working_memory`` (MiB) come checked, as for :func:`dense_bures`.
 
     Returns
     -------
@@ -665,11 +665,10 @@ def paired_bures(factors: CloudFactors, i, j, *, n_jobs=None, device=None,
     """
     from joblib import Parallel, delayed
 
-    device = check_device(device)
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     workers = effective_workers(n_jobs)
-    budget = check_working_memory(working_memory) * 2**20 / workers
+    budget = working_memory * 2**20 / workers
     c = factors.counts
     swap = (c[i] > c[j]) | ((c[i] == c[j]) & (i > j))
     a = np.where(swap, j, i)

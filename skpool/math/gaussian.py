@@ -101,21 +101,26 @@ def gaussian_stats(X, *, normalize: bool = True, name: str = "A",
     >>> stats.mean.tolist(), round(stats.trace, 6)
     ([1.0, 0.0], 0.25)
     """
-    X = check_cloud(X, name=name, index=index)
+    return cloud_stats(check_cloud(X, name=name, index=index), normalize=normalize,
+                       where=name if index is None else f"{name}[{index}] (text {index})")
+
+
+def cloud_stats(X: np.ndarray, *, normalize: bool, where: str) -> GaussianStats:
+    """:func:`gaussian_stats` of a cloud already checked (float32 or float64, finite).
+
+    ``where`` names the cloud in error messages.
+    """
     eps = float(np.finfo(X.dtype).eps)
     X = np.array(X, dtype=np.float64)  # a copy: normalized in place below
     n = X.shape[0]
     scale = 1.0
     if normalize:
-        where = name if index is None else f"{name}[{index}] (text {index})"
         _, scales = divide_by_mean_norm(X, np.array([0, n]), eps=eps, where=lambda k: where)
         scale = float(scales[0])
     mean = X.mean(axis=0)
-    factor = (X - mean) / np.sqrt(n)
-    factor = reduce_factor(factor)
+    factor = reduce_factor((X - mean) / np.sqrt(n))
     trace = float(np.sum(factor * factor))
     if not np.isfinite(trace):
-        where = name if index is None else f"{name}[{index}] (text {index})"
         raise ValueError(
             f"The covariance of {where} overflows float64 (its tokens reach "
             f"{float(np.max(np.abs(X))):.3g}): rescale the embeddings, or use normalize=True."
@@ -192,5 +197,5 @@ def bures_squared(A, B, *, normalize: bool = False) -> float:
     B = check_cloud(B, name="B", dim=A.shape[1])
     if A.shape == B.shape and np.array_equal(A, B):
         return 0.0
-    return bures_squared_stats(gaussian_stats(A, normalize=normalize, name="A"),
-                               gaussian_stats(B, normalize=normalize, name="B"))
+    return bures_squared_stats(cloud_stats(A, normalize=normalize, where="A"),
+                               cloud_stats(B, normalize=normalize, where="B"))

@@ -51,7 +51,7 @@ import numpy as np
 from .._validation import check_positive_int, describe
 from ..tokensets import check_cloud, check_token_sets
 from . import _pairwise, _ragged, _sampling
-from .gaussian import bures_squared_stats, gaussian_stats
+from .gaussian import bures_squared_stats, cloud_stats
 
 __all__ = ["SOCMComponents", "socm", "socm_components", "PairwiseSOCM", "pairwise_socm",
            "pairwise_socm_components", "pairwise_bures_squared", "MeanSOCMResult",
@@ -147,10 +147,10 @@ def socm_components(A, B) -> SOCMComponents:
     B = check_cloud(B, name="B", dim=A.shape[1])
     with _pairwise.one_blas_thread():
         if A.shape == B.shape and np.array_equal(A, B):
-            gaussian_stats(A, name="A")  # the zero-mean check still applies
+            cloud_stats(A, normalize=True, where="A")  # the zero-mean check still applies
             return SOCMComponents(0.0, 0.0, 0.0)
-        sa = gaussian_stats(A, normalize=True, name="A")
-        sb = gaussian_stats(B, normalize=True, name="B")
+        sa = cloud_stats(A, normalize=True, where="A")
+        sb = cloud_stats(B, normalize=True, where="B")
         d_mu = _d_mu(sa.mean, sb.mean)
         d_sigma = bures_squared_stats(sa, sb) / 4.0
     return SOCMComponents((1.0 - d_mu) * d_sigma, d_mu, d_sigma)
@@ -277,7 +277,7 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     """Factors of both corpora, B^2 (upper bound when truncated) and its error bound."""
     dtype = _pairwise.check_precision(precision)
     device = _pairwise.check_device(device)
-    _pairwise.check_working_memory(working_memory)
+    working_memory = _pairwise.check_working_memory(working_memory)
     n_jobs = _pairwise.check_n_jobs(n_jobs)
     truncated = rank is not None or tol is not None
     fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
@@ -656,7 +656,7 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     random_state = _sampling.check_random_state(random_state)
     dtype = _pairwise.check_precision(precision)
     device = _pairwise.check_device(device)
-    _pairwise.check_working_memory(working_memory)
+    working_memory = _pairwise.check_working_memory(working_memory)
     n_jobs = _pairwise.check_n_jobs(n_jobs)
     n = len(tokens)
     total = n * (n - 1) // 2
@@ -802,7 +802,7 @@ def concentration(tokens, *, working_memory=None) -> Concentration:
     (1.0, 0.5)
     """
     tokens = check_token_sets(tokens, name="tokens")
-    _pairwise.check_working_memory(working_memory)
+    working_memory = _pairwise.check_working_memory(working_memory)
     offsets, lengths, data = tokens.offsets, tokens.lengths, tokens.data
     eps = float(np.finfo(tokens.dtype).eps)
     spread = np.empty(len(tokens), dtype=np.float64)

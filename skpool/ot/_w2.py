@@ -32,7 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._validation import describe
 from ..tokensets import check_cloud
 from ..math._ragged import divide_by_mean_norm, row_norms
-from ..math.gaussian import GaussianStats, bures_squared_stats, gaussian_stats, reduce_factor
+from ..math.gaussian import GaussianStats, bures_squared_stats, cloud_stats, reduce_factor
 
 __all__ = ["exact_w2", "gaussian_w2"]
 
@@ -224,7 +224,8 @@ def _stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStat
     applies.
     """
     if masses is None:
-        return gaussian_stats(X, normalize=normalize, name=name, index=index)
+        where = name if index is None else f"{name}[{index}] (text {index})"
+        return cloud_stats(X, normalize=normalize, where=where)
     X, scale = _as_float64(X, normalize, name=name, index=index)
     mean = masses @ X
     factor = reduce_factor(np.sqrt(masses)[:, None] * (X - mean))
