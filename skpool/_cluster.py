@@ -90,6 +90,10 @@ def dask_cluster(scheduler, *, timeout: float = _CONNECT_TIMEOUT_S):
     distributed = _distributed()
     from joblib import parallel_config
 
+    from ._store import tell_dask
+
+    tell_dask()  # memory-mapped corpora travel to the workers as references
+
     with contextlib.ExitStack() as stack:
         if kind == "local":
             # one thread per worker process: torch and BLAS then use one core each

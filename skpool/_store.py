@@ -42,6 +42,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -49,7 +50,7 @@ import numpy as np
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "HEADER", "PLAN", "StoredArray", "open_stored",
            "save_arrays", "load_arrays", "read_header", "texts_digest", "PartitionedStore",
-           "check_mmap_mode"]
+           "check_mmap_mode", "tell_dask"]
 
 FORMAT = "skpool-token-store"
 FORMAT_VERSION = 1
@@ -93,8 +94,30 @@ class StoredArray(np.memmap):
         return self.__reduce_ex__(2)
 
 
+_DASK_TOLD = False
+
+
+def tell_dask() -> None:
+    """Have dask treat a :class:`StoredArray` as the small reference it pickles to.
+
+    joblib's dask backend scatters every argument that ``dask.sizeof`` finds
+    larger than 1 kB, and scattering serializes a NumPy array by its bytes: a
+    memory-mapped corpus would be read whole and copied to a worker. Declared
+    small, it travels inside the task, pickled as a reference. Does nothing
+    until dask is imported.
+    """
+    global _DASK_TOLD
+    if _DASK_TOLD or "dask" not in sys.modules:
+        return
+    from dask.sizeof import sizeof
+
+    sizeof.register(StoredArray)(lambda array: 256)
+    _DASK_TOLD = True
+
+
 def open_stored(path) -> StoredArray:
     """Open the ``.npy`` file ``path`` as a read-only :class:`StoredArray`."""
+    tell_dask()
     path = os.fspath(path)
     with open(path, "rb") as stream:
         version = np.lib.format.read_magic(stream)
