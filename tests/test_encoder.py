@@ -52,6 +52,16 @@ def reference_tokens(folder, texts, *, layer=-1, max_length=64, exclude=False):
     return clouds
 
 
+def assert_same_tokens(got, want, atol=1e-6):
+    """Two encodings of the same texts: same offsets, values to float32 round-off.
+
+    Two forward passes agree bit for bit only in practice, not by construction
+    (kernels may pick other paths on other CPUs or thread counts).
+    """
+    np.testing.assert_array_equal(got.offsets, want.offsets)
+    np.testing.assert_allclose(got.data, want.data, atol=atol, rtol=1e-5)
+
+
 def assert_clouds_close(tokens, clouds, atol=1e-5):
     assert isinstance(tokens, TokenSets)
     assert len(tokens) == len(clouds)
@@ -175,7 +185,7 @@ def test_transform_layers_equals_separate_encodes(tiny_encoder_params, sample_te
     # Negative and repeated indices name the same hidden states.
     subset = encoder.transform_layers(texts, layers=[-1, 0, 2])
     assert list(subset) == [0, 2]
-    np.testing.assert_array_equal(subset[0].data, by_layer[0].data)
+    assert_same_tokens(subset[0], by_layer[0])
 
 
 def test_accepts_series_tuple_array_and_path(tiny_model_dir, sample_texts):
@@ -184,7 +194,7 @@ def test_accepts_series_tuple_array_and_path(tiny_model_dir, sample_texts):
     encoder = TokenEncoder(tiny_model_dir, device="cpu")  # a pathlib.Path
     base = encoder.fit_transform(texts)
     for variant in (pd.Series(texts), tuple(texts), np.array(texts, dtype=object)):
-        assert encoder.transform(variant) == base
+        assert_same_tokens(encoder.transform(variant), base)
 
 
 def test_fitted_attributes(tiny_model_dir):
@@ -293,7 +303,7 @@ def test_pickle_drops_the_weights_and_reloads(tiny_encoder_params, sample_texts)
     assert not hasattr(restored, "model_")
     assert restored.get_params() == encoder.get_params()
     assert restored.n_layers_ == 2
-    assert restored.transform(sample_texts[:3]) == tokens
+    assert_same_tokens(restored.transform(sample_texts[:3]), tokens)
     assert restored.model_ is encoder.model_  # the process-wide model
 
 
@@ -318,6 +328,7 @@ def test_cache_hit_does_not_run_the_model(tiny_encoder_params, sample_texts, tmp
     again = second.transform(texts[::-1])
     assert calls == []
     for i, cloud in enumerate(again):
+        # read back from disk: exactly what was stored
         np.testing.assert_array_equal(cloud, first_out[len(texts) - 1 - i])
     # One new text: only it is encoded (one batch), the rest come from disk.
     mixed = second.transform(texts + ["a new film about the sea"])
@@ -357,61 +368,11 @@ def test_cache_serves_transform_layers(tiny_encoder_params, sample_texts, tmp_pa
 
 
 # ---------------------------------------------------------------------------------------
-# Bad input: every message says what was expected, what came, and where
+# Bad input: the table lives in tests/test_bad_input_encoder.py
 # ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("texts, error, match", [
-    ([], ValueError, "at least one text. Received an empty corpus"),
-    (["ok", None], TypeError, "Received NoneType None at index 1"),
-    (["ok", "fine", 3.5], TypeError, "Received float 3.5 at index 2"),
-    ([b"bytes"], TypeError, "at index 0"),
-    ("one string", TypeError, "wrap it in a list"),
-])
-def test_bad_texts(tiny_encoder_params, texts, error, match):
-    encoder = TokenEncoder(**tiny_encoder_params)
-    with pytest.raises(error, match=match):
-        encoder.fit_transform(texts)
-    with pytest.raises(error, match=match):
-        encoder.transform_layers(texts)
-
-
-def test_text_with_no_tokens_left_is_named(tiny_encoder_params):
-    encoder = TokenEncoder(**tiny_encoder_params, special_tokens="exclude")
-    with pytest.raises(ValueError, match=r"Text 2 has no tokens left after "
-                                         r"special_tokens='exclude'.*Received str ''"):
-        encoder.fit_transform(["a dog", "a cat", ""])
-    # Included, the same text is its two special tokens.
+def test_empty_text_keeps_its_special_tokens(tiny_encoder_params):
+    # Excluded, "" has no token left (an error, in the table); included, it is [CLS] [SEP].
     assert TokenEncoder(**tiny_encoder_params).fit_transform([""]).lengths.tolist() == [2]
-
-
-@pytest.mark.parametrize("params, error, match", [
-    ({"layer": 3}, ValueError, r"must be an int in \[-3, 2\]: the model has 2 layers.*Got 3"),
-    ({"layer": -4}, ValueError, r"the model has 2 layers.*Got -4 instead"),
-    ({"layer": True}, TypeError, "'layer' parameter of TokenEncoder must be an int"),
-    ({"layer": 1.0}, ValueError, "'layer' parameter of TokenEncoder must be an int"),
-    ({"batch_size": 0}, ValueError, r"'batch_size' parameter of TokenEncoder must be an int "
-                                    r"in the range \[1, inf\). Got 0"),
-    ({"special_tokens": "drop"}, ValueError, "'special_tokens' parameter .* Got 'drop'"),
-    ({"max_length": 65}, ValueError, "must be at most 64 .* Got 65"),
-    ({"max_length": 2}, ValueError, "must be at least 3 .* Got 2"),
-    ({"max_length": 0}, ValueError, "'max_length' parameter"),
-    ({"device": "gpu"}, ValueError, "'device' parameter .* Got 'gpu'"),
-    ({"progress": "yes"}, ValueError, "'progress' parameter"),
-    ({"cache": 3}, ValueError, "'cache' parameter"),
-])
-def test_bad_parameters(tiny_encoder_params, params, error, match):
-    encoder = TokenEncoder(**{**tiny_encoder_params, **params})
-    with pytest.raises(error, match=match):
-        encoder.fit(["a dog"])
-
-
-def test_bad_layers_argument(tiny_encoder_params):
-    encoder = TokenEncoder(**tiny_encoder_params)
-    with pytest.raises(ValueError, match=r"layers argument of transform_layers.*Got 7"):
-        encoder.transform_layers(["a"], layers=[0, 7])
-    with pytest.raises(TypeError, match="sequence of ints"):
-        encoder.transform_layers(["a"], layers=1)
-    with pytest.raises(ValueError, match="at least one layer"):
-        encoder.transform_layers(["a"], layers=[])
 
 
 def test_cuda_requested_without_cuda(tiny_encoder_params):
@@ -421,24 +382,6 @@ def test_cuda_requested_without_cuda(tiny_encoder_params):
         pytest.skip("CUDA is present")
     with pytest.raises(ValueError, match="CUDA is not available"):
         TokenEncoder(**{**tiny_encoder_params, "device": "cuda:1"}).fit()
-
-
-def test_unknown_model_name_lists_bundled_names():
-    with pytest.raises(ValueError, match=r"neither a bundled name \('all-MiniLM-L6-v2', "
-                                         r"'sentence-transformers/all-MiniLM-L6-v2', "
-                                         r"'all-mpnet-base-v2', .*\).*local"):
-        TokenEncoder("nobody/no-such-model-skpool", device="cpu").fit()
-
-
-def test_folder_without_config(tmp_path):
-    with pytest.raises(ValueError, match="has no config.json"):
-        TokenEncoder(str(tmp_path), device="cpu").fit()
-
-
-def test_broken_model_folder(tmp_path):
-    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
-    with pytest.raises(ValueError, match="holds none of the tokenizer files"):
-        TokenEncoder(str(tmp_path), device="cpu").fit()
 
 
 def test_missing_bundled_package_says_how_to_install(monkeypatch):

@@ -128,7 +128,8 @@ class TokenCache:
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as stored:
+            # Our own handle: np.load leaks its file when the zip is unreadable.
+            with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as stored:
                 tokens = stored["tokens"]
                 truncated = stored["truncated"]
         except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, ...
