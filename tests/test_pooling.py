@@ -632,3 +632,13 @@ def test_feature_names_out_through_a_pipeline():
     for given in (None, ["x", "y"], np.array(["anything"], dtype=object)):
         assert pooler.get_feature_names_out(given).tolist() == [
             "mean_0", "mean_1", "var_0", "var_1"]
+
+
+def test_one_token_texts_have_zero_normalized_covariance():
+    clouds = random_clouds(33, lengths=[1, 1, 1], d=4)
+    for kind in KINDS:
+        out = GaussianPooler(covariance=kind, n_components=2, normalize=True).fit_transform(clouds)
+        np.testing.assert_allclose(out[:, :4], [c[0] / np.linalg.norm(c[0]) for c in clouds],
+                                   rtol=1e-12)
+        # the row and its unit mean come from the same multiplication: exactly 0
+        np.testing.assert_array_equal(out[:, 4:], 0.0)

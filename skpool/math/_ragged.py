@@ -144,7 +144,8 @@ def divide_by_mean_norm(X: np.ndarray, offsets: np.ndarray, *, eps: float, where
     means = segment_means(X, offsets)
     scales = row_norms(means)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        X *= np.repeat(1.0 / scales, lengths)[:, None]
+        inverse = 1.0 / scales
+        X *= np.repeat(inverse, lengths)[:, None]
         # mean squared norm of the normalized tokens: (RMS token norm / ||m||)^2
         ratio_sq = segment_sums(np.einsum("ij,ij->i", X, X), offsets) / lengths
     limit = 1.0 / (DIRECTION_RTOL_ULPS * eps) ** 2
@@ -153,7 +154,8 @@ def divide_by_mean_norm(X: np.ndarray, offsets: np.ndarray, *, eps: float, where
         k = int(bad[0])
         raise _no_direction_error(where(k), float(scales[k]), float(ratio_sq[k]), eps,
                                   int(bad.size))
-    return means / scales[:, None], scales
+    # the same multiplication as the rows: a one-token text's row equals its unit mean
+    return means * inverse[:, None], scales
 
 
 def _no_direction_error(where, scale, ratio_sq, eps, n_bad) -> ValueError:
