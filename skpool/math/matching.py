@@ -34,6 +34,7 @@ import numpy as np
 
 from .._validation import describe
 from ..tokensets import TokenSets, check_token_sets
+from ._ragged import divide_by_mean_norm, text_label
 from .socm import MeanSOCMResult, mean_socm
 
 __all__ = ["match_concentration", "matched_mean_socm"]
@@ -100,17 +101,13 @@ def match_concentration(tokens, spread=1.0) -> TokenSets:
     offsets = tokens.offsets
     out = np.empty(tokens.data.shape, dtype=tokens.dtype)
     # One text at a time: float64 temporaries stay the size of one cloud.
+    eps = float(np.finfo(tokens.dtype).eps)
     for i, cloud in enumerate(tokens):
         X = cloud.astype(np.float64)
-        m = X.mean(axis=0)
-        norm = float(np.linalg.norm(m))
-        if not norm > 0.0:
-            raise ValueError(
-                f"The mean token of tokens[{i}] (text {i}) has norm 0: the text has no "
-                "direction, so its cloud cannot be normalized by that norm."
-            )
-        X /= norm
-        mu = m / norm
+        # scale-safe, with the relative zero-mean test shared by every normalization
+        unit_means, _ = divide_by_mean_norm(X, np.array([0, X.shape[0]]), eps=eps,
+                                            where=text_label("tokens", i))
+        mu = unit_means[0]
         X -= mu
         trace = float(np.einsum("ij,ij->", X, X)) / X.shape[0]
         if not trace > 0.0:
