@@ -4,14 +4,16 @@ Mean-pooled and Gaussian (mean + covariance) features of Hugging Face
 encoders, the second-order collapse metric SOCM, and optimal-transport
 comparisons of token clouds.
 
-Where things live:
+Where things live (docs/architecture.md draws the layers):
 
+- ``skpool.tokensets``  data: TokenSets, the token clouds of a corpus, and their checks
+- ``skpool.datasets``   data: real corpora from installed registry packages, corpus files
 - ``skpool.math``       the mathematics (NumPy only): Gaussian view, Bures, SOCM
 - ``skpool.ot``         optimal-transport distances between token clouds (POT)
 - ``skpool.encoder``    the Hugging Face token encoder (the only torch importer)
 - ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler
 - ``skpool.scoring``    CollapseScorer and collapse-aware features for pipelines
-- ``skpool.datasets``   real corpora read from installed registry packages
+- ``skpool.analysis``   a measured corpus: collapse reports, layer profiles, OT report
 - ``skpool.cli``        the ``skpool`` command line; ``skpool.plotting`` its figures
 
 Public names are imported lazily, so ``import skpool`` does not import torch.

@@ -69,6 +69,21 @@ def test_find_encoder_in_pipelines_unions_and_fitted_poolers(tiny_encoder_params
     assert find_encoder(make_pipeline(MeanPooler(), LogisticRegression())) is None
 
 
+def test_find_encoder_finds_a_subclass_and_not_a_lookalike():
+    class MyEncoder(TokenEncoder):
+        pass
+
+    class TokenEncoderLookalike:  # same duck type, not an encoder
+        layer = 0
+
+        def transform_layers(self, texts, layers=None):
+            return {}
+
+    mine = MyEncoder(layer=1)
+    assert find_encoder(make_pipeline(mine, MeanPooler())) is mine
+    assert find_encoder(TokenEncoderLookalike()) is None
+
+
 # -- CollapseScorer -------------------------------------------------------------------------
 def test_scorer_is_minus_mean_socm_of_the_encoded_texts(tiny_encoder_params, sample_texts):
     pipe = make_pipeline(TokenEncoder(**tiny_encoder_params), MeanPooler()).fit(sample_texts)
