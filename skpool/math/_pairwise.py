@@ -183,7 +183,7 @@ class CloudFactors:
 
 
 def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=np.float32,
-                  principal: bool = False, n_jobs=None) -> CloudFactors:
+                  principal: bool = False, n_jobs=None, unit: float = 1.0) -> CloudFactors:
     """Compute every text's mean, trace and factor rows (in float64, stored as ``dtype``).
 
     Parameters
@@ -201,6 +201,10 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
         spectra recorded (needed by :func:`truncate_factors`).
     n_jobs : int, optional
         Chunks of texts processed at once (always threads of this process).
+    unit : float
+        A power of two every token is divided by first (exact), so that raw
+        clouds of any magnitude give finite products; squared distances
+        computed from the factors are in units of ``unit**2``.
 
     Returns
     -------
@@ -230,7 +234,8 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     # shared arrays, and shipping the tokens to a cluster would cost more than this.
     with single_threaded(None):
         counts = Parallel(n_jobs=n_jobs, backend="threading")(
-            delayed(_factor_chunk)(sets.data, offsets, lengths, t0, t1, normalize, name, eps, out)
+            delayed(_factor_chunk)(sets.data, offsets, lengths, t0, t1, normalize, name, eps,
+                                   unit, out)
             for t0, t1 in zip(bounds[:-1], bounds[1:])
         )
     counts = np.concatenate(counts)
@@ -253,11 +258,13 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
                         counts=counts, full_counts=counts.copy(), spectra=spectra)
 
 
-def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, eps, out):
+def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, eps, unit, out):
     """Fill ``out`` for texts ``t0:t1``; return their factor row counts."""
     means, traces, factors, starts, spectra = out
     d = data.shape[1]
     X = data[offsets[t0]:offsets[t1]].astype(np.float64)
+    if unit != 1.0:
+        X /= unit
     local = offsets[t0:t1 + 1] - offsets[t0]
     n = lengths[t0:t1]
     if normalize:

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import sparse
 
 __all__ = ["CHUNK_BYTES", "chunk_bytes", "text_chunks", "segment_sums", "segment_means",
-           "row_norms", "text_label", "divide_by_mean_norm", "DIRECTION_RTOL_ULPS"]
+           "power_of_two_scale", "row_norms", "text_label", "divide_by_mean_norm", "DIRECTION_RTOL_ULPS"]
 
 # The one chunking rule: a chunk's temporaries take scikit-learn's
 # working_memory, at most 8 MiB. Larger streaming chunks only cost fresh memory
@@ -83,6 +83,19 @@ def segment_sums(X: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def segment_means(X: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per-text mean rows of ``X``, shape (n_texts, d), float64."""
     return segment_sums(X, offsets) / np.diff(offsets)[:, None]
+
+
+def power_of_two_scale(*arrays) -> float:
+    """A power of two near the largest magnitude in ``arrays`` (1.0 when all are zero).
+
+    Dividing by it is exact and brings every entry into [-2, 2], so squares
+    neither overflow (1e200) nor underflow (1e-200); a distance computed on
+    the divided arrays is multiplied back by it.
+    """
+    top = max(float(np.max(np.abs(a))) if a.size else 0.0 for a in arrays)
+    if not top > 0:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1))
 
 
 def row_norms(M: np.ndarray) -> np.ndarray:

@@ -136,9 +136,10 @@ def pooled_pca(data, offsets, scales, n_components):
         total += _rows(data, offsets, a, b, scales).sum(axis=0)
     centre = total / n_tokens
     scatter = np.zeros((d, d), dtype=np.float64)
-    for a, b in chunks:
-        centred = _rows(data, offsets, a, b, scales) - centre
-        scatter += centred.T @ centred
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        for a, b in chunks:
+            centred = _rows(data, offsets, a, b, scales) - centre
+            scatter += centred.T @ centred
     if not np.isfinite(scatter).all():
         raise ValueError(
             "The covariance of the pooled tokens overflows float64 (tokens reach "

@@ -280,16 +280,27 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     working_memory = _pairwise.check_working_memory(working_memory)
     n_jobs = _pairwise.check_n_jobs(n_jobs)
     truncated = rank is not None or tol is not None
-    fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
-                                 principal=truncated, n_jobs=n_jobs)
     symmetric = other is None
+    # raw clouds are divided by one power of two (exact), so products never overflow
+    unit = 1.0 if normalize else _ragged.power_of_two_scale(
+        tokens.data, *(() if symmetric else (other.data,)))
+    fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
+                                 principal=truncated, n_jobs=n_jobs, unit=unit)
     fy = fx if symmetric else _pairwise.cloud_factors(other, normalize=normalize, name="other",
                                                       dtype=dtype, principal=truncated,
-                                                      n_jobs=n_jobs)
+                                                      n_jobs=n_jobs, unit=unit)
     rows = _pairwise.truncate_factors(fx, rank=rank, tol=tol) if truncated else fx
     order = _pairwise.length_order(fx)
     b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
                                working_memory=working_memory, order=order)
+    if unit != 1.0:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            b2 *= np.square(np.float64(unit))
+        if not np.isfinite(b2).all():
+            raise ValueError(
+                f"The squared Bures distances of the raw clouds overflow float64 (tokens reach "
+                f"about {unit:.3g}): use normalize=True, or rescale the embeddings."
+            )
     if truncated:
         error = _truncation_error(b2, rows, fy, symmetric, order)
     else:

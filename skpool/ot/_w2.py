@@ -31,7 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._validation import describe
 from ..tokensets import check_cloud
-from ..math._ragged import divide_by_mean_norm, row_norms
+from ..math._ragged import divide_by_mean_norm, power_of_two_scale, row_norms
 from ..math.gaussian import GaussianStats, bures_squared_stats, cloud_stats, reduce_factor
 
 __all__ = ["exact_w2", "gaussian_w2"]
@@ -186,15 +186,8 @@ def _same_measure(A, B, a, b) -> bool:
 
 
 def _common_scale(*clouds) -> float:
-    """A power of two near the largest magnitude of the clouds (1.0 for all-zero clouds).
-
-    Dividing by it is exact and brings every entry into [-2, 2], so squared
-    costs neither overflow (1e200) nor underflow (1e-200); W2 scales with it.
-    """
-    top = max(float(np.max(np.abs(X))) for X in clouds)
-    if not top > 0:
-        return 1.0
-    return float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1))
+    """The power of two the clouds are divided by before costs are squared (W2 scales with it)."""
+    return power_of_two_scale(*clouds)
 
 
 # -- the two clouds as measures -------------------------------------------------------------
