@@ -9,8 +9,10 @@ Sections (docs/scaling.md is written from this script's output):
 encode
     ``encode_to_store`` of real texts (Wikipedia film leads) on a ``LocalCluster``
     of W single-threaded worker processes, for each W of ``--workers``. Every
-    worker loads the model on a warm-up corpus first, so the timed run is the
-    steady state of a long job; texts/s and texts/s per worker are printed.
+    worker loads the model on a warm-up corpus first, so the timed runs are the
+    steady state of a long job. Printed: wall-clock texts/s (best of
+    ``--repeats``) and texts per CPU second of the workers, the per-core
+    figure that other processes on a shared machine do not distort.
 pairs
     SOCM pairs per second (all pairs of ``--pair-texts`` encoded film leads, one
     process, one BLAS thread: per core) and exact W2 pairs per second (POT's
@@ -55,7 +57,7 @@ def film_leads(n_texts: int) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # encode
 # ---------------------------------------------------------------------------------------
-def bench_encode(models, worker_counts, n_texts, partition_size):
+def bench_encode(models, worker_counts, n_texts, partition_size, repeats):
     import distributed
     from joblib import parallel_config
 
@@ -79,24 +81,38 @@ def bench_encode(models, worker_counts, n_texts, partition_size):
                 warm = [f"warm-up text number {k}" for k in range(2 * workers)]
                 encode_to_store(warm, os.path.join(folder, "warm"), encoder, partition_size=2)
                 loaded = client.run(_models_loaded)
-                start = time.perf_counter()
-                tokens = encode_to_store(texts, os.path.join(folder, "store"), encoder,
-                                         partition_size=partition_size)
-                seconds = time.perf_counter() - start
+                best = None
+                for repeat in range(repeats):
+                    cpu_before = sum(client.run(_cpu_seconds).values())
+                    start = time.perf_counter()
+                    tokens = encode_to_store(texts, os.path.join(folder, f"store{repeat}"),
+                                             encoder, partition_size=partition_size)
+                    seconds = time.perf_counter() - start
+                    cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
+                    if best is None or seconds < best[0]:
+                        best = (seconds, cpu)
+                seconds, cpu = best
                 rows.append({
                     "model": model, "workers": workers, "texts": len(texts),
-                    "tokens": tokens.n_tokens, "seconds": seconds,
+                    "tokens": tokens.n_tokens, "seconds": seconds, "worker_cpu_seconds": cpu,
                     "texts_per_s": len(texts) / seconds,
-                    "texts_per_s_per_worker": len(texts) / seconds / workers,
+                    "texts_per_cpu_s": len(texts) / cpu,
                     "bytes_per_text": tokens.n_tokens * tokens.dim * 4 / len(texts),
                     "workers_with_model": sum(loaded.values()),
                 })
-                print(f"encode  {model:<18} workers={workers}  {len(texts)} texts in "
-                      f"{seconds:6.1f} s  {rows[-1]['texts_per_s']:6.1f} texts/s  "
-                      f"({rows[-1]['texts_per_s_per_worker']:.1f} per worker)  "
-                      f"{tokens.n_tokens / len(texts):.1f} tokens/text  "
+                print(f"encode  {model:<18} workers={workers}  {len(texts)} texts: best of "
+                      f"{repeats} {seconds:6.1f} s wall = {rows[-1]['texts_per_s']:6.1f} "
+                      f"texts/s; {cpu:6.1f} worker CPU s = "
+                      f"{rows[-1]['texts_per_cpu_s']:.1f} texts per CPU second;  "
+                      f"{tokens.n_tokens / len(texts):.1f} tokens/text, "
                       f"{rows[-1]['bytes_per_text'] / 1e3:.1f} kB/text on disk", flush=True)
     return rows
+
+
+def _cpu_seconds():
+    """User + system CPU seconds of this (worker) process, all its threads."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _models_loaded():
@@ -118,28 +134,33 @@ def bench_pairs(model, n_texts, n_ot_pairs):
         warnings.simplefilter("ignore")
         tokens = TokenEncoder(model, device="cpu").fit_transform(film_leads(n_texts))
     rows = {}
+
+    def timed(call):
+        """Run ``call`` once; return its result, wall seconds and CPU seconds."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = call()
+        return result, time.perf_counter() - wall, time.process_time() - cpu
+
+    # one thread, one task at a time: the figures are per core
     with threadpool_limits(limits=1):
         mean_socm(tokens[:40], n_jobs=1)  # warm-up
-        start = time.perf_counter()
-        result = mean_socm(tokens, n_jobs=1)
-        seconds = time.perf_counter() - start
-        rows["socm_all_pairs_per_s"] = result.n_pairs / seconds
+        result, wall, cpu = timed(lambda: mean_socm(tokens, n_jobs=1))
+        rows["socm_all_pairs_per_cpu_s"] = result.n_pairs / cpu
         print(f"socm    {model:<18} all {result.n_pairs} pairs of {len(tokens)} texts "
-              f"({tokens.lengths.mean():.1f} tokens/text) in {seconds:.2f} s: "
-              f"{rows['socm_all_pairs_per_s']:.0f} pairs/s per core", flush=True)
-        start = time.perf_counter()
-        sampled = mean_socm(tokens, n_pairs=result.n_pairs // 10, random_state=0, n_jobs=1)
-        seconds = time.perf_counter() - start
-        rows["socm_sampled_pairs_per_s"] = sampled.n_pairs / seconds
-        print(f"socm    {model:<18} {sampled.n_pairs} sampled pairs in {seconds:.2f} s: "
-              f"{rows['socm_sampled_pairs_per_s']:.0f} pairs/s per core", flush=True)
-        start = time.perf_counter()
-        compare = compare_w2(tokens, pairs=n_ot_pairs, random_state=0, n_jobs=1)
-        seconds = time.perf_counter() - start
-        rows["exact_ot_pairs_per_s"] = compare.n_pairs / seconds
-        print(f"ot      {model:<18} {compare.n_pairs} exact W2 pairs (and their Gaussian W2) "
-              f"in {seconds:.2f} s: {rows['exact_ot_pairs_per_s']:.1f} pairs/s per core",
-              flush=True)
+              f"({tokens.lengths.mean():.1f} tokens/text): {wall:.2f} s wall, {cpu:.2f} CPU s "
+              f"= {rows['socm_all_pairs_per_cpu_s']:.0f} pairs per CPU second", flush=True)
+        sampled, wall, cpu = timed(lambda: mean_socm(
+            tokens, n_pairs=result.n_pairs // 10, random_state=0, n_jobs=1))
+        rows["socm_sampled_pairs_per_cpu_s"] = sampled.n_pairs / cpu
+        print(f"socm    {model:<18} {sampled.n_pairs} sampled pairs: {wall:.2f} s wall, "
+              f"{cpu:.2f} CPU s = {rows['socm_sampled_pairs_per_cpu_s']:.0f} pairs per CPU "
+              "second", flush=True)
+        compare, wall, cpu = timed(lambda: compare_w2(tokens, pairs=n_ot_pairs,
+                                                      random_state=0, n_jobs=1))
+        rows["exact_ot_pairs_per_cpu_s"] = compare.n_pairs / cpu
+        print(f"ot      {model:<18} {compare.n_pairs} exact W2 pairs (with their Gaussian "
+              f"W2): {wall:.2f} s wall, {cpu:.2f} CPU s = "
+              f"{rows['exact_ot_pairs_per_cpu_s']:.1f} pairs per CPU second", flush=True)
     rows["tokens_per_text"] = float(tokens.lengths.mean())
     return rows
 
@@ -241,6 +262,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--n-texts", type=int, default=400)
     parser.add_argument("--partition-size", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed encoding runs per setting; the fastest is kept")
     parser.add_argument("--models", nargs="+", default=["all-MiniLM-L6-v2"])
     parser.add_argument("--pair-texts", type=int, default=300)
     parser.add_argument("--ot-pairs", type=int, default=100)
@@ -260,7 +283,7 @@ def main(argv=None):
     figures = {}
     if "encode" not in skip:
         figures["encode"] = bench_encode(args.models, args.workers, args.n_texts,
-                                         args.partition_size)
+                                         args.partition_size, args.repeats)
     if "pairs" not in skip:
         figures["pairs"] = {m: bench_pairs(m, args.pair_texts, args.ot_pairs)
                             for m in args.models}
