@@ -43,14 +43,16 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import uuid
+import weakref
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "HEADER", "PLAN", "StoredArray", "open_stored",
            "save_arrays", "load_arrays", "read_header", "texts_digest", "PartitionedStore",
-           "check_mmap_mode", "tell_dask"]
+           "check_mmap_mode", "tell_dask", "backing_file", "scratch_array", "seal"]
 
 FORMAT = "skpool-token-store"
 FORMAT_VERSION = 1
@@ -135,6 +137,59 @@ def open_stored(path) -> StoredArray:
     array = StoredArray(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
     array._reference = (os.path.abspath(path), tuple(shape))
     return array
+
+
+def backing_file(array) -> str | None:
+    """The file a memory-mapped array, or a view of one, reads from (else None)."""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) and getattr(array, "filename", None):
+            return array.filename
+        array = array.base
+    return None
+
+
+def scratch_array(like, shape, dtype) -> np.ndarray:
+    """A writable array for values derived from ``like``, a memory map if ``like`` is one.
+
+    Per-text summaries of a memory-mapped corpus (factor rows, means) are as
+    large as the corpus or close to it; they go to a hidden scratch file beside
+    the corpus's file (a shared file system on a cluster, so workers can open
+    it), or in the temporary folder if that one is read-only. Seal it with
+    :func:`seal` once written. In-memory corpora get ``np.empty``.
+    """
+    source = backing_file(like)
+    if source is None:
+        return np.empty(shape, dtype=dtype)
+    for folder in (os.path.dirname(source), None):
+        try:
+            handle, path = tempfile.mkstemp(prefix=".skpool-scratch-", suffix=".npy",
+                                            dir=folder)
+        except OSError:
+            continue
+        os.close(handle)
+        break
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+
+
+def seal(array) -> np.ndarray:
+    """Reopen a scratch memory map read-only (a :class:`StoredArray`); its file is
+    deleted when the array is no longer used. Other arrays are returned as they are."""
+    if not isinstance(array, np.memmap) or not os.path.basename(
+            str(array.filename)).startswith(".skpool-scratch-"):
+        return array
+    array.flush()
+    path = array.filename
+    del array
+    stored = open_stored(path)
+    weakref.finalize(stored, _remove, path)
+    return stored
+
+
+def _remove(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def check_mmap_mode(mmap_mode):
