@@ -189,6 +189,66 @@ def test_transform_layers_equals_separate_encodes(tiny_encoder_params, sample_te
     assert_same_tokens(subset[0], by_layer[0])
 
 
+def test_forward_pass_stops_after_the_requested_layer(tiny_encoder_params, sample_texts):
+    from skpool.encoder import _torch
+
+    encoder = TokenEncoder(**tiny_encoder_params, layer=1).fit()
+    assert encoder._loaded.stops_early
+    stack = _torch._layer_stack(encoder.model_, encoder.n_layers_)
+    ran = []
+    handles = [layer.register_forward_pre_hook(lambda m, a, k=k: ran.append(k))
+               for k, layer in enumerate(stack)]
+    try:
+        encoder.transform(sample_texts[:3])
+        assert ran == [0]  # hidden state 1 is layer 0's output: layer 1 never runs
+        ran.clear()
+        encoder.transform_layers(sample_texts[:3], layers=[0])
+        assert ran == []  # the pass stops at the input of the first layer
+        ran.clear()
+        encoder.transform_layers(sample_texts[:3], layers=[0, 2])
+        assert ran == [0, 1]
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def test_full_pass_fallback_gives_the_same_tokens(tiny_model_dir, sample_texts, monkeypatch):
+    """Models whose layer stack is not found run in full with output_hidden_states."""
+    from skpool.encoder import _torch
+
+    texts = sample_texts[:4]
+    early = TokenEncoder(str(tiny_model_dir), device="cpu").transform_layers(texts)
+    clear_model_cache()
+    monkeypatch.setattr(_torch, "_layer_stack", lambda model, n_layers: None)
+    try:
+        encoder = TokenEncoder(str(tiny_model_dir), device="cpu").fit()
+        assert not encoder._loaded.stops_early
+        full = encoder.transform_layers(texts)
+        last = encoder.transform(texts)
+    finally:
+        clear_model_cache()
+    for layer in early:
+        assert_same_tokens(full[layer], early[layer])
+    assert_same_tokens(last, early[2])
+    clouds = reference_tokens(tiny_model_dir, texts, layer=1)
+    assert_clouds_close(full[1], clouds)
+
+
+def test_threads_sharing_one_model_get_their_own_layers(tiny_encoder_params, sample_texts):
+    """The layer hooks are shared by every thread; each pass sees only its own request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = sample_texts[:4] + sample_texts[5:]
+    encoders = [TokenEncoder(**tiny_encoder_params, layer=layer, batch_size=1)
+                for layer in (0, 1, 2, 1, 0, 2)]
+    expected = {layer: TokenEncoder(**tiny_encoder_params, layer=layer).fit_transform(texts)
+                for layer in (0, 1, 2)}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda e: e.fit_transform(texts), encoders))
+    for encoder, tokens in zip(encoders, results):
+        assert_same_tokens(tokens, expected[encoder.layer], atol=1e-5)
+
+
 def test_accepts_series_tuple_array_and_path(tiny_model_dir, sample_texts):
     pd = pytest.importorskip("pandas")
     texts = sample_texts[:3]
