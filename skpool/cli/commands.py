@@ -198,11 +198,7 @@ def run_compare(args) -> int:
                                  random_state=args.seed, dataset=corpus.name,
                                  n_jobs=args.n_jobs, **_encoder_params(args))
         records = [r.record for r in results]
-        text = (f"{corpus.name}: {len(corpus.texts):,} texts; tr>2 = texts breaking the "
-                "paper's trace assumption (values not clipped); spread = mean tr(Sigma); "
-                "cosine = mean within-text cosine\n"
-                + formatting.format_table(records, formatting.COMPARE_COLUMNS))
-        return Measured(records, text)
+        return Measured(records, formatting.format_comparison(records, corpus.name))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_model_comparison
@@ -223,12 +219,8 @@ def run_layers(args) -> int:
         profile = layer_profile(_encoder(args, args.model), corpus.texts, layers=args.layers,
                                 n_pairs=args.pairs, random_state=args.seed,
                                 dataset=corpus.name, n_jobs=args.n_jobs)
-        records = list(profile.records)
-        text = (f"{records[0].model} on {corpus.name}: {len(corpus.texts):,} texts, "
-                f"{records[0].n_truncated:,} truncated; spread = mean tr(Sigma); cosine = "
-                "mean within-text cosine; tr>2 = texts breaking the paper's trace "
-                "assumption\n" + formatting.format_table(records, formatting.LAYER_COLUMNS))
-        return Measured(records, text)
+        return Measured(list(profile.records),
+                        formatting.format_layers(profile.records, corpus.name))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_layer_profile

@@ -127,6 +127,23 @@ def format_table(records, columns) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
+def format_comparison(records, corpus: str) -> str:
+    """Return ``skpool compare``'s table: one row per model, with its legend."""
+    legend = (f"{corpus}: {records[0].n_texts:,} texts; tr>2 = texts breaking the paper's "
+              "trace assumption (values not clipped); spread = mean tr(Sigma); cosine = mean "
+              "within-text cosine")
+    return legend + "\n" + format_table(records, COMPARE_COLUMNS)
+
+
+def format_layers(records, corpus: str) -> str:
+    """Return ``skpool layers``' table: one row per hidden layer, with its legend."""
+    first = records[0]
+    legend = (f"{first.model} on {corpus}: {first.n_texts:,} texts, {first.n_truncated:,} "
+              "truncated; spread = mean tr(Sigma); cosine = mean within-text cosine; tr>2 = "
+              "texts breaking the paper's trace assumption")
+    return legend + "\n" + format_table(records, LAYER_COLUMNS)
+
+
 def format_ot(record) -> str:
     """Return the human-readable summary of one :class:`~skpool.analysis.OTRecord`."""
     r = record
