@@ -428,6 +428,37 @@ def test_cache_serves_transform_layers(tiny_encoder_params, sample_texts, tmp_pa
     assert calls == [] and last == by_layer[2]
 
 
+def test_cache_layers_all_serves_a_layer_search_from_one_pass(tiny_encoder_params,
+                                                               sample_texts, tmp_path,
+                                                               count_forwards):
+    from sklearn.model_selection import GridSearchCV
+
+    from skpool import CollapseScorer, MeanPooler
+
+    texts = sample_texts[:4] + sample_texts[5:]
+    alone = {layer: TokenEncoder(**tiny_encoder_params, layer=layer).fit_transform(texts)
+             for layer in (0, 2)}
+    encoder = TokenEncoder(**tiny_encoder_params, cache=tmp_path, cache_layers="all",
+                           layer=1, batch_size=64).fit()
+    calls = count_forwards(encoder)  # every pass of the shared model, clones' too
+    first = encoder.transform(texts)
+    assert len(calls) == 1  # one full pass stored every hidden state
+    search = GridSearchCV(MeanPooler(encoder=encoder), {"encoder__layer": [0, 1, 2]},
+                          scoring=CollapseScorer(), cv=2).fit(texts)
+    assert len(calls) == 1 and search.best_params_["encoder__layer"] in (0, 1, 2)
+    np.testing.assert_array_equal(encoder.transform(texts).data, first.data)  # from disk
+    # Each layer read back equals a fresh encoding of that layer alone.
+    for layer in (0, 2):
+        assert_same_tokens(encoder.set_params(layer=layer).transform(texts), alone[layer])
+    assert len(calls) == 1
+    # The default stores only what was asked for: another layer runs the model.
+    requested = TokenEncoder(**tiny_encoder_params, cache=tmp_path / "r", layer=1).fit()
+    calls_requested = count_forwards(requested)
+    requested.transform(texts)
+    requested.set_params(layer=2).transform(texts)
+    assert len(calls_requested) == 2
+
+
 # ---------------------------------------------------------------------------------------
 # Bad input: the table lives in tests/test_bad_input_encoder.py
 # ---------------------------------------------------------------------------------------

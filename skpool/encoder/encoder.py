@@ -151,6 +151,14 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ``verbose``); ``Memory(None)`` means no cache. An entry that cannot be
         read or fails the checks (shape, dtype, finite values) is encoded
         again and rewritten, with one warning naming it.
+    cache_layers : {"requested", "all"}, default="requested"
+        What a cache miss stores. ``"requested"``: the layers asked for (the
+        forward pass stops after the deepest). ``"all"``: every hidden state
+        ``0 .. n_layers_`` from one full pass, so later requests for any layer
+        of the same texts (a layer search in ``GridSearchCV``, ``skpool
+        layers``) read the cache instead of running the model; it costs
+        ``n_layers_ + 1`` times the disk space and, while encoding, the
+        memory. Without ``cache`` it has no effect.
 
     Attributes
     ----------
@@ -212,10 +220,12 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         "device": [str],
         "progress": ["boolean"],
         "cache": [None, str, os.PathLike, Memory],
+        "cache_layers": [StrOptions({"requested", "all"})],
     }
 
     def __init__(self, model="all-MiniLM-L6-v2", *, layer=-1, max_length=None, batch_size=32,
-                 special_tokens="include", device="auto", progress=False, cache=None):
+                 special_tokens="include", device="auto", progress=False, cache=None,
+                 cache_layers="requested"):
         self.model = model
         self.layer = layer
         self.max_length = max_length
@@ -224,6 +234,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.device = device
         self.progress = progress
         self.cache = cache
+        self.cache_layers = cache_layers
 
     # -- scikit-learn protocol -----------------------------------------------------------
     def fit(self, X=None, y=None):
@@ -476,10 +487,13 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                         "the text."
                     )
             truncated[misses] = tokens.truncated
-            data, offsets = backend.encode(loaded, tokens, layers, batch_size=self.batch_size,
+            computed = layers
+            if store is not None and self.cache_layers == "all":
+                computed = list(range(self.n_layers_ + 1))
+            data, offsets = backend.encode(loaded, tokens, computed, batch_size=self.batch_size,
                                            progress=self.progress)
             if store is not None:
-                self._store(store, keys, misses, layers, data, offsets, tokens.truncated)
+                self._store(store, keys, misses, computed, data, offsets, tokens.truncated)
 
         if store is not None and store.rejected:
             shown = "; ".join(f"{path} ({why})" for path, why in store.rejected[:3])
