@@ -600,7 +600,10 @@ def _correlation(points, task, pooling, scope, measure, n_bootstrap, confidence,
             partial = partial_spearman(x, y, covariates)
             values.update(partial_spearman=partial.rho, partial_p_value=partial.p_value)
         except ValueError as exc:
-            notes.append(f"partial: {exc}")
+            notes.append("partial: " + str(exc).replace("ranks of x", f"ranks of {measure}")
+                         .replace("ranks of y", "ranks of the score")
+                         .replace("the covariates' ranks",
+                                  "the ranks of the mean spread and mean cosine"))
     return CorrelationRecord(task=task, pooling=pooling, scope=scope, measure=measure,
                              n_points=len(points), note="; ".join(notes), **values)
 
