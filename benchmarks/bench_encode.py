@@ -160,10 +160,11 @@ def bench_model(name, middle, texts_by_corpus, batch_size, repeats, device):
             warnings.simplefilter("ignore")  # long texts are truncated by both, by design
             lengths = encoder.transform(texts).lengths
         truncated = int((lengths >= encoder.max_length_).sum())
-        padded = _padding(lengths, batch_size)
         print(f"-- {corpus}: {len(texts)} texts, {int(lengths.sum()):,} tokens "
-              f"(median {int(np.median(lengths))}, {truncated} at the limit), "
-              f"padding {padded:.1%} of the positions")
+              f"(median {int(np.median(lengths))}, {truncated} at the limit); padded positions: "
+              f"{_padding(_fixed_batches(lengths, batch_size)):.1%} with skpool's batches, "
+              f"{_padding(_budget_batches(lengths, batch_size)):.1%} with a token budget of "
+              f"batch_size x the median length")
 
         def skpool_run(layer):
             encoder.set_params(layer=layer)
@@ -228,12 +229,28 @@ def bench_model(name, middle, texts_by_corpus, batch_size, repeats, device):
           f"({all_layers / last:.2f}x)")
 
 
-def _padding(lengths: np.ndarray, batch_size: int) -> float:
-    """Share of padded positions with skpool's batches (longest first, batch_size texts)."""
+def _fixed_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """skpool's batches: longest first, ``batch_size`` texts each."""
     ordered = np.sort(lengths)[::-1]
-    total = sum(int(ordered[i]) * len(ordered[i:i + batch_size])
-                for i in range(0, ordered.size, batch_size))
-    return 1.0 - ordered.sum() / total
+    return [ordered[i:i + batch_size] for i in range(0, ordered.size, batch_size)]
+
+
+def _budget_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """The alternative: longest first, as many texts as fit ``batch_size x median`` positions."""
+    ordered = np.sort(lengths)[::-1]
+    budget = batch_size * float(np.median(lengths))
+    batches, start = [], 0
+    while start < ordered.size:
+        count = max(1, int(budget // ordered[start]))
+        batches.append(ordered[start:start + count])
+        start += count
+    return batches
+
+
+def _padding(batches: list[np.ndarray]) -> float:
+    """Share of padded positions when each batch is padded to its longest text."""
+    positions = sum(int(b[0]) * b.size for b in batches)
+    return 1.0 - sum(int(b.sum()) for b in batches) / positions
 
 
 def main() -> None:
