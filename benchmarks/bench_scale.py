@@ -2,7 +2,7 @@
 and the driver's peak memory on a memory-mapped corpus larger than its working memory.
 
     python benchmarks/bench_scale.py [--workers 1 2] [--n-texts 400] [--models all-MiniLM-L6-v2]
-                                     [--memory-texts 12000] [--skip encode,pairs,memory]
+                                     [--memory-texts 6000 12000] [--skip encode,pairs,memory]
 
 Sections (docs/scaling.md is written from this script's output):
 
@@ -20,11 +20,11 @@ pairs
     process, one BLAS thread: per core) and exact W2 pairs per second (POT's
     network simplex on sampled pairs, per core).
 memory
-    A synthetic token store (``--memory-texts`` texts of 20-60 tokens of
-    dimension 384, float32) is written to disk; a fresh child process then
-    runs ``concentration`` and a sampled ``mean_socm`` on it with
-    ``working_memory=64`` MiB, once memory-mapped (``mmap_mode="r"``) and
-    once read into memory. Printed: the peak of the child's anonymous
+    Synthetic token stores (``--memory-texts`` texts of 20-60 tokens of
+    dimension 384, float32) are written to disk; a fresh child process then
+    runs ``concentration`` and a sampled ``mean_socm`` on each with
+    ``working_memory=64`` MiB, memory-mapped (``mmap_mode="r"``), and the
+    largest once more read into memory. Printed: the peak of the child's anonymous
     resident memory (its heap: what it must hold) and its peak total resident
     memory (``VmHWM``, which also counts pages of the memory-mapped file;
     those are page cache the kernel reclaims when memory runs short).
@@ -241,27 +241,31 @@ def _memory_child(path, mode, working_memory, n_pairs):
                       "mean_spread": float(spread.mean())}))
 
 
-def bench_memory(n_texts, working_memory, n_pairs):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "store")
-        size = write_synthetic_store(path, n_texts)
-        print(f"memory  synthetic store: {n_texts} texts, {size / 2**20:.0f} MiB of float32 "
-              f"tokens; working_memory={working_memory} MiB; concentration + mean_socm "
-              f"({n_pairs} sampled pairs)", flush=True)
-        rows = []
-        for mode in ("mmap", "memory"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--_memory-child", path, mode,
-                 str(working_memory), str(n_pairs)],
-                capture_output=True, text=True, check=True)
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            row["store_bytes"] = size
-            rows.append(row)
-            print(f"memory  {mode:<6}  peak anonymous RSS {row['peak_anon'] / 2**20:7.0f} MiB "
-                  f"(at start {row['baseline_anon'] / 2**20:.0f} MiB), peak total RSS "
-                  f"{row['vm_hwm'] / 2**20:7.0f} MiB, {row['seconds']:.1f} s, "
-                  f"mean SOCM {row['mean_socm']:.6f}", flush=True)
-        return rows
+def bench_memory(sizes, working_memory, n_pairs):
+    """Memory-mapped runs for each corpus size; the largest also read into memory."""
+    rows = []
+    for n_texts in sizes:
+        modes = ("mmap", "memory") if n_texts == max(sizes) else ("mmap",)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "store")
+            size = write_synthetic_store(path, n_texts)
+            print(f"memory  synthetic store: {n_texts} texts, {size / 2**20:.0f} MiB of float32 "
+                  f"tokens; working_memory={working_memory} MiB; concentration + mean_socm "
+                  f"({n_pairs} sampled pairs)", flush=True)
+            for mode in modes:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--_memory-child", path, mode,
+                     str(working_memory), str(n_pairs)],
+                    capture_output=True, text=True, check=True)
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                row["store_bytes"] = size
+                row["n_texts"] = n_texts
+                rows.append(row)
+                print(f"memory  {mode:<6}  peak anonymous RSS {row['peak_anon'] / 2**20:7.0f} "
+                      f"MiB (at start {row['baseline_anon'] / 2**20:.0f} MiB), peak total RSS "
+                      f"{row['vm_hwm'] / 2**20:7.0f} MiB, {row['seconds']:.1f} s, "
+                      f"mean SOCM {row['mean_socm']:.6f}", flush=True)
+    return rows
 
 
 def main(argv=None):
@@ -274,7 +278,7 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=["all-MiniLM-L6-v2"])
     parser.add_argument("--pair-texts", type=int, default=300)
     parser.add_argument("--ot-pairs", type=int, default=100)
-    parser.add_argument("--memory-texts", type=int, default=12_000)
+    parser.add_argument("--memory-texts", type=int, nargs="+", default=[6_000, 12_000])
     parser.add_argument("--working-memory", type=float, default=64)
     parser.add_argument("--memory-pairs", type=int, default=20_000)
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import warnings
@@ -122,6 +123,9 @@ def test_memory_mapped_blocks_run_as_dask_tasks_reading_the_store(tmp_path):
         w2 = compare_w2(mapped, pairs=10, random_state=0, n_jobs=-1)
         ran = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values())
     assert ran - before >= 3  # the blocks really ran on the workers
+    del mapped
+    gc.collect()
+    assert not list((tmp_path / "s").glob(".skpool-scratch-*"))  # scratch files removed
     assert got.mean == pytest.approx(expected.mean, abs=1e-9)
     assert sampled.mean == pytest.approx(expected_sampled.mean, abs=1e-9)
     np.testing.assert_allclose(w2.table["exact_w2"], expected_w2.table["exact_w2"],
