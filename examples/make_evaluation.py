@@ -256,13 +256,16 @@ def render(args, records, correlations, diagnostics, steps, n_models) -> str:
         "covariance) are classification features only; -W2 between token clouds (Gaussian "
         "closed form or exact transport, mean-normalized clouds) is a similarity only.*\n")
 
-    add("### Which texts are misclassified? Error rate by spread quintile\n")
-    add("Out-of-fold errors of mean pooling at each model's last evaluated layer, texts cut "
-        "into five equal groups by their spread tr(Σ) (1 = most concentrated).\n")
+    add("### Which texts are misclassified?\n")
+    add("Out-of-fold errors of mean pooling at each model's last evaluated layer, the texts "
+        "cut into five equal groups (1 = smallest values) by their spread tr(Σ), and by their "
+        "mean SOCM to their 5 nearest texts under mean pooling (cosine of mean vectors): "
+        "texts that mean pooling puts close to others whose tokens spread differently.\n")
+    labels = {"spread": "tr(Σ)", "neighbour_socm": "SOCM to 5 nearest"}
     add(table([(d, b) for d in diagnostics for b in d.bins], [
         (lambda x: x[0].model, "model"), (lambda x: x[0].task, "task"),
-        (lambda x: x[1].bin, "quintile"),
-        (lambda x: f"{x[1].spread_low:.2f}–{x[1].spread_high:.2f}", "tr(Σ)"),
+        (lambda x: labels[x[0].by], "grouped by"), (lambda x: x[1].bin, "quintile"),
+        (lambda x: f"{x[1].low:.3f}–{x[1].high:.3f}", "range"),
         (lambda x: x[1].n_texts, "texts"), (lambda x: f"{x[1].error_rate:.3f}", "error rate"),
     ]) + "\n")
 

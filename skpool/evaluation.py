@@ -25,8 +25,9 @@ concentration-sensitive metric correlates with quality by construction):
   (:func:`skpool.math.matching.matched_mean_socm`), in which every text has
   the same :math:`\operatorname{tr}\Sigma`.
 
-:func:`error_by_spread` is the per-text diagnostic: are the texts whose tokens
-spread most the ones misclassified?
+:func:`error_by_quintile` is the per-text diagnostic: are the texts whose tokens
+spread most, or whose nearest texts (by mean pooling) differ most in
+second-order shape (:func:`neighbour_socm`), the ones misclassified?
 
 References
 ----------
@@ -62,14 +63,15 @@ from .datasets import load_bbc_news, load_rotten_tomatoes
 from .encoder import TokenEncoder, TruncationWarning
 from .encoder.pooling_config import read_model_pooling
 from .math.matching import matched_mean_socm
-from .math.socm import concentration, mean_socm
+from .math.socm import concentration, mean_socm, socm
+from .tokensets import check_token_sets
 from .ot import pairwise_w2
 from .pooling import GaussianPooler, MeanPooler
 
 __all__ = [
     "TASKS", "POOLINGS", "DEFAULT_POOLINGS", "SpearmanResult", "spearman_interval",
-    "PartialSpearmanResult", "partial_spearman", "SpreadBin", "error_by_spread",
-    "EvaluationRecord", "CorrelationRecord", "SpreadDiagnostic", "Evaluation",
+    "PartialSpearmanResult", "partial_spearman", "QuintileBin", "error_by_quintile",
+    "neighbour_socm", "EvaluationRecord", "CorrelationRecord", "TextDiagnostic", "Evaluation",
     "socm_score_correlations", "evaluate",
 ]
 
@@ -261,7 +263,7 @@ def partial_spearman(x, y, covariates) -> PartialSpearmanResult:
     >>> x = [1, 3, 2, 5, 4, 7, 6]
     >>> y = [2, 1, 4, 3, 6, 5, 7]
     >>> round(partial_spearman(x, y, z).rho, 4)
-    -0.5
+    -0.9371
     """
     x = _check_vector(x, name="x")
     y = _check_vector(y, name="y", n=x.size)
@@ -303,69 +305,133 @@ def partial_spearman(x, y, covariates) -> PartialSpearmanResult:
 
 
 @dataclass(frozen=True)
-class SpreadBin:
-    """One bin of texts by spread: the error rate of its texts.
+class QuintileBin:
+    """One group of texts ranked by a per-text value, and the error rate of its texts.
 
     Attributes
     ----------
     bin : int
-        1 (texts that spread least) .. n_bins (spread most).
-    spread_low, spread_high : float
-        The smallest and largest :math:`\\operatorname{tr}\\Sigma` in the bin.
+        1 (the smallest values) .. n_bins (the largest).
+    low, high : float
+        The smallest and largest value in the bin.
     n_texts : int
     error_rate : float
         Fraction of the bin's texts misclassified (out of fold).
     """
 
     bin: int
-    spread_low: float
-    spread_high: float
+    low: float
+    high: float
     n_texts: int
     error_rate: float
 
 
-def error_by_spread(spread, correct, *, n_bins=5) -> tuple[SpreadBin, ...]:
-    r"""Error rate of texts grouped by their spread :math:`\operatorname{tr}\Sigma` (quintiles).
+def error_by_quintile(values, correct, *, n_bins=5) -> tuple[QuintileBin, ...]:
+    r"""Error rate of texts grouped by a per-text value (quintiles by default).
 
-    Texts are sorted by spread (ties in corpus order) and cut into
-    ``n_bins`` groups of equal size (sizes differ by at most one).
+    Texts are sorted by ``values`` (ties in corpus order) and cut into
+    ``n_bins`` groups of equal size (sizes differ by at most one). With the
+    spread :math:`\operatorname{tr}\Sigma` of each text: are the texts whose
+    tokens spread most the ones misclassified?
 
     Parameters
     ----------
-    spread : array-like of shape (n_texts,)
-        Per-text spread ratio, e.g. ``concentration(tokens).spread``.
+    values : array-like of shape (n_texts,)
+        E.g. ``concentration(tokens).spread`` or :func:`neighbour_socm`.
     correct : array-like of bool of shape (n_texts,)
         Whether each text was classified correctly (out of fold).
     n_bins : int, default=5
 
     Returns
     -------
-    tuple of SpreadBin
-        From the least to the most spread texts.
+    tuple of QuintileBin
+        From the smallest to the largest values.
 
     Examples
     --------
-    >>> bins = error_by_spread([0.1, 0.2, 0.3, 0.4], [True, True, False, False], n_bins=2)
+    >>> bins = error_by_quintile([0.1, 0.2, 0.3, 0.4], [True, True, False, False], n_bins=2)
     >>> [(b.bin, b.n_texts, b.error_rate) for b in bins]
     [(1, 2, 0.0), (2, 2, 1.0)]
     """
-    spread = _check_vector(spread, name="spread")
+    values = _check_vector(values, name="values")
     correct_array = np.asarray(correct)
-    if correct_array.shape != spread.shape or correct_array.dtype != bool:
-        raise ValueError(f"Expected correct to be a boolean array of shape {spread.shape}. "
+    if correct_array.shape != values.shape or correct_array.dtype != bool:
+        raise ValueError(f"Expected correct to be a boolean array of shape {values.shape}. "
                          f"Received {describe(correct_array)}.")
     n_bins = check_positive_int(n_bins, name="n_bins")
-    if n_bins > spread.size:
-        raise ValueError(f"Expected at most one bin per text ({spread.size} texts). "
+    if n_bins > values.size:
+        raise ValueError(f"Expected at most one bin per text ({values.size} texts). "
                          f"Received n_bins={n_bins}.")
-    order = np.argsort(spread, kind="stable")
+    order = np.argsort(values, kind="stable")
     out = []
     for number, members in enumerate(np.array_split(order, n_bins), start=1):
-        out.append(SpreadBin(bin=number, spread_low=float(spread[members].min()),
-                             spread_high=float(spread[members].max()),
-                             n_texts=int(members.size),
-                             error_rate=float(1.0 - correct_array[members].mean())))
+        out.append(QuintileBin(bin=number, low=float(values[members].min()),
+                               high=float(values[members].max()), n_texts=int(members.size),
+                               error_rate=float(1.0 - correct_array[members].mean())))
     return tuple(out)
+
+
+def neighbour_socm(tokens, vectors, *, n_neighbors=5) -> np.ndarray:
+    r"""Mean SOCM of each text to its nearest neighbours by the cosine of ``vectors``.
+
+    High values mark a text whose nearest texts, as mean pooling sees them
+    (close pooled vectors), spread their tokens differently: the second-order
+    information mean pooling discards is large exactly where the pooled
+    vectors cannot tell the texts apart.
+
+    Parameters
+    ----------
+    tokens : TokenSets or list of array-like of shape (n_i, d)
+        At least ``n_neighbors + 1`` texts.
+    vectors : array-like of shape (n_texts, k)
+        The pooled vectors that define the neighbours (e.g. mean pooling).
+    n_neighbors : int, default=5
+
+    Returns
+    -------
+    ndarray of shape (n_texts,)
+        For text :math:`i`, :math:`\frac1k\sum_{j \in N_k(i)} \mathrm{SOCM}(t_i, t_j)`,
+        its own text excluded from :math:`N_k(i)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = [rng.normal(size=(5, 3)) + 2.0 for _ in range(4)]
+    >>> means = np.stack([c.mean(axis=0) for c in clouds])
+    >>> neighbour_socm(clouds, means, n_neighbors=1).shape
+    (4,)
+    """
+    tokens = check_token_sets(tokens, name="tokens", min_texts=2)
+    n_neighbors = check_positive_int(n_neighbors, name="n_neighbors")
+    n = len(tokens)
+    if n_neighbors >= n:
+        raise ValueError(f"Expected n_neighbors below the number of texts ({n}). "
+                         f"Received {n_neighbors}.")
+    V = np.asarray(vectors, dtype=np.float64)
+    if V.ndim != 2 or V.shape[0] != n or not np.isfinite(V).all():
+        raise ValueError(f"Expected vectors to be a finite array of shape ({n}, k), one row "
+                         f"per text. Received {describe(V)}.")
+    norms = np.linalg.norm(V, axis=1)
+    if not (norms > 0).all():
+        bad = int(np.flatnonzero(~(norms > 0))[0])
+        raise ValueError(f"The vector of text {bad} is zero: its cosine neighbours are "
+                         "undefined.")
+    unit = V / norms[:, None]
+    cosine = unit @ unit.T
+    np.fill_diagonal(cosine, -np.inf)
+    neighbours = np.argsort(-cosine, axis=1, kind="stable")[:, :n_neighbors]
+    out = np.empty(n)
+    done: dict[tuple[int, int], float] = {}
+    for i in range(n):
+        values = []
+        for j in neighbours[i]:
+            key = (min(i, int(j)), max(i, int(j)))
+            if key not in done:
+                done[key] = socm(tokens[key[0]], tokens[key[1]])
+            values.append(done[key])
+        out[i] = np.mean(values)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,18 +594,30 @@ class CorrelationRecord:
 
 
 @dataclass(frozen=True)
-class SpreadDiagnostic:
-    """Error rate by spread quintile for one model, task, layer and pooling."""
+class TextDiagnostic:
+    r"""Error rate by quintile of a per-text value, for one model, task, layer and pooling.
+
+    Attributes
+    ----------
+    model, task, pooling : str
+    layer : int
+    by : {"spread", "neighbour_socm"}
+        The per-text value: the spread :math:`\operatorname{tr}\Sigma`, or
+        the mean SOCM to the 5 nearest texts by mean pooling
+        (:func:`neighbour_socm`).
+    bins : tuple of QuintileBin
+    """
 
     model: str
     task: str
     layer: int
     pooling: str
+    by: str
     bins: tuple
 
     def to_dicts(self) -> list[dict]:
         return [{"model": self.model, "task": self.task, "layer": self.layer,
-                 "pooling": self.pooling, **asdict(b)} for b in self.bins]
+                 "pooling": self.pooling, "by": self.by, **asdict(b)} for b in self.bins]
 
 
 @dataclass(frozen=True)
@@ -550,7 +628,7 @@ class Evaluation:
     ----------
     records : tuple of EvaluationRecord
     correlations : tuple of CorrelationRecord
-    diagnostics : tuple of SpreadDiagnostic
+    diagnostics : tuple of TextDiagnostic
     settings : dict
         The arguments that shape the numbers (seed, folds, pairs, ...).
     """
@@ -801,7 +879,8 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
 
     Then the correlations of collapse and score (:func:`socm_score_correlations`)
     and, for each model and classification task at its last evaluated layer,
-    the error rate by spread quintile of the first pooling (:func:`error_by_spread`).
+    the error rate of the first pooling by quintile of the text's spread and of its mean
+    SOCM to its 5 nearest texts by mean pooling (:func:`error_by_quintile`).
 
     Parameters
     ----------
@@ -896,15 +975,14 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", TruncationWarning)
                         tokens = layer_encoder.transform(data[name].texts)
-                    new, diagnostic = _evaluate_layer(
+                    new, found = _evaluate_layer(
                         label, layer, TASKS[name], data[name], tokens,
                         tokens.n_truncated, pooling_names, pooling_of,
                         classifier=classifier, n_pairs=n_pairs, n_folds=n_folds,
                         n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
                         diagnose=layer == resolved[-1])
                     records.extend(new)
-                    if diagnostic is not None:
-                        diagnostics.append(diagnostic)
+                    diagnostics.extend(found)
     correlations = socm_score_correlations(records, n_bootstrap=n_bootstrap, random_state=seed)
     settings = {"tasks": task_names, "poolings": pooling_names, "n_texts": n_texts,
                 "n_pairs": n_pairs, "n_folds": n_folds, "n_bootstrap": n_bootstrap,
@@ -925,7 +1003,7 @@ def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_na
                   matched_stderr=matched.stderr, mean_spread=spread.mean_spread,
                   mean_cosine=spread.average_cosine, n_texts=len(tokens),
                   n_pairs=socm.n_pairs, n_truncated=n_truncated)
-    records, diagnostic = [], None
+    records, diagnostics = [], []
     rng = check_random_state(seed)
     for name in pooling_names:
         pooling = POOLINGS[name]
@@ -937,10 +1015,12 @@ def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_na
             scores, correct = _cross_validate(effective.make(), classifier, tokens,
                                               dataset.labels, folds)
             score, score_std = float(scores.mean()), float(scores.std())
-            if diagnose and diagnostic is None:
-                diagnostic = SpreadDiagnostic(model=model, task=task.name, layer=int(layer),
-                                              pooling=name,
-                                              bins=error_by_spread(spread.spread, correct))
+            if diagnose and not diagnostics:
+                near = neighbour_socm(tokens, MeanPooler().fit_transform(tokens))
+                for by, values in (("spread", spread.spread), ("neighbour_socm", near)):
+                    diagnostics.append(TextDiagnostic(
+                        model=model, task=task.name, layer=int(layer), pooling=name, by=by,
+                        bins=error_by_quintile(values, correct)))
         else:
             if effective.kind == "distance":
                 distances = pairwise_w2(tokens, kind=effective.w2, normalize=True,
@@ -952,4 +1032,4 @@ def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_na
             score, score_std = _similarity_score(similarities, dataset.scores, n_bootstrap, rng)
         records.append(EvaluationRecord(pooling=name, score=score, score_std=score_std,
                                         **common))
-    return records, diagnostic
+    return records, diagnostics

@@ -18,7 +18,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skpool import GaussianPooler, MeanPooler, TokenEncoder, concentration, mean_socm
 from skpool._strategy_poolers import CLSPooler
-from skpool.evaluation import (EvaluationRecord, error_by_spread, evaluate, partial_spearman,
+from skpool.evaluation import (EvaluationRecord, error_by_quintile, evaluate,
+                               neighbour_socm, partial_spearman,
                                socm_score_correlations, spearman_interval)
 from skpool.math.matching import matched_mean_socm
 from skpool.ot import pairwise_w2
@@ -108,11 +109,11 @@ def test_partial_spearman_refuses_too_few_points_and_explained_variables():
         partial_spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], np.ones((4, 1)))
 
 
-def test_error_by_spread_is_the_error_rate_of_each_fifth():
+def test_error_by_quintile_is_the_error_rate_of_each_fifth():
     rng = np.random.default_rng(5)
     spread = rng.permutation(np.arange(23.0))
     correct = rng.random(23) < 0.7
-    bins = error_by_spread(spread, correct)
+    bins = error_by_quintile(spread, correct)
     order = np.argsort(spread)
     sizes = [5, 5, 5, 4, 4]
     start = 0
@@ -120,12 +121,31 @@ def test_error_by_spread_is_the_error_rate_of_each_fifth():
         members = order[start:start + size]
         start += size
         assert b.n_texts == size
-        assert b.spread_low == spread[members].min() and b.spread_high == spread[members].max()
+        assert b.low == spread[members].min() and b.high == spread[members].max()
         assert b.error_rate == pytest.approx(1.0 - correct[members].mean(), abs=1e-12)
     with pytest.raises(ValueError, match="boolean array of shape"):
-        error_by_spread(spread, correct.astype(int))
+        error_by_quintile(spread, correct.astype(int))
     with pytest.raises(ValueError, match="at most one bin per text"):
-        error_by_spread([1.0, 2.0], [True, False], n_bins=3)
+        error_by_quintile([1.0, 2.0], [True, False], n_bins=3)
+
+
+def test_neighbour_socm_against_brute_force():
+    from skpool import socm
+
+    rng = np.random.default_rng(7)
+    clouds = [rng.normal(size=(int(rng.integers(2, 7)), 4)) + 2.0 for _ in range(8)]
+    vectors = rng.normal(size=(8, 3))
+    out = neighbour_socm(clouds, vectors, n_neighbors=3)
+    for i in range(8):
+        cosines = [(-np.dot(vectors[i], vectors[j]) / np.linalg.norm(vectors[i])
+                    / np.linalg.norm(vectors[j]), j) for j in range(8) if j != i]
+        nearest = [j for _, j in sorted(cosines)[:3]]
+        assert out[i] == pytest.approx(np.mean([socm(clouds[i], clouds[j]) for j in nearest]),
+                                       rel=1e-9)
+    with pytest.raises(ValueError, match="n_neighbors below the number of texts"):
+        neighbour_socm(clouds, vectors, n_neighbors=8)
+    with pytest.raises(ValueError, match=r"shape \(8, k\)"):
+        neighbour_socm(clouds, vectors[:5])
 
 
 def _record(model, layer, score, socm_value, matched, spread, cosine, task="t", pooling="mean"):
@@ -264,10 +284,15 @@ def test_evaluate_similarity_is_spearmanr_of_the_same_similarities(tiny_evaluati
 def test_evaluate_reports_correlations_and_the_spread_diagnostic(tiny_evaluation):
     result = tiny_evaluation
     assert {c.note for c in result.correlations} == {"2 points: at least 4 are needed"}
-    (diagnostic,) = result.diagnostics
-    assert (diagnostic.model, diagnostic.task, diagnostic.layer, diagnostic.pooling) == (
-        "tiny", "bbc-news", 2, "mean")
-    assert sum(b.n_texts for b in diagnostic.bins) == N_TEXTS
+    by_spread, by_neighbours = result.diagnostics
+    for diagnostic in result.diagnostics:
+        assert (diagnostic.model, diagnostic.task, diagnostic.layer, diagnostic.pooling) == (
+            "tiny", "bbc-news", 2, "mean")
+        assert sum(b.n_texts for b in diagnostic.bins) == N_TEXTS
+    assert (by_spread.by, by_neighbours.by) == ("spread", "neighbour_socm")
+    # every text's error counted once in each table: the same overall error rate
+    assert sum(b.error_rate * b.n_texts for b in by_spread.bins) == pytest.approx(
+        sum(b.error_rate * b.n_texts for b in by_neighbours.bins), abs=1e-9)
     record = result.to_dicts()[0]
     for key in ("model", "layer", "pooling", "task", "metric", "score", "score_std",
                 "mean_socm", "stderr", "n_trace_violations"):
