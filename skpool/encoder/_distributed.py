@@ -162,7 +162,9 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
             "Expected partition_size to be a positive int (texts per task). "
             f"Received {describe(partition_size)}."
         )
-    encoder = clone(encoder)
+    progress = bool(encoder.progress)
+    # one bar over the partitions here, rather than one per partition on the workers
+    encoder = clone(encoder).set_params(progress=False)
     encoder._check_params()
     bounds = np.r_[np.arange(0, len(texts), int(partition_size)), len(texts)]
     store = PartitionedStore(path, model=_model_identity(encoder),
@@ -170,11 +172,23 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
     if not store.complete():
         todo = store.open()
         if todo:
-            Parallel(n_jobs=n_jobs, batch_size=1)(
+            done = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(
                 delayed(_encode_partition)(encoder, store, k,
                                            texts[bounds[k]:bounds[k + 1]])
                 for k in todo
             )
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(todo), desc="Encoding partitions", unit="partition")
+            try:
+                for _ in done:
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
         store.finalize()
     data, offsets, truncated, _ = load_arrays(store.path, mmap_mode="r")
     tokens = TokenSets(data, offsets, truncated=truncated)
