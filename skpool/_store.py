@@ -160,14 +160,12 @@ def scratch_array(like, shape, dtype) -> np.ndarray:
     source = backing_file(like)
     if source is None:
         return np.empty(shape, dtype=dtype)
-    for folder in (os.path.dirname(source), None):
-        try:
-            handle, path = tempfile.mkstemp(prefix=".skpool-scratch-", suffix=".npy",
-                                            dir=folder)
-        except OSError:
-            continue
-        os.close(handle)
-        break
+    try:
+        handle, path = tempfile.mkstemp(prefix=".skpool-scratch-", suffix=".npy",
+                                        dir=os.path.dirname(source))
+    except OSError:  # a read-only store: this machine's temporary folder
+        handle, path = tempfile.mkstemp(prefix=".skpool-scratch-", suffix=".npy")
+    os.close(handle)
     return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
 
 
@@ -445,6 +443,8 @@ class PartitionedStore:
         parts.mkdir(exist_ok=True)
         for leftover in parts.glob(".tmp-*"):  # written by a worker that died
             shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in self.path.glob(".*.tmp"):  # a concatenation that was interrupted
+            leftover.unlink(missing_ok=True)
         return [k for k in range(self.bounds.size - 1) if not self._part(k).is_dir()]
 
     def _part(self, k: int) -> Path:
@@ -480,37 +480,42 @@ class PartitionedStore:
             raise RuntimeError(  # the caller waited for every partition: a bug if reached
                 f"partitions {missing[:5]} of {self.path} are missing"
             )
+        # a first pass over the small arrays; the data files are opened one at a time
+        # (thousands of open memory maps would exhaust the file descriptors)
         parts = []
         for k in range(n_parts):
             folder = self._part(k)
-            data = np.load(folder / "data.npy", mmap_mode="r")
             offsets = np.load(folder / "offsets.npy")
             truncated = np.load(folder / "truncated.npy")
+            data = np.load(folder / "data.npy", mmap_mode="r")
+            shape, dtype = data.shape, data.dtype
+            del data
             n_texts = int(self.bounds[k + 1] - self.bounds[k])
-            if offsets.shape != (n_texts + 1,) or offsets[-1] != data.shape[0]:
+            if offsets.shape != (n_texts + 1,) or offsets[-1] != shape[0]:
                 raise ValueError(
                     f"Partition {k} of the token store {self.path} is damaged ({folder}: "
                     f"{offsets.size - 1} texts, expected {n_texts}). Delete that folder and "
                     "run again to re-encode it."
                 )
-            parts.append((data, offsets, truncated))
-        dim = parts[0][0].shape[1]
-        dtype = parts[0][0].dtype
-        n_tokens = sum(int(p[0].shape[0]) for p in parts)
+            parts.append((shape, dtype, offsets, truncated))
+        dim, dtype = parts[0][0][1], parts[0][1]
+        n_tokens = sum(int(p[0][0]) for p in parts)
         temp = self.path / f".data.npy.{uuid.uuid4().hex}.tmp"
         out = np.lib.format.open_memmap(temp, mode="w+", dtype=dtype, shape=(n_tokens, dim))
         offsets = np.zeros(int(self.bounds[-1]) + 1, dtype=np.int64)
         step = max(1, _COPY_BYTES // max(1, dim * dtype.itemsize))
         row = 0
-        for k, (data, part_offsets, _) in enumerate(parts):
-            for r0 in range(0, data.shape[0], step):
-                r1 = min(data.shape[0], r0 + step)
+        for k, (shape, _, part_offsets, _) in enumerate(parts):
+            data = np.load(self._part(k) / "data.npy", mmap_mode="r")
+            for r0 in range(0, shape[0], step):
+                r1 = min(shape[0], r0 + step)
                 out[row + r0:row + r1] = data[r0:r1]
+            del data
             offsets[self.bounds[k] + 1:self.bounds[k + 1] + 1] = part_offsets[1:] + row
-            row += data.shape[0]
+            row += shape[0]
         out.flush()
         del out
-        truncated = np.concatenate([p[2] for p in parts]).astype(bool)
+        truncated = np.concatenate([p[3] for p in parts]).astype(bool)
         os.replace(temp, self.path / "data.npy")
         _save_npy(self.path / "offsets.npy", offsets)
         _save_npy(self.path / "truncated.npy", truncated)
