@@ -12,7 +12,6 @@ import contextvars
 import threading
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -152,8 +151,13 @@ def _check_tokenizer_fits(source: ModelSource, config, tokenizer) -> None:
 def _weights_error(source: ModelSource, exc: BaseException) -> ValueError:
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     found = _folder_files(source, _WEIGHT_FILES)
+    if not found:
+        return ValueError(
+            f"Could not read the weights of the model folder {source.location!r}: it holds no "
+            f"weights file (one of {list(_WEIGHT_FILES)}). transformers said: {reason}"
+        )
     sizes = ", ".join(f"{name} ({(source.path / name).stat().st_size:,} bytes)"
-                      for name in found) or "no weights file"
+                      for name in found)
     return ValueError(
         f"Could not read the weights of the model folder {source.location!r}: {sizes}; the "
         f"file is probably truncated or corrupt (an interrupted download or copy). Copy it "
