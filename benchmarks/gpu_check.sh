@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 
 PY="${PYTHON:-.venv/bin/python}"
+FAILED=""
 [ -x "$PY" ] || PY=python3
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 START=$(date +%s)
@@ -56,17 +57,20 @@ EOF
 echo
 echo "== 2. encoding: skpool against sentence-transformers on $DEVICE"
 if [ "$SMALL" = 1 ]; then
-  timeout 300 "$PY" benchmarks/bench_encode.py --device "$DEVICE" --n-films 4 --n-bbc 2 \
-    --repeats 1 --batch-size 4
+  ENCODE_ARGS="--n-films 4 --n-bbc 2 --repeats 1 --batch-size 4"; LIMIT=300
 else
-  timeout 240 "$PY" benchmarks/bench_encode.py --device "$DEVICE" --n-films 940 --n-bbc 512 \
-    --repeats 2 --batch-size 128
+  ENCODE_ARGS="--n-films 940 --n-bbc 512 --repeats 2 --batch-size 128"; LIMIT=180
 fi
+# A step that fails or runs out of time is reported; the next step still runs.
+# shellcheck disable=SC2086
+timeout "$LIMIT" "$PY" benchmarks/bench_encode.py --device "$DEVICE" $ENCODE_ARGS \
+  || { echo "gpu_check.sh: step 2 failed or ran past ${LIMIT} s (exit $?)"; FAILED="$FAILED 2"; }
 
 echo
 echo "== 3. all-pairs exact SOCM on $DEVICE against the CPU engine"
-if [ "$SMALL" = 1 ]; then LIMIT=300; else LIMIT=360; fi
-timeout "$LIMIT" "$PY" - "$DEVICE" "$SMALL" <<'EOF'
+if [ "$SMALL" = 1 ]; then LIMIT=300; else LIMIT=270; fi
+timeout "$LIMIT" "$PY" - "$DEVICE" "$SMALL" <<'EOF' \
+  || { echo "gpu_check.sh: step 3 failed or ran past ${LIMIT} s (exit $?)"; FAILED="$FAILED 3"; }
 import sys
 import time
 import warnings
@@ -118,7 +122,7 @@ cpu_all = cpu_s * n_pairs / sample_pairs
 diff = float(np.abs(on_device[:n_sample, :n_sample] - on_cpu).max())
 print(f"CPU engine (NumPy): {sample_pairs:,} pairs of the first {n_sample} texts in "
       f"{cpu_s:.2f} s ({sample_pairs / cpu_s:,.0f} pairs/s; all pairs would take about "
-      f"{cpu_all:.0f} s, {cpu_all / device_s:.1f}x the device's time)")
+      f"{cpu_all:.1f} s, {cpu_all / device_s:.1f}x the device's time)")
 print(f"largest |SOCM(device) - SOCM(CPU)| on the sample: {diff:.1e} "
       f"(SOCM values {on_cpu[np.triu_indices(n_sample, 1)].min():.3f}.."
       f"{on_cpu.max():.3f})")
@@ -128,3 +132,7 @@ EOF
 
 echo
 echo "gpu_check.sh: done in $(( $(date +%s) - START )) s"
+if [ -n "$FAILED" ]; then
+  echo "gpu_check.sh: failed steps:$FAILED" >&2
+  exit 1
+fi
