@@ -2,8 +2,7 @@ r"""scikit-learn transformers that pool each text's token cloud into features.
 
 :class:`MeanPooler` returns the mean token of each text (mean pooling, the
 vector sentence-transformers returns); :class:`GaussianPooler` returns the
-mean and the covariance of each text's token cloud (its Gaussian view, SPEC
-§2), either the variances, the full covariance, or the covariance in a basis
+mean and the covariance of each text's token cloud (its Gaussian view), either the variances, the full covariance, or the covariance in a basis
 learned from the training tokens.
 
 Both take texts when they hold an ``encoder`` (usually a
@@ -357,7 +356,7 @@ class GaussianPooler(_BasePooler):
 
     For a text with token embeddings :math:`X \in \mathbb{R}^{n \times d}`
     (rows :math:`x_k`), optionally normalized by the norm of its mean
-    (``normalize=True``, the paper's normalization [1]_, SPEC §2):
+    (``normalize=True``, the paper's normalization [1]_):
 
     .. math::
 

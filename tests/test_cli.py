@@ -334,7 +334,7 @@ def test_report_bundled_model_on_wiki_films(capsys, bundled_model_path):
     assert record["dataset"] == "wiki-films"
     assert record["n_texts"] == 20 and record["n_pairs"] == 190 and record["exact"]
     assert record["layer"] == 6 and record["max_length"] == 256
-    # SPEC/issue 3: the last layer of all-MiniLM-L6-v2 breaks the trace assumption on film
+    # the last layer of all-MiniLM-L6-v2 breaks the trace assumption on film
     # leads, and the values are not clipped
     assert record["n_trace_violations"] > 0
     assert record["mean_spread"] > 2

@@ -22,7 +22,7 @@ from skpool.math._sampling import pair_from_linear  # noqa: E402
 # -- independent references -----------------------------------------------------------------
 
 def pot_w2(A, B, a=None, b=None):
-    """W2 by calling POT on the raw (uncentred) clouds, as SPEC §4 writes it."""
+    """W2 by calling POT on the raw (uncentred) clouds, as the definition writes it."""
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
     a = np.full(len(A), 1 / len(A)) if a is None else np.asarray(a, float) / np.sum(a)

@@ -2,7 +2,7 @@
 
 Every value is checked against a slow, obvious implementation written here:
 d x d covariances and symmetric eigendecompositions with clamping for the
-matrix square roots (SPEC §2-3), and brute-force O(n^2) cosines.
+matrix square roots, and brute-force O(n^2) cosines.
 """
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     ----------
     sets : TokenSets
     normalize : bool
-        Divide each cloud by the norm of its mean first (SPEC §2).
+        Divide each cloud by the norm of its mean first.
     name : str
         The corpus argument's name, for error messages.
     dtype : numpy dtype

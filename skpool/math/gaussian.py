@@ -76,7 +76,7 @@ def gaussian_stats(X, *, normalize: bool = True, name: str = "A",
     X : array-like of shape (n_tokens, d)
         Token embeddings of one text.
     normalize : bool, default=True
-        Divide the cloud by the norm of its mean first (SPEC §2; the
+        Divide the cloud by the norm of its mean first (the
         paper's normalization, so that :math:`\lVert\mu\rVert = 1`).
     name : str, default="A"
         The argument's name, for error messages.
@@ -175,7 +175,7 @@ def bures_squared(A, B, *, normalize: bool = False) -> float:
     A : array-like of shape (n_a, d)
     B : array-like of shape (n_b, d)
     normalize : bool, default=False
-        Use the mean-normalized clouds of SPEC §2 (as SOCM does) instead of
+        Use the mean-normalized clouds (as SOCM does) instead of
         the raw clouds (as the Gaussian W2 of raw clouds does).
 
     Returns

@@ -52,7 +52,7 @@ def _check_spread(spread) -> float:
 def match_concentration(tokens, spread=1.0) -> TokenSets:
     r"""Rescale each text's mean-normalized cloud so that every text has :math:`\operatorname{tr}\Sigma` = ``spread``.
 
-    Each text is divided by the norm of its mean (SPEC §2), then its tokens
+    Each text is divided by the norm of its mean, then its tokens
     are moved along their deviations from the mean,
     :math:`y_k = \mu + \sqrt{s/\operatorname{tr}\Sigma}\,(\tilde x_k - \mu)`:
     the mean stays :math:`\mu` (unit norm), the covariance keeps its shape

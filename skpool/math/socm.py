@@ -1,7 +1,7 @@
 r"""Second-order collapse (SOCM) of token clouds: for one pair, all pairs and a corpus.
 
 Every text is summarized by the Gaussian view of its mean-normalized token
-cloud (SPEC §2): :math:`\tilde X = X / \lVert m \rVert`, its mean :math:`\mu`
+cloud: :math:`\tilde X = X / \lVert m \rVert`, its mean :math:`\mu`
 (of unit norm) and its biased covariance :math:`\Sigma`. For two texts
 
 .. math::
@@ -525,7 +525,7 @@ def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="fl
     tokens : TokenSets or list of array-like of shape (n_i, d)
     other : TokenSets or list of array-like of shape (m_j, d), optional
     normalize : bool, default=False
-        Use the mean-normalized clouds of SPEC §2 (as SOCM does) instead of
+        Use the mean-normalized clouds (as SOCM does) instead of
         the raw clouds (as the Gaussian W2 of raw clouds does).
     precision, n_jobs, device, working_memory
         See :func:`pairwise_socm_components`.

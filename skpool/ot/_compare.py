@@ -62,7 +62,7 @@ class W2Comparison:
         Pairs where ``gaussian_w2**2 - exact_w2**2`` exceeds
         ``tolerance * (tr Σ_i + tr Σ_j)``. Must be 0; anything else is a bug.
     normalize : bool
-        Whether the clouds were mean-normalized (SPEC §2).
+        Whether the clouds were mean-normalized.
     weights : str
         ``"uniform"`` or ``"norm"``.
     tolerance : float
@@ -194,7 +194,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
         distinct random pairs (drawn with ``random_state``). Otherwise the
         ``(i, j)`` index pairs to compare.
     normalize : bool, default=False
-        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert` (SPEC §2).
+        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert`.
     weights : None, "uniform" or "norm", default=None
         Token masses, as in :func:`~skpool.ot.exact_w2`.
     n_jobs : int, optional

@@ -286,7 +286,7 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
         relative), or one SVD per pair with ``weights="norm"``.
         ``"exact"``: the transport cost (POT), one solve per pair.
     normalize : bool, default=False
-        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert` (SPEC §2).
+        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert`.
     weights : None, "uniform" or "norm", default=None
         Token masses of every text, as in :func:`~skpool.ot.exact_w2`.
     n_jobs : int, optional

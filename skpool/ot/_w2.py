@@ -325,7 +325,7 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
         Token embeddings of the second text.
     normalize : bool, default=False
         Divide each cloud by the norm of its own (unweighted) mean token first,
-        :math:`\tilde X = X / \lVert \bar x\rVert` (SPEC §2, the paper's
+        :math:`\tilde X = X / \lVert \bar x\rVert` (the paper's
         normalization). ``False`` compares the raw clouds.
     method : {"emd", "sinkhorn"}, default="emd"
         ``"emd"``: the exact network-simplex solver. ``"sinkhorn"``: the
@@ -434,7 +434,7 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
     A : array-like of shape (n_a, d)
     B : array-like of shape (n_b, d)
     normalize : bool, default=False
-        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert` (SPEC §2).
+        Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert`.
     weights : None, "uniform", "norm" or (array-like, array-like), default=None
         Token masses as in :func:`exact_w2`; the Gaussians then have the
         weighted means and covariances.
