@@ -659,9 +659,8 @@ def _correlation(points, task, pooling, scope, measure, n_bootstrap, confidence,
     x = np.array([getattr(r, measure) for r in points])
     y = np.array([r.score for r in points])
     covariates = np.array([[r.mean_spread, r.mean_cosine] for r in points])
-    empty = dict(spearman=None, p_value=None, ci_low=None, ci_high=None,
-                 partial_spearman=None, partial_p_value=None)
-    values = dict(empty)
+    values = dict(spearman=None, p_value=None, ci_low=None, ci_high=None,
+                  partial_spearman=None, partial_p_value=None)
     notes = []
     if len(points) < _MIN_POINTS:
         notes.append(f"{len(points)} points: at least {_MIN_POINTS} are needed")
@@ -910,7 +909,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         One seed for the samples of texts and pairs, the folds and the bootstraps.
     cache : str, path or None
         Token-cache folder to keep (and reuse in later runs); None: a
-        temporary one.
+        temporary one. An encoder given with its own ``cache`` keeps it.
     n_jobs : int or None
         Workers for SOCM and exact :math:`W_2` (joblib convention).
     progress : callable or None
@@ -950,6 +949,14 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     for name in task_names:
         task = TASKS[name]
         data[name] = task.load(n_texts=n_texts, random_state=seed)
+        if task.kind == "classification":
+            counts = np.bincount(data[name].labels)
+            if counts[counts > 0].min() < n_folds:
+                raise ValueError(
+                    f"Expected every class of {name} to hold at least n_folds={n_folds} texts "
+                    f"for stratified cross-validation. Received {counts.tolist()} texts per "
+                    f"class with n_texts={n_texts}; sample more texts or use fewer folds."
+                )
     all_texts = list(dict.fromkeys(t for name in task_names for t in data[name].texts))
 
     records, diagnostics = [], []
@@ -1016,7 +1023,8 @@ def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_na
                                               dataset.labels, folds)
             score, score_std = float(scores.mean()), float(scores.std())
             if diagnose and not diagnostics:
-                near = neighbour_socm(tokens, MeanPooler().fit_transform(tokens))
+                near = neighbour_socm(tokens, MeanPooler().fit_transform(tokens),
+                                      n_neighbors=min(5, len(tokens) - 1))
                 for by, values in (("spread", spread.spread), ("neighbour_socm", near)):
                     diagnostics.append(TextDiagnostic(
                         model=model, task=task.name, layer=int(layer), pooling=name, by=by,

@@ -309,3 +309,5 @@ def test_evaluate_names_bad_arguments(tiny_model_dir):
         evaluate([3], ["lee-50"])
     with pytest.raises(ValueError, match=r"layers in \[-3, 2\].*Received 5"):
         evaluate(encoder, ["lee-50"], layers=[5], n_texts=6)
+    with pytest.raises(ValueError, match="at least n_folds=5 texts.*fewer folds"):
+        evaluate(encoder, ["bbc-news"], n_texts=10)
