@@ -416,11 +416,20 @@ class Corpus:
         The texts, in corpus order.
     n_available : int
         How many texts the source holds before sub-sampling.
+    positions : tuple of int
+        The position of each text in the source as read (the loader's order;
+        for a file, its non-blank lines in order), so that a sampled text can
+        be found again; ``0 .. len(texts) - 1`` when every text is kept.
     """
 
     name: str
     texts: list
     n_available: int
+    positions: tuple = ()
+
+    def __post_init__(self):
+        if not self.positions:
+            object.__setattr__(self, "positions", tuple(range(len(self.texts))))
 
 
 def read_corpus_file(path) -> list[str]:
@@ -546,8 +555,11 @@ def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
         loader = DATASETS[key]
         # the loader's own sample, so that the texts are those of
         # ``load_...(n_texts, random_state)`` in Python
-        n_available = len(loader())
-        texts = loader(n_texts=n_texts, random_state=random_state).texts
+        full = loader()
+        n_available = len(full)
+        sample = loader(n_texts=n_texts, random_state=random_state)
+        texts = sample.texts
+        positions = _positions_in(full, sample)
     else:
         if Path(key).suffix.lower() not in CORPUS_FILE_SUFFIXES:
             names = ", ".join(repr(name) for name in DATASETS)
@@ -559,9 +571,27 @@ def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
         n_available = len(full)
         keep = _sample(len(full), n_texts, None, random_state)
         texts = full if keep is None else [full[i] for i in keep]
+        positions = range(len(full)) if keep is None else keep
     if len(texts) < 2:
         raise ValueError(
             f"Expected the corpus {key!r} to hold at least two texts (SOCM compares pairs "
             f"of texts). Received {len(texts)}."
         )
-    return Corpus(name=key, texts=check_texts(texts, name=key), n_available=n_available)
+    return Corpus(name=key, texts=check_texts(texts, name=key), n_available=n_available,
+                  positions=tuple(int(k) for k in positions))
+
+
+def _positions_in(full: TextDataset, sample: TextDataset) -> list[int]:
+    """Position in ``full`` of each text of ``sample`` (a subsample in corpus order).
+
+    A forward scan over (id, text): the sample keeps corpus order, so each of
+    its entries is the next matching entry of the full corpus.
+    """
+    positions, k = [], 0
+    entries = list(zip(full.ids, full.texts))
+    for entry in zip(sample.ids, sample.texts):
+        while entries[k] != entry:
+            k += 1
+        positions.append(k)
+        k += 1
+    return positions
