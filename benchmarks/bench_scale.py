@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -159,9 +160,13 @@ def bench_pairs(model, n_texts, n_ot_pairs):
         sampled, wall, cpu = timed(lambda: mean_socm(
             tokens, n_pairs=result.n_pairs // 10, random_state=0, n_jobs=1))
         rows["socm_sampled_pairs_per_cpu_s"] = sampled.n_pairs / cpu
+        # the spread of SOCM over pairs: the standard error of K sampled pairs is sd / sqrt(K)
+        rows["socm_pair_sd"] = sampled.stderr * math.sqrt(sampled.n_pairs) / math.sqrt(
+            1.0 - sampled.n_pairs / result.n_pairs)
         print(f"socm    {model:<18} {sampled.n_pairs} sampled pairs: {wall:.2f} s wall, "
               f"{cpu:.2f} CPU s = {rows['socm_sampled_pairs_per_cpu_s']:.0f} pairs per CPU "
-              "second", flush=True)
+              f"second; mean {sampled.mean:.4f} +/- {sampled.stderr:.4f} (exact "
+              f"{result.mean:.4f}), SD over pairs {rows['socm_pair_sd']:.3f}", flush=True)
         compare, wall, cpu = timed(lambda: compare_w2(tokens, pairs=n_ot_pairs,
                                                       random_state=0, n_jobs=1))
         rows["exact_ot_pairs_per_cpu_s"] = compare.n_pairs / cpu

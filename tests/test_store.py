@@ -165,3 +165,27 @@ def test_a_plan_of_another_identity_is_refused(tmp_path):
 def test_texts_digest_sees_boundaries():
     assert texts_digest(["ab", "c"]) != texts_digest(["a", "bc"])
     assert texts_digest(["ab", "c"]) == texts_digest(("ab", "c"))
+
+
+def test_scratch_arrays_live_beside_a_memory_mapped_corpus(corpus, tmp_path):
+    import gc
+
+    from skpool._store import backing_file, scratch_array, seal
+
+    assert type(scratch_array(corpus[0], (3, 2), np.float64)) is np.ndarray
+    save_arrays(tmp_path / "s", *corpus)
+    mapped = open_stored(tmp_path / "s" / "data.npy")
+    view = np.asarray(mapped)[2:5]  # what TokenSets hands out: a plain view
+    assert backing_file(view) == str(tmp_path / "s" / "data.npy")
+    scratch = scratch_array(view, (4, 3), np.float64)
+    scratch[:] = 2.0
+    sealed = seal(scratch)
+    del scratch
+    assert isinstance(sealed, StoredArray) and not sealed.flags.writeable
+    assert sealed.sum() == 24.0
+    (file,) = (tmp_path / "s").glob(".skpool-scratch-*.npy")
+    back = pickle.loads(pickle.dumps(sealed))  # a reference: another process can open it
+    np.testing.assert_array_equal(back, sealed)
+    del sealed, back
+    gc.collect()
+    assert not file.exists()  # removed once unused
