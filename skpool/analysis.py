@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
                           check_texts, describe)
 from .encoder import TokenEncoder
+from .math import _pairwise, _sampling
 from .math.socm import (Concentration, concentration, mean_socm,
                         pairwise_socm_components)
 from .ot import compare_w2
@@ -519,12 +520,15 @@ class PairComponents:
     Attributes
     ----------
     i, j : ndarray of shape (n_pairs,)
-        The two texts of each pair (indices into the corpus, ``i < j``).
+        The two texts of each pair (indices into the corpus, ``i < j``), in
+        row-major order.
     d_mu, d_sigma, socm : ndarray of shape (n_pairs,)
         The pair's components, as computed (never clipped).
     n_texts : int
-        How many texts the pairs are drawn among (all of them, or a random
-        subset when the corpus has more pairs than ``max_pairs``).
+        Texts in the corpus.
+    exact : bool
+        Whether these are all :math:`N(N-1)/2` pairs (otherwise a uniform
+        sample of them).
     """
 
     i: np.ndarray
@@ -533,26 +537,32 @@ class PairComponents:
     d_sigma: np.ndarray
     socm: np.ndarray
     n_texts: int
+    exact: bool = True
+
+    @property
+    def n_pairs_total(self) -> int:
+        """int: :math:`N(N-1)/2`, the pairs of the corpus."""
+        return self.n_texts * (self.n_texts - 1) // 2
 
 
-def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None,
+def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
                     n_jobs=None) -> PairComponents:
-    r"""Every pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`, on a subset of texts if large.
+    r"""Each pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`: all pairs, or the sample of :func:`mean_socm`.
 
-    When the corpus has at most ``max_pairs`` pairs, all of them are returned.
-    Otherwise a random subset of ``M`` texts is drawn, the largest with
-    :math:`M(M-1)/2 \le` ``max_pairs``, and all pairs among them are
-    returned: a uniform sample of texts, so the scatter and its marginals
-    show the corpus without computing every pair.
+    With ``n_pairs`` the pairs are those :func:`~skpool.mean_socm` averages
+    with the same ``n_pairs`` and ``random_state`` (distinct pairs drawn
+    uniformly without replacement), so ``socm.mean()`` is its corpus score and
+    a figure of them shows exactly what a report computed.
 
     Parameters
     ----------
     tokens : TokenSets or list of ndarray of shape (n_i, d)
         At least two token clouds.
-    max_pairs : int, default=20000
-        Largest number of pairs returned (at least 1).
+    n_pairs : int, optional
+        Sample this many distinct pairs; all :math:`N(N-1)/2` pairs (exact)
+        when None or at least that many.
     random_state : int, RandomState instance or None
-        Seed of the text subset.
+        Seed of the pair sample.
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention: None is
         one, -1 is every core).
@@ -564,36 +574,46 @@ def pair_components(tokens, *, max_pairs: int = 20_000, random_state=None,
     Examples
     --------
     >>> import numpy as np
+    >>> from skpool import mean_socm
     >>> rng = np.random.default_rng(0)
     >>> clouds = [rng.normal(size=(6, 4)) + 3.0 for _ in range(5)]
     >>> pairs = pair_components(clouds)
-    >>> pairs.socm.shape, pairs.n_texts
-    ((10,), 5)
+    >>> pairs.socm.shape, pairs.exact
+    ((10,), True)
     >>> bool(np.allclose(pairs.socm, (1 - pairs.d_mu) * pairs.d_sigma))
     True
-    >>> pair_components(clouds, max_pairs=3, random_state=0).n_texts
-    3
+    >>> sampled = pair_components(clouds, n_pairs=4, random_state=0)
+    >>> sampled.socm.shape, sampled.exact
+    ((4,), False)
+    >>> bool(np.isclose(sampled.socm.mean(), mean_socm(clouds, 4, random_state=0).mean))
+    True
     """
-    _check_options(None, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs)
     tokens = check_token_sets(tokens, min_texts=2)
-    max_pairs = check_positive_int(max_pairs, name="max_pairs")
     n = len(tokens)
-    if n * (n - 1) // 2 <= max_pairs:
-        subset = np.arange(n)
-    else:
-        m = max(2, int((1 + math.isqrt(1 + 8 * max_pairs)) // 2))
-        while m * (m - 1) // 2 > max_pairs and m > 2:
-            m -= 1
-        subset = np.sort(check_random_state(random_state).choice(n, size=m, replace=False))
-    result = pairwise_socm_components(tokens.take(subset), n_jobs=n_jobs)
-    a, b = np.triu_indices(subset.size, k=1)
-    return PairComponents(
-        i=subset[a], j=subset[b],
-        d_mu=np.asarray(result.d_mu, dtype=np.float64)[a, b],
-        d_sigma=np.asarray(result.d_sigma, dtype=np.float64)[a, b],
-        socm=np.asarray(result.socm, dtype=np.float64)[a, b],
-        n_texts=int(subset.size),
-    )
+    total = n * (n - 1) // 2
+    if n_pairs is None or n_pairs >= total:
+        result = pairwise_socm_components(tokens, n_jobs=n_jobs)
+        a, b = np.triu_indices(n, k=1)
+        return PairComponents(
+            i=a, j=b,
+            d_mu=np.asarray(result.d_mu, dtype=np.float64)[a, b],
+            d_sigma=np.asarray(result.d_sigma, dtype=np.float64)[a, b],
+            socm=np.asarray(result.socm, dtype=np.float64)[a, b],
+            n_texts=n, exact=True,
+        )
+    # the sampler and the arithmetic of mean_socm's sampled branch, kept per pair
+    a, b = _sampling.sample_pairs(n, n_pairs, _sampling.check_random_state(random_state))
+    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens",
+                                      n_jobs=_pairwise.check_n_jobs(n_jobs))
+    b2 = _pairwise.paired_bures(factors, a, b, n_jobs=_pairwise.check_n_jobs(n_jobs),
+                                device=None,
+                                working_memory=_pairwise.check_working_memory(None))
+    diff = factors.means[a] - factors.means[b]
+    d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
+    d_sigma = b2 / 4.0
+    return PairComponents(i=a, j=b, d_mu=d_mu, d_sigma=d_sigma, socm=(1.0 - d_mu) * d_sigma,
+                          n_texts=n, exact=False)
 
 
 # ---------------------------------------------------------------------------------------

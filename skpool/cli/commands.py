@@ -127,6 +127,15 @@ def _short(name: str, width: int = 32) -> str:
     return name if len(name) <= width else "..." + name[-(width - 3):]
 
 
+def _pair_scatter_title(record, corpus: str, pairs) -> str:
+    """The pair scatter's title: model, layer, corpus and exactly which pairs are drawn."""
+    total = pairs.n_pairs_total
+    drawn = (f"all {total:,} pairs" if pairs.exact
+             else f"{pairs.socm.size:,} sampled of {total:,} pairs (seed {record.seed})")
+    return (f"{_short(record.model)} (layer {record.layer}) on {_short(corpus)}, "
+            f"{record.n_texts:,} texts:\n{drawn}; mean SOCM {float(pairs.socm.mean()):.3f}")
+
+
 def _pairs_note(n_pairs, n_texts) -> str:
     total = n_texts * (n_texts - 1) // 2
     if n_pairs is None or n_pairs >= total:
@@ -174,15 +183,19 @@ def run_report(args) -> int:
         from ..plotting import plot_pair_scatter
 
         record = measured.result.record
-        out.status("skpool: computing d_mu, d_Sigma and SOCM per pair for the figure")
-        pairs = pair_components(measured.result.tokens, max_pairs=MAX_PLOTTED_PAIRS,
-                                random_state=args.seed, n_jobs=args.n_jobs)
-        among = (f"all {pairs.socm.size:,} pairs" if pairs.n_texts == record.n_texts
-                 else f"all {pairs.socm.size:,} pairs of {pairs.n_texts:,} random texts")
+        # the figure shows the report's own pairs (the same sample, same seed), or a
+        # uniform sample of them when there are too many to draw
+        shown = None if record.n_pairs <= MAX_PLOTTED_PAIRS else MAX_PLOTTED_PAIRS
+        exact = record.exact and shown is None
+        out.status(f"skpool: computing d_mu, d_Sigma and SOCM of "
+                   f"{_pairs_note(record.n_pairs if shown is None else shown, record.n_texts)}"
+                   " for the figure" + (" (the report's pairs)" if shown is None else ""))
+        pairs = pair_components(measured.result.tokens, n_pairs=None if exact else
+                                (shown or record.n_pairs), random_state=args.seed,
+                                n_jobs=args.n_jobs)
         return plot_pair_scatter(
             pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
-            title=f"{_short(record.model)} (layer {record.layer}) on "
-                  f"{_short(corpus.name)}: {among}")
+            title=_pair_scatter_title(record, corpus.name, pairs))
 
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding with {args.model}; SOCM over "
