@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._device import check_torch_device
+from .._progress import parallel_map
 from .._validation import describe
 from . import _ragged
 
@@ -550,12 +551,18 @@ def _dense_task(task: DenseBlock) -> np.ndarray:
     return out
 
 
+def _block_pairs(na: int, nb: int, diagonal: bool) -> int:
+    """Pairs one block computes (the upper triangle of a diagonal block)."""
+    return na * (na - 1) // 2 if diagonal else na * nb
+
+
 def _dense_reduced_task(reduce, reduce_args, task: DenseBlock):
     return reduce(_dense_task(task), task.ia, task.ib, task.diagonal, *reduce_args)
 
 
 def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jobs,
-                device, working_memory: float, order=None, reduce=None, reduce_args=()):
+                device, working_memory: float, order=None, reduce=None, reduce_args=(),
+                bar=None):
     """Squared Bures distance of every pair of texts (rows x cols).
 
     Parameters
@@ -579,12 +586,15 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         ``(ia[a], ib[b])``; with ``diagonal`` only ``a < b`` is filled), so
         that no ``N x M`` matrix is ever held. Must be picklable (a module-level
         function) for process-based backends.
+    bar : progress bar, optional
+        Advanced by each block's number of pairs as its result arrives
+        (:func:`skpool._progress.parallel_map`); the results do not depend on it.
 
     Returns
     -------
     ndarray of shape (len(rows), len(cols)), or the list of ``reduce`` results
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     budget = working_memory * 2**20 / effective_workers(n_jobs)
     itemsize = rows.factors.dtype.itemsize
@@ -602,12 +612,15 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         task, head = _dense_task, ()
     else:
         task, head = _dense_reduced_task, (reduce, tuple(reduce_args))
+    sizes = [_block_pairs(blocks_a[I].size, blocks_b[J].size, symmetric and I == J)
+             for I, J in pairs]
     with single_threaded(device):
-        results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(task)(*head, DenseBlock(rows, cols, blocks_a[I], blocks_b[J],
-                                            symmetric and I == J, device, budget))
-            for I, J in pairs
-        )
+        results = parallel_map(
+            (delayed(task)(*head, DenseBlock(rows, cols, blocks_a[I], blocks_b[J],
+                                             symmetric and I == J, device, budget))
+             for I, J in pairs),
+            sizes=sizes, bar=bar, n_jobs=n_jobs,
+            prefer="threads")
     if reduce is not None:
         return results
     out = np.zeros((len(rows), len(cols)), dtype=np.float64)
@@ -658,19 +671,21 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
     return np.concatenate(out) if out else np.empty(0)
 
 
-def paired_bures(factors: CloudFactors, i, j, *, n_jobs, device, working_memory: float):
+def paired_bures(factors: CloudFactors, i, j, *, n_jobs, device, working_memory: float,
+                 bar=None):
     """Squared Bures distance of the pairs ``(i[p], j[p])`` of one corpus.
 
     Each pair is oriented with its shorter text ``a`` first; pairs are grouped
     by ``a`` so that one product ``C_b C_a^T`` over all partners ``b`` of ``a``
     serves them all. Groups of row texts form the joblib tasks. ``n_jobs``,
-    ``device`` and ``working_memory`` (MiB) come checked, as for :func:`dense_bures`.
+    ``device`` and ``working_memory`` (MiB) come checked, as for :func:`dense_bures`;
+    ``bar`` is advanced by each task's number of pairs as it finishes.
 
     Returns
     -------
     ndarray of shape (n_pairs,)
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
@@ -696,13 +711,15 @@ def paired_bures(factors: CloudFactors, i, j, *, n_jobs, device, working_memory:
     if current:
         tasks.append(current)
     args = (factors.factors, factors.starts, c)
+    sizes = [int(sum(bounds[g + 1] - bounds[g] for g in t)) for t in tasks]
     with single_threaded(device):
-        results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_paired_task)(*args, a_sorted[firsts[t]],
-                                  [b_sorted[bounds[g]:bounds[g + 1]] for g in t],
-                                  device, budget)
-            for t in tasks
-        )
+        results = parallel_map(
+            (delayed(_paired_task)(*args, a_sorted[firsts[t]],
+                                   [b_sorted[bounds[g]:bounds[g + 1]] for g in t],
+                                   device, budget)
+             for t in tasks),
+            sizes=sizes, bar=bar, n_jobs=n_jobs,
+            prefer="threads")
     nuc = np.empty(i.size, dtype=np.float64)
     nuc[order] = np.concatenate(results)
     out = factors.traces[i] + factors.traces[j] - 2.0 * nuc

@@ -48,6 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._progress import check_progress, progress_bar
 from .._validation import check_positive_int, describe
 from ..tokensets import check_cloud, check_token_sets
 from . import _pairwise, _ragged, _sampling
@@ -273,7 +274,7 @@ def _pairwise_d_mu(mx: np.ndarray, my: np.ndarray, symmetric: bool) -> np.ndarra
 
 
 def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, device,
-                     working_memory):
+                     working_memory, progress=False, what="SOCM"):
     """Factors of both corpora, B^2 (upper bound when truncated) and its error bound."""
     dtype = _pairwise.check_precision(precision)
     device = _pairwise.check_device(device)
@@ -291,8 +292,11 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
                                                       n_jobs=n_jobs, unit=unit)
     rows = _pairwise.truncate_factors(fx, rank=rank, tol=tol) if truncated else fx
     order = _pairwise.length_order(fx)
-    b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
-                               working_memory=working_memory, order=order)
+    n_pairs = len(fx) * (len(fx) - 1) // 2 if symmetric else len(fx) * len(fy)
+    with progress_bar(progress, total=n_pairs, desc=f"{what} (all pairs)", unit="pair",
+                      unit_scale=True) as bar:
+        b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
+                                   working_memory=working_memory, order=order, bar=bar)
     if unit != 1.0:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
             b2 *= np.square(np.float64(unit))
@@ -339,7 +343,8 @@ def _truncation_error(b2, rows, cols, symmetric, order):
 
 
 def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precision="float32",
-                             n_jobs=None, device=None, working_memory=None) -> PairwiseSOCM:
+                             n_jobs=None, device=None, working_memory=None,
+                             progress=False) -> PairwiseSOCM:
     r"""SOCM, :math:`d_\mu` and :math:`d_\Sigma` of every pair of texts.
 
     Exact by default: each pair's cross term :math:`\lVert C_i C_j^\top\rVert_*`
@@ -385,6 +390,9 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
         scikit-learn's ``working_memory``, 1024). The factors of the corpus
         (one float32 or float64 copy of the tokens) and the outputs come on
         top.
+    progress : bool, default=False
+        Show a tqdm bar on stderr, advanced block by block, with the rate in
+        pairs per second. The values do not depend on it.
 
     Returns
     -------
@@ -449,10 +457,11 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     """
     tokens, other = _corpora(tokens, other)
     rank, tol = _check_truncation(rank, tol)
+    progress = check_progress(progress)
     truncated = rank is not None or tol is not None
     fx, fy, rows, b2, error = _bures_all_pairs(
         tokens, other, normalize=True, rank=rank, tol=tol, precision=precision,
-        n_jobs=n_jobs, device=device, working_memory=working_memory)
+        n_jobs=n_jobs, device=device, working_memory=working_memory, progress=progress)
     symmetric = other is None
     d_mu = _pairwise_d_mu(fx.means, fy.means, symmetric)
     d_sigma = b2 / 4.0
@@ -473,14 +482,14 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
 
 
 def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32", n_jobs=None,
-                  device=None, working_memory=None) -> np.ndarray:
+                  device=None, working_memory=None, progress=False) -> np.ndarray:
     r"""SOCM of every pair of texts, as a matrix.
 
     Parameters
     ----------
     tokens : TokenSets or list of array-like of shape (n_i, d)
     other : TokenSets or list of array-like of shape (m_j, d), optional
-    rank, tol, precision, n_jobs, device, working_memory
+    rank, tol, precision, n_jobs, device, working_memory, progress
         See :func:`pairwise_socm_components`.
 
     Returns
@@ -506,11 +515,12 @@ def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32
     """
     return pairwise_socm_components(
         tokens, other, rank=rank, tol=tol, precision=precision, n_jobs=n_jobs, device=device,
-        working_memory=working_memory).socm
+        working_memory=working_memory, progress=progress).socm
 
 
 def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="float32",
-                           n_jobs=None, device=None, working_memory=None) -> np.ndarray:
+                           n_jobs=None, device=None, working_memory=None,
+                           progress=False) -> np.ndarray:
     r"""Squared Bures distance between the covariances of every pair of clouds.
 
     .. math::
@@ -527,7 +537,7 @@ def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="fl
     normalize : bool, default=False
         Use the mean-normalized clouds (as SOCM does) instead of
         the raw clouds (as the Gaussian W2 of raw clouds does).
-    precision, n_jobs, device, working_memory
+    precision, n_jobs, device, working_memory, progress
         See :func:`pairwise_socm_components`.
 
     Returns
@@ -551,9 +561,11 @@ def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="fl
     tokens, other = _corpora(tokens, other)
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"Expected normalize to be a bool. Received {describe(normalize)}.")
+    progress = check_progress(progress)
     return _bures_all_pairs(tokens, other, normalize=bool(normalize), rank=None, tol=None,
                             precision=precision, n_jobs=n_jobs, device=device,
-                            working_memory=working_memory)[3]
+                            working_memory=working_memory, progress=progress,
+                            what="Bures")[3]
 
 
 # ---------------------------------------------------------------------------------------
@@ -612,7 +624,7 @@ def _socm_sums(b2, ia, ib, diagonal, means):
 
 
 def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,
-              device=None, working_memory=None) -> MeanSOCMResult:
+              device=None, working_memory=None, progress=False) -> MeanSOCMResult:
     r"""The corpus score: mean SOCM over all pairs of distinct texts, or a sample.
 
     .. math::
@@ -632,7 +644,7 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     random_state : None, int, numpy RandomState or Generator, default=None
         Seed of the pair sample (scikit-learn's convention); the same seed
         draws the same pairs as :func:`skpool.ot.compare_w2`.
-    precision, n_jobs, device, working_memory
+    precision, n_jobs, device, working_memory, progress
         See :func:`pairwise_socm_components`.
 
     Returns
@@ -669,6 +681,7 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     device = _pairwise.check_device(device)
     working_memory = _pairwise.check_working_memory(working_memory)
     n_jobs = _pairwise.check_n_jobs(n_jobs)
+    progress = check_progress(progress)
     n = len(tokens)
     total = n * (n - 1) // 2
     if n_pairs is None or n_pairs >= total:
@@ -678,18 +691,23 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
         exact = False
     factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
                                       n_jobs=n_jobs)
+    bar = progress_bar(progress, total=total if exact else i.size, unit="pair",
+                       unit_scale=True,
+                       desc="SOCM (all pairs)" if exact else "SOCM (sampled pairs)")
     if exact:
         # block sums computed inside the tasks: no N x N matrix is held
-        sums = np.sum(_pairwise.dense_bures(
-            factors, factors, symmetric=True, n_jobs=n_jobs, device=device,
-            working_memory=working_memory, reduce=_socm_sums, reduce_args=(factors.means,)),
-            axis=0)
+        with bar:
+            sums = np.sum(_pairwise.dense_bures(
+                factors, factors, symmetric=True, n_jobs=n_jobs, device=device,
+                working_memory=working_memory, reduce=_socm_sums,
+                reduce_args=(factors.means,), bar=bar), axis=0)
         mean, mean_d_mu, mean_d_sigma = sums / total
         stderr = 0.0
         m = total
     else:
-        b2 = _pairwise.paired_bures(factors, i, j, n_jobs=n_jobs, device=device,
-                                    working_memory=working_memory)
+        with bar:
+            b2 = _pairwise.paired_bures(factors, i, j, n_jobs=n_jobs, device=device,
+                                        working_memory=working_memory, bar=bar)
         d_mu = np.empty(i.size, dtype=np.float64)
         for p0 in range(0, i.size, 4096):  # row gathers of the means, a chunk at a time
             diff = factors.means[i[p0:p0 + 4096]] - factors.means[j[p0:p0 + 4096]]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import check_progress, progress_bar
 from .._validation import describe
 from ..math._sampling import check_random_state, sample_pairs
 from ..tokensets import check_token_sets
@@ -164,7 +165,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_jobs=None,
-               random_state=None) -> W2Comparison:
+               random_state=None, progress: bool = False) -> W2Comparison:
     r"""Compare the Gaussian and the exact :math:`W_2` on pairs of texts.
 
     For each pair the exact :math:`W_2` between the token clouds (POT's
@@ -202,6 +203,9 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     random_state : None, int, numpy RandomState or Generator, default=None
         Seeds the choice of random pairs (``pairs`` an int); the same seed
         draws the same pairs as :func:`skpool.math.socm.mean_socm`.
+    progress : bool, default=False
+        Show a tqdm bar on stderr over the exact transport problems (pairs
+        per second). The values do not depend on it.
 
     Returns
     -------
@@ -246,6 +250,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     n_jobs = _check_n_jobs(n_jobs)
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
     random_state = check_random_state(random_state)
+    progress = check_progress(progress)
     pairs = _select_pairs(pairs, len(tokens), random_state)
 
     # Only the texts that appear in a pair are summarized.
@@ -256,9 +261,11 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     same = _same_pairs(corpus, local)  # the same measure: exactly 0 and ratio 1
     mean_term = np.where(same, 0.0, _mean_sq(corpus, local))
     bures_term = _bures_sq(corpus, local, n_jobs=n_jobs)
-    centred_term = _exact_centred_sq(corpus, local, n_jobs=n_jobs, method="emd", reg=None,
-                                     numItermax=100_000,
-                                     label=lambda p, q: (int(used[p]), int(used[q])))
+    with progress_bar(progress, total=len(local), desc="Exact W2", unit="pair") as bar:
+        centred_term = _exact_centred_sq(corpus, local, n_jobs=n_jobs, method="emd",
+                                         reg=None, numItermax=100_000,
+                                         label=lambda p, q: (int(used[p]), int(used[q])),
+                                         bar=bar)
     gaussian = np.sqrt(mean_term + bures_term)
     exact = np.sqrt(mean_term + centred_term)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -20,6 +20,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
+from .._progress import parallel_map
 from .._validation import describe
 from ..tokensets import check_token_sets
 from ..math._pairwise import check_n_jobs
@@ -129,14 +130,17 @@ def _exact_chunk(data, offsets, masses, pairs, method, reg, numItermax):
 
 
 def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg,
-                      numItermax, label=None) -> np.ndarray:
+                      numItermax, label=None, bar=None) -> np.ndarray:
     """Exact squared W2 between the centred clouds, per row ``(i, j)`` of ``pairs``.
 
-    ``label(i, j)`` turns corpus indices into the caller's names for warnings.
+    ``label(i, j)`` turns corpus indices into the caller's names for warnings;
+    ``bar`` (a progress bar) advances by each chunk's pairs as it finishes.
     """
     out = np.zeros(len(pairs))
     todo = ~_same_pairs(corpus, pairs)
     pairs = pairs[todo]
+    if bar is not None:
+        bar.update(int(np.count_nonzero(~todo)))  # pairs of one measure: 0, not solved
     if len(pairs) == 0:
         return out
     # One contiguous array per corpus: joblib memory-maps it for the workers
@@ -149,11 +153,12 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
                              for X, a in zip(corpus.clouds, corpus.masses)])
     # one BLAS thread per worker only when workers run side by side
     limit = 1 if effective_n_jobs(n_jobs) > 1 else None
+    chunks = _chunks(pairs, n_jobs)
     with threadpool_limits(limits=limit, user_api="blas"):
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
-            for chunk in _chunks(pairs, n_jobs)
-        )
+        results = parallel_map(
+            (delayed(_exact_chunk)(data, offsets, masses, chunk, method, reg, numItermax)
+             for chunk in chunks),
+            sizes=[len(chunk) for chunk in chunks], bar=bar, n_jobs=n_jobs)
     problems = [p for r in results for p in r[1]]
     if problems:
         label = label or (lambda i, j: (i, j))
