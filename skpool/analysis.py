@@ -602,18 +602,23 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
             socm=np.asarray(result.socm, dtype=np.float64)[a, b],
             n_texts=n, exact=True,
         )
-    # the sampler and the arithmetic of mean_socm's sampled branch, kept per pair
+    # the sampler of mean_socm: the same seed draws the same pairs
     a, b = _sampling.sample_pairs(n, n_pairs, _sampling.check_random_state(random_state))
-    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens",
-                                      n_jobs=_pairwise.check_n_jobs(n_jobs))
-    b2 = _pairwise.paired_bures(factors, a, b, n_jobs=_pairwise.check_n_jobs(n_jobs),
-                                device=None,
+    d_mu, d_sigma, socm = _paired_components(tokens, a, b, n_jobs=n_jobs)
+    return PairComponents(i=a, j=b, d_mu=d_mu, d_sigma=d_sigma, socm=socm, n_texts=n,
+                          exact=False)
+
+
+def _paired_components(tokens: TokenSets, a, b, *, n_jobs):
+    """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic."""
+    n_jobs = _pairwise.check_n_jobs(n_jobs)
+    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", n_jobs=n_jobs)
+    b2 = _pairwise.paired_bures(factors, a, b, n_jobs=n_jobs, device=None,
                                 working_memory=_pairwise.check_working_memory(None))
     diff = factors.means[a] - factors.means[b]
     d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
     d_sigma = b2 / 4.0
-    return PairComponents(i=a, j=b, d_mu=d_mu, d_sigma=d_sigma, socm=(1.0 - d_mu) * d_sigma,
-                          n_texts=n, exact=False)
+    return d_mu, d_sigma, (1.0 - d_mu) * d_sigma
 
 
 # ---------------------------------------------------------------------------------------

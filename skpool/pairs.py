@@ -1,0 +1,424 @@
+r"""The pairs of texts mean pooling conflates: ``skpool pairs`` as a library call.
+
+:func:`pairs_report` encodes a corpus and lists two views of its pairs of
+texts, each a :class:`pandas.DataFrame` with one row per pair:
+
+- **by_socm**: the ``top`` pairs with the highest SOCM. SOCM is large when the
+  two texts' mean-normalized token clouds have nearly the same mean
+  (small :math:`d_\mu`) and different covariances (large :math:`d_\Sigma`):
+  the second-order structure that mean pooling averages away.
+- **conflated**: what a retrieval system sees. The *near pairs* are the
+  pairs whose mean-pooled vectors have the highest cosine: the
+  ``near_fraction`` (default 1 %) of all :math:`N(N-1)/2` pairs with the
+  highest cosine, at least ``top`` of them. Among the near pairs, the
+  ``top`` with the largest :math:`d_\Sigma` are listed: pairs a retriever
+  treats as near duplicates although their token clouds differ most.
+
+Ties are broken by the smaller ``(i, j)``. The cosine is that of the
+mean-pooled vectors :math:`m_i` (the mean of a text's token embeddings, what
+``MeanPooler`` and sentence-transformers return). Since the normalized mean
+is :math:`\mu_i = m_i / \lVert m_i\rVert`, :math:`d_\mu = (1 - \cos)/2`: the
+two views rank the same pairs differently because SOCM weighs
+:math:`d_\Sigma` by :math:`1 - d_\mu` while the second view first keeps only
+the near pairs.
+
+What is searched is always stated in the record, never silent: the cosine
+of every pair is computed (a cheap product of the mean-pooled vectors), so
+the near pairs are exact; SOCM and :math:`d_\Sigma` are computed for all
+pairs when there are at most ``max_pairs`` of them, otherwise for
+``max_pairs`` pairs drawn at random (the SOCM view is then the top of that
+sample) and for at most ``max_pairs`` near pairs (the most similar ones).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import (PairComponents, _check_options, _check_pair_texts, _encode, _labels,
+                       _Record, _make_encoder, _paired_components, pair_components)
+from ._validation import check_positive_int, check_texts, describe
+from .math._ragged import segment_means
+from .tokensets import TokenSets, check_token_sets
+
+__all__ = ["PairsRecord", "PairsReport", "pairs_report", "pairs_report_of_tokens",
+           "MAX_SEARCHED_PAIRS", "NEAR_FRACTION"]
+
+#: Default largest number of pairs whose SOCM is computed.
+MAX_SEARCHED_PAIRS = 20_000
+#: Default share of all pairs, by highest cosine, that are the near pairs.
+NEAR_FRACTION = 0.01
+#: Default length of the text snippets in the tables.
+SNIPPET_LENGTH = 60
+#: Rows of mean-pooled vectors multiplied at once in the cosine search.
+_COSINE_BLOCK = 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairsRecord(_Record):
+    r"""What :func:`pairs_report` searched (``skpool pairs --json`` writes it with the rows).
+
+    Attributes
+    ----------
+    model, dataset : str
+    layer : int
+    n_texts : int
+        Texts encoded, ``N``.
+    n_pairs_total : int
+        :math:`N(N-1)/2`.
+    top : int
+        Pairs listed per view (fewer when the corpus has fewer pairs).
+    n_pairs_searched : int
+        Pairs whose SOCM was computed for the SOCM view.
+    exact : bool
+        Whether the SOCM view searched every pair (otherwise
+        ``n_pairs_searched`` pairs drawn at random with ``seed``).
+    near_fraction : float
+        The share of all pairs, by highest cosine, that are the near pairs.
+    n_near_pairs : int
+        Near pairs whose :math:`d_\Sigma` was compared (the conflated view).
+    min_near_cosine : float
+        The lowest cosine among them.
+    near_exact : bool
+        Whether they are all the near pairs (otherwise the ``max_pairs`` most
+        similar of them).
+    w2 : bool
+        Whether the tables carry the Gaussian and exact :math:`W_2`.
+    n_truncated, max_length, seed, skpool_version
+        As in :class:`~skpool.analysis.CollapseRecord`.
+    """
+
+    n_texts: int
+    n_pairs_total: int
+    top: int
+    n_pairs_searched: int
+    exact: bool
+    near_fraction: float
+    n_near_pairs: int
+    min_near_cosine: float
+    near_exact: bool
+    w2: bool
+
+
+@dataclass(frozen=True)
+class PairsReport:
+    r"""The pairs mean pooling conflates, in two views.
+
+    Attributes
+    ----------
+    record : PairsRecord
+        What was searched.
+    by_socm : pandas.DataFrame
+        The pairs with the highest SOCM, best first (index ``rank`` from 1).
+    conflated : pandas.DataFrame
+        Among the near pairs (highest cosine), those with the largest
+        :math:`d_\Sigma`, best first.
+    searched : PairComponents
+        :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})` of every pair searched for the
+        SOCM view (what ``--plot`` draws); ``i``, ``j`` index the texts given.
+
+    Notes
+    -----
+    Both tables have the columns ``i``, ``j`` (the texts' positions: in the
+    corpus as read when ``positions`` was given, else indices into the texts),
+    ``text_i``, ``text_j`` (snippets), ``cosine`` (of the mean-pooled
+    vectors), ``d_mu``, ``d_sigma``, ``socm`` and, with ``w2=True``,
+    ``gaussian_w2`` and ``exact_w2`` (:math:`W_2`, not squared, of the raw
+    token clouds with uniform token masses).
+    """
+
+    record: PairsRecord
+    by_socm: object
+    conflated: object
+    searched: PairComponents
+
+
+def _import_pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(
+            "pairs_report returns its tables as pandas DataFrames, and pandas is not "
+            "installed: pip install pandas   (or pip install 'skpool[pandas]')."
+        ) from None
+    return pd
+
+
+def _check_near_fraction(near_fraction) -> float:
+    if (isinstance(near_fraction, bool) or not isinstance(near_fraction, numbers.Real)
+            or not 0.0 < float(near_fraction) <= 1.0):
+        raise ValueError(
+            "Expected near_fraction to be a float in (0, 1]: the share of all pairs, by "
+            f"highest cosine, that are the near pairs. Received {describe(near_fraction)}."
+        )
+    return float(near_fraction)
+
+
+def _check_positions(positions, n: int) -> np.ndarray:
+    if positions is None:
+        return np.arange(n)
+    try:
+        values = np.asarray(positions)
+    except (TypeError, ValueError):
+        values = None
+    if (values is None or values.shape != (n,)
+            or not np.issubdtype(values.dtype, np.integer)):
+        raise ValueError(
+            f"Expected positions to be {n} integers (one position per text). Received "
+            f"{describe(positions)}."
+        )
+    return values.astype(np.int64)
+
+
+def _snippet(text: str, length: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= length else text[:length - 3].rstrip() + "..."
+
+
+def _pair_number(i, j, n: int):
+    """Row-major number of the pair ``i < j`` (that of ``np.triu_indices(n, k=1)``)."""
+    return i * n - i * (i + 1) // 2 + (j - i - 1)
+
+
+def _near_pairs(unit: np.ndarray, count: int):
+    """The ``count`` pairs ``i < j`` with the highest cosine: ``(i, j, cosine)``, best first.
+
+    ``unit`` holds the mean-pooled vectors divided by their norms; the cosine
+    of every pair is computed, a block of rows at a time, keeping only the
+    best ``count`` so far.
+    """
+    n = unit.shape[0]
+    best_c = np.empty(0)
+    best_i = np.empty(0, dtype=np.int64)
+    best_j = np.empty(0, dtype=np.int64)
+    for a in range(0, n - 1, _COSINE_BLOCK):
+        b = min(a + _COSINE_BLOCK, n - 1)
+        sims = unit[a:b] @ unit[a:].T  # rows a..b-1 against columns a..n-1
+        rows, cols = np.triu_indices(b - a, k=1, m=n - a)
+        c = np.clip(sims[rows, cols], -1.0, 1.0)
+        i, j = rows + a, cols + a
+        c, i, j = (np.concatenate([best_c, c]), np.concatenate([best_i, i]),
+                   np.concatenate([best_j, j]))
+        if c.size > count:
+            keep = np.argpartition(-c, count - 1)[:count]
+            c, i, j = c[keep], i[keep], j[keep]
+        best_c, best_i, best_j = c, i, j
+    order = np.lexsort((best_j, best_i, -best_c))
+    return best_i[order], best_j[order], best_c[order]
+
+
+def _table(pd, rows_i, rows_j, values: dict, texts, positions, snippet_length):
+    table = pd.DataFrame({
+        "i": positions[rows_i], "j": positions[rows_j],
+        "text_i": [_snippet(texts[k], snippet_length) for k in rows_i] if texts else None,
+        "text_j": [_snippet(texts[k], snippet_length) for k in rows_j] if texts else None,
+        **values,
+    })
+    if not texts:
+        table = table.drop(columns=["text_i", "text_j"])
+    table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
+    return table
+
+
+def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
+                           max_pairs: int = MAX_SEARCHED_PAIRS,
+                           near_fraction: float = NEAR_FRACTION, w2: bool = False,
+                           positions=None, snippet_length: int = SNIPPET_LENGTH,
+                           random_state=None, model: str = "", layer: int = -1,
+                           dataset: str = "", n_truncated: int | None = None,
+                           max_length: int | None = None, n_jobs=None) -> PairsReport:
+    r"""List the pairs mean pooling conflates, from token clouds already encoded.
+
+    See :func:`pairs_report` (and the module docstring) for the two views.
+
+    Parameters
+    ----------
+    tokens : TokenSets or list of ndarray of shape (n_i, d)
+        At least two token clouds.
+    texts : sequence of str of length n_texts, optional
+        The texts, for the snippet columns ``text_i`` and ``text_j`` (left out
+        when None).
+    top, max_pairs, near_fraction, w2, positions, snippet_length, random_state, n_jobs
+        As in :func:`pairs_report`.
+    model, dataset : str
+        Labels stored in the record.
+    layer : int, default=-1
+        The layer label stored in the record.
+    n_truncated : int, optional
+        Texts the encoder truncated (default: the count ``tokens`` carries).
+    max_length : int, optional
+        The encoder's token limit (stored in the record).
+
+    Returns
+    -------
+    PairsReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> clouds = [rng.normal(size=(6, 8)) + 3.0 for _ in range(6)]
+    >>> report = pairs_report_of_tokens(clouds, top=3)
+    >>> report.record.n_pairs_searched, report.record.exact, len(report.by_socm)
+    (15, True, 3)
+    >>> list(report.by_socm.columns)
+    ['i', 'j', 'cosine', 'd_mu', 'd_sigma', 'socm']
+    >>> bool(report.by_socm["socm"].is_monotonic_decreasing)
+    True
+    """
+    pd = _import_pandas()
+    _check_options(None, random_state, n_jobs)
+    tokens = check_token_sets(tokens, min_texts=2)
+    n = len(tokens)
+    top = check_positive_int(top, name="top")
+    max_pairs = check_positive_int(max_pairs, name="max_pairs")
+    near_fraction = _check_near_fraction(near_fraction)
+    snippet_length = check_positive_int(snippet_length, name="snippet_length", minimum=8)
+    if not isinstance(w2, (bool, np.bool_)):
+        raise TypeError(f"Expected w2 to be a bool. Received {describe(w2)}.")
+    if texts is not None:
+        texts = check_texts(texts)
+        if len(texts) != n:
+            raise ValueError(f"Expected one text per token cloud ({n}). Received "
+                             f"{len(texts)} texts.")
+    positions = _check_positions(positions, n)
+    if n_truncated is None:
+        n_truncated = tokens.n_truncated
+    total = n * (n - 1) // 2
+
+    # the SOCM view: every pair, or a uniform sample of max_pairs pairs
+    searched = pair_components(tokens, n_pairs=None if total <= max_pairs else max_pairs,
+                               random_state=random_state, n_jobs=n_jobs)
+    means = segment_means(tokens.data, tokens.offsets)
+    unit = means / np.linalg.norm(means, axis=1, keepdims=True)  # norms > 0: checked above
+
+    def cosine(i, j):
+        return np.clip(np.einsum("ij,ij->i", unit[i], unit[j]), -1.0, 1.0)
+
+    shown = min(top, searched.socm.size)
+    best = np.lexsort((searched.j, searched.i, -searched.socm))[:shown]
+    socm_rows = (searched.i[best], searched.j[best])
+    socm_values = {"cosine": cosine(*socm_rows), "d_mu": searched.d_mu[best],
+                   "d_sigma": searched.d_sigma[best], "socm": searched.socm[best]}
+
+    # the conflated view: the near pairs (highest cosine), ranked by d_sigma
+    wanted = min(max(top, math.ceil(near_fraction * total)), total)
+    count = min(wanted, max_pairs)
+    near_i, near_j, near_cos = _near_pairs(unit, count)
+    if searched.exact:  # already computed: read them off
+        k = _pair_number(near_i, near_j, n)
+        d_mu, d_sigma, socm = searched.d_mu[k], searched.d_sigma[k], searched.socm[k]
+    else:
+        d_mu, d_sigma, socm = _paired_components(tokens, near_i, near_j, n_jobs=n_jobs)
+    best = np.lexsort((near_j, near_i, -near_cos, -d_sigma))[:min(top, count)]
+    near_rows = (near_i[best], near_j[best])
+    near_values = {"cosine": near_cos[best], "d_mu": d_mu[best], "d_sigma": d_sigma[best],
+                   "socm": socm[best]}
+
+    if w2:
+        from .ot import compare_w2
+
+        listed = np.unique(np.stack([np.concatenate([socm_rows[0], near_rows[0]]),
+                                     np.concatenate([socm_rows[1], near_rows[1]])], axis=1),
+                           axis=0)
+        comparison = compare_w2(tokens, listed, n_jobs=n_jobs).table
+        lookup = {(int(a), int(b)): (g, e) for a, b, g, e in zip(
+            comparison["i"], comparison["j"], comparison["gaussian_w2"],
+            comparison["exact_w2"])}
+        for rows, values in ((socm_rows, socm_values), (near_rows, near_values)):
+            pairs = [lookup[(int(a), int(b))] for a, b in zip(*rows)]
+            values["gaussian_w2"] = np.array([g for g, _ in pairs], dtype=np.float64)
+            values["exact_w2"] = np.array([e for _, e in pairs], dtype=np.float64)
+
+    record = PairsRecord(
+        **_labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
+                  random_state=random_state),
+        n_texts=n, n_pairs_total=total, top=top,
+        n_pairs_searched=int(searched.socm.size), exact=bool(searched.exact),
+        near_fraction=near_fraction, n_near_pairs=int(count),
+        min_near_cosine=float(near_cos.min()), near_exact=bool(count == wanted),
+        w2=bool(w2),
+    )
+    return PairsReport(
+        record=record,
+        by_socm=_table(pd, *socm_rows, socm_values, texts, positions, snippet_length),
+        conflated=_table(pd, *near_rows, near_values, texts, positions, snippet_length),
+        searched=searched,
+    )
+
+
+def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
+                 near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
+                 snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
+                 n_jobs=None) -> PairsReport:
+    r"""Encode a corpus and list the pairs of texts mean pooling conflates.
+
+    This is ``skpool pairs``: two tables of ``top`` pairs each, the pairs with
+    the highest SOCM (``by_socm``) and, among the near pairs (the pairs whose
+    mean-pooled vectors have the highest cosine), those whose token clouds
+    differ most, by :math:`d_\Sigma` (``conflated``).
+
+    Parameters
+    ----------
+    texts : sequence of str
+        At least two texts.
+    encoder : TokenEncoder or str, optional
+        The encoder, or a model name / local folder; the bundled
+        all-MiniLM-L6-v2 when None.
+    top : int, default=10
+        Pairs listed per view.
+    max_pairs : int, default=20000
+        Largest number of pairs whose SOCM is computed: all
+        :math:`N(N-1)/2` pairs when there are at most this many, otherwise
+        this many drawn at random (the record says which), and at most this
+        many near pairs.
+    near_fraction : float in (0, 1], default=0.01
+        The near pairs are this share of all pairs, those with the highest
+        cosine of the mean-pooled vectors (at least ``top`` pairs).
+    w2 : bool, default=False
+        Add the columns ``gaussian_w2`` and ``exact_w2``: :math:`W_2` (not
+        squared) between the raw token clouds of each listed pair, with
+        uniform token masses (:func:`skpool.ot.compare_w2`).
+    positions : sequence of int of length n_texts, optional
+        The texts' positions in their corpus (e.g. ``Corpus.positions``),
+        written in the columns ``i`` and ``j``; indices into ``texts`` when
+        None.
+    snippet_length : int, default=60
+        Characters of each text shown in ``text_i`` and ``text_j`` (at least 8).
+    random_state : int, RandomState instance or None
+        Seed of the pair sample (when there are more than ``max_pairs`` pairs).
+    dataset : str, optional
+        The corpus label stored in the record.
+    n_jobs : int or None, default=None
+        Workers for the pairwise computation (joblib's convention).
+
+    Returns
+    -------
+    PairsReport
+        ``.by_socm`` and ``.conflated`` (pandas DataFrames), ``.record``
+        (what was searched) and ``.searched`` (the components of every pair
+        searched).
+
+    Raises
+    ------
+    ImportError
+        If pandas is not installed.
+
+    Examples
+    --------
+    >>> report = pairs_report(["A cat sat on the mat.", "A dog sat on the rug.",
+    ...                        "Stocks fell sharply today.", "The match ended 2-1."], top=2)
+    >>> report.record.exact, len(report.by_socm), list(report.conflated.columns[:4])
+    (True, 2, ['i', 'j', 'text_i', 'text_j'])
+    """
+    _import_pandas()
+    _check_options(None, random_state, n_jobs)
+    texts = _check_pair_texts(texts)
+    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
+                                  near_fraction=near_fraction, w2=w2, positions=positions,
+                                  snippet_length=snippet_length, random_state=random_state,
+                                  dataset=dataset, n_jobs=n_jobs, **encoded)
