@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._progress import check_progress, progress_bar
 from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
                           check_texts, describe)
 from .encoder import TokenEncoder
@@ -199,9 +200,10 @@ def _labels(model, layer, dataset, *, n_truncated=0, max_length=None,
 
 
 def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
-             n_jobs) -> tuple[CollapseRecord, Concentration]:
+             n_jobs, progress=False) -> tuple[CollapseRecord, Concentration]:
     """Fill a :class:`CollapseRecord`: the one place the corpus numbers are computed."""
-    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs)
+    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs,
+                       progress=progress)
     conc = concentration(tokens)
     record = CollapseRecord(
         **labels,
@@ -225,7 +227,7 @@ def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
 # Encoders and texts
 # ---------------------------------------------------------------------------------------
 def _make_encoder(encoder, **params) -> TokenEncoder:
-    """A TokenEncoder from an instance (kept as is), a model name/folder or None."""
+    """A TokenEncoder from an instance (kept as is, ``params`` ignored), a model name/folder or None."""
     if encoder is None:
         return TokenEncoder(**params)
     if isinstance(encoder, (str, Path)):
@@ -248,11 +250,12 @@ def _encoder_layer(encoder: TokenEncoder) -> int:
     return layer
 
 
-def _check_options(n_pairs, random_state, n_jobs) -> None:
+def _check_options(n_pairs, random_state, n_jobs, progress=False) -> None:
     """Check the shared options before any model loads or pair is computed."""
     check_positive_int(n_pairs, name="n_pairs", allow_none=True)
     check_random_state_param(random_state)
     check_n_jobs(n_jobs)
+    check_progress(progress)
 
 
 def _check_pair_texts(texts, what: str = "SOCM") -> list[str]:
@@ -279,7 +282,8 @@ def _encode(encoder: TokenEncoder, texts: list[str]) -> tuple[TokenSets, dict]:
 def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
                               dataset: str = "", n_pairs: int | None = None,
                               random_state=None, n_truncated: int | None = None,
-                              max_length: int | None = None, n_jobs=None) -> CollapseReport:
+                              max_length: int | None = None, n_jobs=None,
+                              progress: bool = False) -> CollapseReport:
     r"""Measure second-order collapse of token clouds already encoded.
 
     Parameters
@@ -303,6 +307,8 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention: None is
         one, -1 is every core).
+    progress : bool, default=False
+        Show a tqdm bar on stderr over the pairs (pairs per second).
 
     Returns
     -------
@@ -317,19 +323,19 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     >>> report.record.n_pairs, report.record.exact
     (6, True)
     """
-    _check_options(n_pairs, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     if n_truncated is None:
         n_truncated = tokens.n_truncated
     labels = _labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
                      random_state=random_state)
     record, conc = _measure(tokens, labels, n_pairs=n_pairs, random_state=random_state,
-                            n_jobs=n_jobs)
+                            n_jobs=n_jobs, progress=progress)
     return CollapseReport(record=record, tokens=tokens, concentration=conc)
 
 
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
-                    dataset: str = "", n_jobs=None) -> CollapseReport:
+                    dataset: str = "", n_jobs=None, progress: bool = False) -> CollapseReport:
     r"""Encode a corpus and measure its second-order collapse.
 
     This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
@@ -354,20 +360,26 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention: None is
         one, -1 is every core).
+    progress : bool, default=False
+        Show tqdm bars on stderr: over the pairs, and over the encoding
+        batches when the encoder is built here from a name (an encoder
+        given as an instance keeps its own ``progress``).
 
     Returns
     -------
     CollapseReport
     """
-    _check_options(n_pairs, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts)
-    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts)
     return collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
-                                     random_state=random_state, n_jobs=n_jobs, **encoded)
+                                     random_state=random_state, n_jobs=n_jobs,
+                                     progress=progress, **encoded)
 
 
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
-                   dataset: str = "", n_jobs=None, **encoder_params) -> list[CollapseReport]:
+                   dataset: str = "", n_jobs=None, progress: bool = False,
+                   **encoder_params) -> list[CollapseReport]:
     """Run :func:`collapse_report` for several models on the same texts.
 
     Parameters
@@ -376,12 +388,12 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
     models : sequence of (str or TokenEncoder)
         Model names / local folders (each gets a
         ``TokenEncoder(model=..., **encoder_params)``) or encoders.
-    n_pairs, random_state, dataset, n_jobs
+    n_pairs, random_state, dataset, n_jobs, progress
         As in :func:`collapse_report`; the same pairs are drawn for every
         model (same seed, same number of texts).
     **encoder_params
         Passed to every :class:`~skpool.TokenEncoder` built from a name
-        (``layer``, ``max_length``, ``batch_size``, ``progress``, ...).
+        (``layer``, ``max_length``, ``batch_size``, ``cache``, ...).
 
     Returns
     -------
@@ -393,10 +405,11 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
             f"Expected models to be a non-empty list of model names or folders. "
             f"Received {describe(models)}."
         )
-    _check_options(n_pairs, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs, progress)
     return [
-        collapse_report(texts, _make_encoder(model, **encoder_params), n_pairs=n_pairs,
-                        random_state=random_state, dataset=dataset, n_jobs=n_jobs)
+        collapse_report(texts, _make_encoder(model, progress=progress, **encoder_params),
+                        n_pairs=n_pairs, random_state=random_state, dataset=dataset,
+                        n_jobs=n_jobs, progress=progress)
         for model in models
     ]
 
@@ -443,7 +456,7 @@ class LayerProfile:
 
 
 def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
-                  dataset: str = "", n_jobs=None) -> LayerProfile:
+                  dataset: str = "", n_jobs=None, progress: bool = False) -> LayerProfile:
     r"""Measure collapse at every hidden layer of an encoder in one encoding pass.
 
     For each layer, the :class:`CollapseRecord` of :func:`collapse_report`:
@@ -471,6 +484,9 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention: None is
         one, -1 is every core).
+    progress : bool, default=False
+        Show tqdm bars on stderr: over the layers, and over the encoding
+        batches when the encoder is built here from a name.
 
     Returns
     -------
@@ -484,8 +500,8 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     >>> profile.layers.tolist()
     [0, 6]
     """
-    _check_options(n_pairs, random_state, n_jobs)
-    encoder = _make_encoder(encoder)
+    _check_options(n_pairs, random_state, n_jobs, progress)
+    encoder = _make_encoder(encoder, progress=progress)
     texts = check_texts(texts)
     if len(texts) < 2:
         raise ValueError(
@@ -499,13 +515,17 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
         seed = int(check_random_state(random_state).randint(2**31 - 1))
     records = []
     n_truncated = 0
-    for layer, tokens in by_layer.items():
-        n_truncated = tokens.n_truncated
-        labels = _labels(encoder.model, layer, dataset, n_truncated=n_truncated,
-                         max_length=getattr(encoder, "max_length_", None),
-                         random_state=random_state)
-        records.append(_measure(tokens, labels, n_pairs=n_pairs, random_state=seed,
-                                n_jobs=n_jobs)[0])
+    with progress_bar(progress, total=len(by_layer), desc="SOCM per layer",
+                      unit="layer") as bar:
+        for layer, tokens in by_layer.items():
+            bar.set_postfix_str(f"layer {layer}")
+            n_truncated = tokens.n_truncated
+            labels = _labels(encoder.model, layer, dataset, n_truncated=n_truncated,
+                             max_length=getattr(encoder, "max_length_", None),
+                             random_state=random_state)
+            records.append(_measure(tokens, labels, n_pairs=n_pairs, random_state=seed,
+                                    n_jobs=n_jobs)[0])
+            bar.update(1)
     return LayerProfile(records=tuple(records), model=str(encoder.model),
                         n_truncated=n_truncated)
 
@@ -686,7 +706,8 @@ def _finite_or_none(value):
 
 
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
-              random_state=None, dataset: str = "", n_jobs=None) -> OTReport:
+              random_state=None, dataset: str = "", n_jobs=None,
+              progress: bool = False) -> OTReport:
     r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
 
     Parameters
@@ -706,18 +727,21 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
         The corpus label stored in the record.
     n_jobs : int or None, default=None
         Workers for the exact transport problems (joblib's convention).
+    progress : bool, default=False
+        Show tqdm bars on stderr: over the exact transport problems, and over
+        the encoding batches when the encoder is built here from a name.
 
     Returns
     -------
     OTReport
     """
-    _check_options(n_pairs, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts, what="W2")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
-    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts)
     comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
-                            n_jobs=n_jobs)
+                            n_jobs=n_jobs, progress=progress)
     table = comparison.table
     record = OTRecord(
         **_labels(dataset=dataset, random_state=random_state, **encoded),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import warnings
@@ -84,6 +85,11 @@ def _warn_truncation(max_length: int) -> None:
     warnings.warn(TruncationWarning(text), stacklevel=level)
 
 
+def _shows_loading_messages() -> bool:
+    """Whether transformers may speak while loading: the ``skpool`` logger is at INFO."""
+    return logging.getLogger("skpool").isEnabledFor(logging.INFO)
+
+
 def _backend():
     # torch and transformers load only when a model is needed.
     from . import _torch
@@ -140,7 +146,11 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:1"``, ...
     progress : bool, default=False
-        Show a tqdm bar over batches.
+        Show a tqdm bar over batches. transformers' own messages while
+        loading the model (its "Loading weights" bar, its info and warnings)
+        show only when the ``skpool`` logger is at level INFO or below
+        (``logging.getLogger("skpool").setLevel(logging.INFO)``; ``skpool
+        --verbose``).
     cache : str, os.PathLike or joblib.Memory, default=None
         A folder where each text's token embeddings are stored, keyed by the
         model's files, ``layer``, ``max_length``, ``special_tokens`` and the
@@ -394,7 +404,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         source = resolve_model(self.model)
         key = (source.location, device)
         if getattr(self, "_loaded_key", None) != key or not hasattr(self, "model_"):
-            loaded = backend.load(source, device, quiet=not self.progress)
+            loaded = backend.load(source, device, quiet=not _shows_loading_messages())
             self._loaded = loaded
             self._loaded_key = key
             self._source = source
