@@ -566,7 +566,7 @@ class PairComponents:
 
 
 def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
-                    n_jobs=None) -> PairComponents:
+                    n_jobs=None, progress: bool = False) -> PairComponents:
     r"""Each pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`: all pairs, or the sample of :func:`mean_socm`.
 
     With ``n_pairs`` the pairs are those :func:`~skpool.mean_socm` averages
@@ -586,6 +586,8 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention: None is
         one, -1 is every core).
+    progress : bool, default=False
+        Show a tqdm bar on stderr over the pairs (pairs per second).
 
     Returns
     -------
@@ -608,12 +610,12 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     >>> bool(np.isclose(sampled.socm.mean(), mean_socm(clouds, 4, random_state=0).mean))
     True
     """
-    _check_options(n_pairs, random_state, n_jobs)
+    _check_options(n_pairs, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     total = n * (n - 1) // 2
     if n_pairs is None or n_pairs >= total:
-        result = pairwise_socm_components(tokens, n_jobs=n_jobs)
+        result = pairwise_socm_components(tokens, n_jobs=n_jobs, progress=progress)
         a, b = np.triu_indices(n, k=1)
         return PairComponents(
             i=a, j=b,
@@ -624,17 +626,20 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
         )
     # the sampler of mean_socm: the same seed draws the same pairs
     a, b = _sampling.sample_pairs(n, n_pairs, _sampling.check_random_state(random_state))
-    d_mu, d_sigma, socm = _paired_components(tokens, a, b, n_jobs=n_jobs)
+    d_mu, d_sigma, socm = _paired_components(tokens, a, b, n_jobs=n_jobs, progress=progress)
     return PairComponents(i=a, j=b, d_mu=d_mu, d_sigma=d_sigma, socm=socm, n_texts=n,
                           exact=False)
 
 
-def _paired_components(tokens: TokenSets, a, b, *, n_jobs):
+def _paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False):
     """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic."""
     n_jobs = _pairwise.check_n_jobs(n_jobs)
     factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", n_jobs=n_jobs)
-    b2 = _pairwise.paired_bures(factors, a, b, n_jobs=n_jobs, device=None,
-                                working_memory=_pairwise.check_working_memory(None))
+    with progress_bar(progress, total=len(a), desc="SOCM (sampled pairs)", unit="pair",
+                      unit_scale=True) as bar:
+        b2 = _pairwise.paired_bures(factors, a, b, n_jobs=n_jobs, device=None,
+                                    working_memory=_pairwise.check_working_memory(None),
+                                    bar=bar)
     diff = factors.means[a] - factors.means[b]
     d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
     d_sigma = b2 / 4.0
