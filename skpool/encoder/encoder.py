@@ -464,8 +464,11 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             "special_tokens": self.special_tokens,
         }
         namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        described = {"model": str(self.model), "model_path": str(self.model_path_),
+                     "max_length": self.max_length_, "special_tokens": self.special_tokens,
+                     "dim": self.embedding_dim_}
         return TokenCache(folder, namespace, dim=self.embedding_dim_,
-                          max_length=self.max_length_)
+                          max_length=self.max_length_, settings=described)
 
     def _encode(self, texts: list[str], layers: list[int]) -> dict[int, TokenSets]:
         loaded = self._loaded
