@@ -232,9 +232,13 @@ def _memory_child(path, mode, working_memory, n_pairs):
     start = time.perf_counter()
     with sklearn.config_context(working_memory=working_memory):
         tokens = TokenSets.load(path, mmap_mode=None if mode == "memory" else "r")
+        loaded = time.perf_counter()
         spread = concentration(tokens).spread
+        measured = time.perf_counter()
         result = mean_socm(tokens, n_pairs=n_pairs, random_state=0)
     seconds = time.perf_counter() - start
+    timings = {"load_s": loaded - start, "concentration_s": measured - loaded,
+               "mean_socm_s": time.perf_counter() - measured}
     stop.set()
     sampler.join()
     peak["anon"] = max(peak["anon"], rss_anon())
@@ -243,7 +247,7 @@ def _memory_child(path, mode, working_memory, n_pairs):
                    if line.startswith("VmHWM:"))
     print(json.dumps({"mode": mode, "peak_anon": peak["anon"], "baseline_anon": baseline,
                       "vm_hwm": hwm, "seconds": seconds, "mean_socm": result.mean,
-                      "mean_spread": float(spread.mean())}))
+                      "mean_spread": float(spread.mean()), **timings}))
 
 
 def bench_memory(sizes, working_memory, n_pairs):
@@ -268,8 +272,10 @@ def bench_memory(sizes, working_memory, n_pairs):
                 rows.append(row)
                 print(f"memory  {mode:<6}  peak anonymous RSS {row['peak_anon'] / 2**20:7.0f} "
                       f"MiB (at start {row['baseline_anon'] / 2**20:.0f} MiB), peak total RSS "
-                      f"{row['vm_hwm'] / 2**20:7.0f} MiB, {row['seconds']:.1f} s, "
-                      f"mean SOCM {row['mean_socm']:.6f}", flush=True)
+                      f"{row['vm_hwm'] / 2**20:7.0f} MiB; {row['seconds']:.1f} s (load "
+                      f"{row['load_s']:.1f}, concentration {row['concentration_s']:.1f}, "
+                      f"mean_socm {row['mean_socm_s']:.1f}); mean SOCM {row['mean_socm']:.6f}",
+                      flush=True)
     return rows
 
 
