@@ -174,8 +174,14 @@ def _check_positions(positions, n: int) -> np.ndarray:
 
 
 def _snippet(text: str, length: int) -> str:
+    """The text's first ``length`` characters (whitespace collapsed), cut at a word."""
     text = " ".join(str(text).split())
-    return text if len(text) <= length else text[:length - 3].rstrip() + "..."
+    if len(text) <= length:
+        return text
+    head = text[:length - 3]
+    if text[length - 3] != " " and " " in head[length // 2:]:
+        head = head[:head.rindex(" ")]
+    return head.rstrip() + "..."
 
 
 def _pair_number(i, j, n: int):

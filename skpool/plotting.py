@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_w2_comparison", "plot_socm_landscape", "plot_pair_scatter",
-           "plot_layer_profile", "plot_model_comparison"]
+           "plot_pairs_report", "plot_layer_profile", "plot_model_comparison"]
 
 
 # -- shared helpers ------------------------------------------------------------------------
@@ -395,6 +395,78 @@ def plot_pair_scatter(d_mu, d_sigma, socm=None, ax=None, path=None, *, title=Non
     right.set_xlabel("pairs", fontsize=8)
     if title:
         top.set_title(title, fontsize=10)
+    _save(figure, path)
+    return figure
+
+
+#: How ``plot_pairs_report`` marks each view: (table attribute, label, marker, colour, prefix).
+_PAIR_VIEWS = (
+    ("by_socm", "highest SOCM", "o", "tab:red", "S"),
+    ("conflated", r"near pairs with the largest $d_\Sigma$", "s", "tab:orange", "C"),
+)
+
+
+def plot_pairs_report(report, ax=None, path=None, *, title=None):
+    r"""The pairs of :func:`skpool.pairs.pairs_report` marked on the $(d_\mu, d_\Sigma)$ plane.
+
+    The scatter of every pair searched (:func:`plot_pair_scatter`), with the
+    listed pairs marked: red circles for the highest SOCM, orange squares for
+    the near pairs with the largest :math:`d_\Sigma`, each labelled with its
+    rank (``S1``, ``C1``, ...) as in the tables.
+
+    Parameters
+    ----------
+    report : PairsReport
+    ax : matplotlib Axes, optional
+        Where to draw the scatter; a new figure when None.
+    path : str or os.PathLike, optional
+        Save the figure there; the format follows the extension.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As :func:`plot_pair_scatter`'s; the scatter axes holds one extra
+        collection per view, in the order ``by_socm``, ``conflated``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skpool.pairs import pairs_report_of_tokens
+    >>> rng = np.random.default_rng(0)
+    >>> report = pairs_report_of_tokens([rng.normal(size=(6, 8)) + 3.0 for _ in range(6)],
+    ...                                 top=2)
+    >>> figure = plot_pairs_report(report)
+    >>> [len(c.get_offsets()) for c in figure.axes[0].collections]
+    [15, 2, 2]
+    """
+    searched = getattr(report, "searched", None)
+    if searched is None or not all(hasattr(report, view) for view, *_ in _PAIR_VIEWS):
+        raise TypeError(f"plot_pairs_report expects a PairsReport (skpool.pairs.pairs_report). "
+                        f"Received {type(report).__name__}.")
+    figure = plot_pair_scatter(searched.d_mu, searched.d_sigma, searched.socm, ax=ax,
+                               title=title)
+    scatter = figure.axes[0] if ax is None else ax
+    for view, label, marker, colour, prefix in _PAIR_VIEWS:
+        table = getattr(report, view)
+        x = np.asarray(table["d_mu"], dtype=np.float64)
+        y = np.asarray(table["d_sigma"], dtype=np.float64)
+        scatter.scatter(x, y, s=42, marker=marker, facecolors="none", edgecolors=colour,
+                        linewidths=1.3, label=f"{label} ({prefix}1-{prefix}{len(table)})",
+                        zorder=3)
+        for rank, (px, py) in enumerate(zip(x, y), start=1):
+            # SOCM labels right of their points, near-pair labels left: fewer collisions
+            right = prefix == "S"
+            scatter.annotate(f"{prefix}{rank}", (px, py), xytext=(5 if right else -5, 0),
+                             textcoords="offset points", fontsize=6.5, color=colour,
+                             ha="left" if right else "right", va="center")
+    # everything the listed pairs reach stays inside the axes
+    reach = [float(np.max(getattr(report, view)["d_sigma"])) for view, *_ in _PAIR_VIEWS
+             if len(getattr(report, view))]
+    if reach and max(reach) * 1.04 > scatter.get_ylim()[1]:
+        scatter.set_ylim(0.0, 1.06 * max(reach))
+    # the pairs crowd the upper left (small d_mu, large d_Sigma): the legend goes below
+    scatter.legend(loc="lower right", fontsize=7, framealpha=0.9)
     _save(figure, path)
     return figure
 

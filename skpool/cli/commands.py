@@ -264,3 +264,35 @@ def run_ot(args) -> int:
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding with {args.model}; exact and Gaussian W2 on "
         f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+
+
+def run_pairs(args) -> int:
+    """``skpool pairs``: the pairs of texts mean pooling conflates."""
+    from ..pairs import pairs_report
+
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise ImportError("skpool pairs needs pandas, which is not installed: "
+                          "pip install pandas") from None
+
+    def measure(corpus):
+        report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
+                              max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,
+                              random_state=args.seed, dataset=corpus.name,
+                              n_jobs=args.n_jobs)
+        return Measured(formatting.pairs_to_records(report),
+                        formatting.format_pairs(report, n_available=corpus.n_available),
+                        report)
+
+    def plot(corpus, measured, out):
+        from ..plotting import plot_pairs_report
+
+        report = measured.result
+        return plot_pairs_report(report, path=args.plot,
+                                 title=_pair_scatter_title(report.record, corpus.name,
+                                                           report.searched))
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: encoding with {args.model}; SOCM over "
+        f"{_pairs_note(args.pairs, len(corpus.texts))}, cosine over all pairs"))

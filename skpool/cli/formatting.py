@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import textwrap
 
 from ..math.socm import TRACE_ASSUMPTION
 
@@ -165,6 +166,98 @@ def format_ot(record) -> str:
         "(must be 0)",
     ]
     return "\n".join(lines)
+
+
+#: The numeric columns of ``skpool pairs``: (table column, header).
+PAIR_COLUMNS = [("cosine", "cosine"), ("d_mu", "d_mu"), ("d_sigma", "d_Sigma"),
+                ("socm", "SOCM"), ("gaussian_w2", "W2 Gauss"), ("exact_w2", "W2 exact")]
+
+
+def _pair_rows(table) -> list[str]:
+    """One line of numbers per pair, then its two texts, indented under it."""
+    columns = [(key, header) for key, header in PAIR_COLUMNS if key in table.columns]
+    width = max(len(str(v)) for v in (*table["i"], *table["j"], "text"))
+    cells = [["#", "i", "j", *(header for _, header in columns)]]
+    for rank, row in table.iterrows():
+        cells.append([str(rank), str(row["i"]), str(row["j"]),
+                      *(f"{row[key]:.4f}" for key, _ in columns)])
+    widths = [max(len(c[k]) for c in cells) for k in range(len(cells[0]))]
+    widths[1] = widths[2] = max(widths[1], widths[2], width)
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if n and "text_i" in table.columns:
+            pair = table.iloc[n - 1]
+            pad = " " * (widths[0] + 2)
+            lines.append(f"{pad}{str(pair['i']).rjust(widths[1])}: {pair['text_i']}")
+            lines.append(f"{pad}{str(pair['j']).rjust(widths[1])}: {pair['text_j']}")
+    return lines
+
+
+def format_pairs(report, *, n_available: int | None = None) -> str:
+    """Return ``skpool pairs``' text: what was searched, then the two tables of pairs.
+
+    Parameters
+    ----------
+    report : PairsReport
+    n_available : int, optional
+        Size of the corpus the texts were sampled from, if known.
+
+    Returns
+    -------
+    str
+    """
+    r = report.record
+    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
+    corpus = f"{r.dataset}: {r.n_texts:,} texts"
+    if n_available is not None and n_available > r.n_texts:
+        corpus += f" (random sample of {n_available:,}, seed {r.seed}; i, j = positions " \
+                  "in the corpus)"
+    searched = (f"all {r.n_pairs_total:,} pairs (exact)" if r.exact
+                else f"{r.n_pairs_searched:,} pairs drawn at random of {r.n_pairs_total:,} "
+                     f"(seed {r.seed}): the top of this sample, not of every pair")
+    near = (f"the {r.n_near_pairs:,} pairs with the highest cosine of the mean-pooled vectors "
+            f"(the top {r.near_fraction:.0%} of all {r.n_pairs_total:,} pairs, cosine >= "
+            f"{r.min_near_cosine:.4f})")
+    if not r.near_exact:
+        near = (f"the {r.n_near_pairs:,} pairs with the highest cosine of the mean-pooled "
+                f"vectors (cosine >= {r.min_near_cosine:.4f}; the top {r.near_fraction:.0%} "
+                f"of all {r.n_pairs_total:,} pairs is more than can be compared)")
+    lines = [
+        f"model   {r.model} (layer {r.layer}, {limit}); {r.n_truncated:,} texts truncated",
+        f"corpus  {corpus}",
+        "",
+        _wrap(f"Highest SOCM: the {len(report.by_socm)} pairs with the largest SOCM among "
+              f"{searched}"),
+        *_pair_rows(report.by_socm),
+        "",
+        _wrap(f"Conflated by mean pooling: of {near}, the {len(report.conflated)} whose "
+              "token clouds differ most (largest d_Sigma)"),
+        *_pair_rows(report.conflated),
+        "",
+        _wrap("cosine = of the mean-pooled vectors (what a retrieval system compares); "
+              "d_mu = (1 - cosine)/2; d_Sigma = B^2(Sigma_i, Sigma_j)/4 of the normalized "
+              "token clouds; SOCM = (1 - d_mu) d_Sigma, higher = more collapse. d_Sigma and "
+              "SOCM exceed 1 only for texts breaking the paper's trace assumption "
+              "tr(Sigma) <= 2 (values not clipped)."
+              + (" W2 Gauss, W2 exact = W2 (not squared) of the raw token clouds with "
+                 "uniform token masses; Gauss <= exact (Gelbrich bound)." if r.w2 else "")),
+    ]
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int = 88) -> str:
+    return textwrap.fill(text, width=width, break_on_hyphens=False)
+
+
+def pairs_to_records(report) -> list[dict]:
+    """``skpool pairs --json``: one record, the search fields and both lists of pairs."""
+    record = report.record.to_dict()
+    for view, table in (("by_socm", report.by_socm), ("conflated", report.conflated)):
+        rows = table.reset_index().to_dict("records")
+        record[view] = [{key: (value.item() if hasattr(value, "item") else value)
+                         for key, value in row.items()} for row in rows]
+    return [record]
 
 
 def records_to_json(records) -> str:

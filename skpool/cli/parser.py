@@ -1,4 +1,4 @@
-"""The ``skpool`` argument parser: four subcommands on one set of shared options.
+"""The ``skpool`` argument parser: the subcommands on one set of shared options.
 
 Every option is checked here, as argparse parses it, so that a bad value is
 one usage line naming the option before any corpus or model is read.
@@ -17,6 +17,8 @@ DEFAULT_DATASET = "wiki-films"
 DEFAULT_N_TEXTS = 200
 #: Pairs for ``skpool ot`` (each needs an exact transport problem).
 DEFAULT_OT_PAIRS = 200
+#: Largest number of pairs whose SOCM ``skpool pairs`` computes by default.
+DEFAULT_SEARCHED_PAIRS = 20_000
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 #: Largest seed NumPy's legacy generator (scikit-learn's ``check_random_state``) takes.
 MAX_SEED = 2**32 - 1
@@ -219,4 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
                          "the raw token embeddings")
     ot.set_defaults(func=commands.run_ot)
+
+    common_pairs = _common_options(
+        model=True, pairs_default=DEFAULT_SEARCHED_PAIRS,
+        pairs_help=f"compute SOCM for at most K pairs (default: {DEFAULT_SEARCHED_PAIRS:,}): "
+                   "all N(N-1)/2 pairs when there are at most K, otherwise K pairs drawn at "
+                   "random, which the output says")
+    pairs = subcommands.add_parser(
+        "pairs", parents=[common_pairs],
+        help="the pairs of texts mean pooling conflates",
+        description="List the pairs of texts with the highest SOCM and, as a second view, "
+                    "the near pairs (the 1%% of all pairs with the highest cosine of the "
+                    "mean-pooled vectors, as a retrieval system compares them) whose token "
+                    "clouds differ most (largest d_Sigma). i and j are positions in the "
+                    "corpus as read (for a file, its non-blank lines in order). --plot "
+                    "marks the listed pairs on the d_mu-d_Sigma scatter.")
+    pairs.add_argument("--top", type=_positive_int, default=10, metavar="K",
+                       help="pairs listed per view (default: 10)")
+    pairs.add_argument("--w2", action="store_true",
+                       help="add the Gaussian and exact W2 (not squared) of the raw token "
+                            "clouds of each listed pair")
+    pairs.set_defaults(func=commands.run_pairs)
     return parser
