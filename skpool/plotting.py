@@ -489,6 +489,20 @@ _METRIC_REFERENCES = {
 }
 
 
+#: plot_layer_profile adds SOCM 1, the bound under the trace assumption (a bar chart of
+#: SOCM near 0.1 would be squashed by it, so the comparison figure does not)
+_LAYER_REFERENCES = {**_METRIC_REFERENCES,
+                     "mean_socm": (1.0, r"SOCM = 1 (largest under tr $\Sigma \leq$ 2)")}
+
+
+# the reference lines, named briefly enough for a panel one column wide
+_COMPARISON_NOTES = {
+    "mean_spread": "2, the paper's assumption",
+    "mean_cosine": "1/3, the paper's assumption",
+    "mean_d_sigma": "1, its bound under it",
+}
+
+
 def _check_metrics(metrics, *, function):
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     unknown = [m for m in metrics if m not in _METRIC_LABELS]
@@ -507,15 +521,15 @@ def _stderr(records, metric):
 
 def plot_layer_profile(profile, ax=None, path=None, *,
                        metrics=("mean_socm", "mean_spread", "mean_cosine"), label=None,
-                       title=None):
+                       title=None, log_scale=False):
     r"""Collapse and token concentration across hidden layers (the paper's Figures 4 and 11).
 
     One panel per metric, the layer on the x axis: by default the mean SOCM
     (with its standard error when pairs were sampled), the mean spread ratio
     :math:`\operatorname{tr}\Sigma` and the mean within-text cosine. Dotted
     lines mark the paper's assumption (:math:`\operatorname{tr}\Sigma = 2`,
-    cosine 1/3). Pass the returned figure's axes as ``ax`` to draw a second
-    model on the same panels.
+    cosine 1/3) and SOCM 1, the largest value under that assumption. Pass the
+    returned figure's axes as ``ax`` to draw a second model on the same panels.
 
     Parameters
     ----------
@@ -532,6 +546,10 @@ def plot_layer_profile(profile, ax=None, path=None, *,
     label : str, optional
         Legend label; the records' ``model`` when None.
     title : str, optional
+    log_scale : bool, default=False
+        A log y axis on every panel whose values are all positive (one layer
+        far above the others, such as an embedding layer at SOCM 2.8, no
+        longer squashes the rest).
 
     Returns
     -------
@@ -563,9 +581,16 @@ def plot_layer_profile(profile, ax=None, path=None, *,
         values = _record_values(records, metric, function=name)
         axis.errorbar(layers, values, yerr=_stderr(records, metric), marker="o", markersize=4,
                       capsize=2, label=label)
+        if log_scale and np.all(values > 0):
+            from matplotlib.ticker import FuncFormatter
+
+            axis.set_yscale("log")
+            plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.6, 2, 10: not 2x10^0
+            axis.yaxis.set_major_formatter(plain)
+            axis.yaxis.set_minor_formatter(plain)
         references = [line for line in axis.lines if line.get_gid() == _REFERENCE_GID]
-        if metric in _METRIC_REFERENCES and not references:
-            level, note = _METRIC_REFERENCES[metric]
+        if metric in _LAYER_REFERENCES and not references:
+            level, note = _LAYER_REFERENCES[metric]
             references = [axis.axhline(level, color="0.5", linestyle=":", linewidth=0.9,
                                        label=note, gid=_REFERENCE_GID)]
         if references:  # another model may be drawn on these axes later: legend then
@@ -575,8 +600,11 @@ def plot_layer_profile(profile, ax=None, path=None, *,
         axis.set_xticks(layers)
         axis.grid(alpha=0.3)
     if label:
+        # the models, then the first panel's reference line (e.g. SOCM = 1)
         axes[0].legend(handles=[line for line in axes[0].containers
-                                if not line.get_label().startswith("_")], fontsize=8)
+                                if not line.get_label().startswith("_")]
+                       + [line for line in axes[0].lines if line.get_gid() == _REFERENCE_GID],
+                       fontsize=8)
     if title:
         figure.suptitle(title, fontsize=11)
     _save(figure, path)

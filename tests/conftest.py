@@ -74,6 +74,29 @@ def build_tiny_model(folder, *, seed: int = 0, hidden_size: int = 32, num_layers
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def skpool_home(tmp_path_factory):
+    """``$SKPOOL_HOME`` is a temporary folder for the whole session.
+
+    The ``skpool`` command keeps its embedding cache there by default, so no
+    test writes to the user's home. The assembled models are shared with the
+    real skpool home (a link), since assembling all-mpnet-base-v2 takes a while.
+    """
+    from skpool.encoder._assembled import models_home
+
+    real_models = models_home()
+    real_models.mkdir(parents=True, exist_ok=True)
+    home = tmp_path_factory.mktemp("skpool-home")
+    (home / "models").symlink_to(real_models, target_is_directory=True)
+    previous = os.environ.get("SKPOOL_HOME")
+    os.environ["SKPOOL_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("SKPOOL_HOME", None)
+    else:
+        os.environ["SKPOOL_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))

@@ -142,19 +142,33 @@ def test_layer_profile_lines_follow_the_records():
     assert "layer" in socm_ax.get_xlabel()
     # the standard error is drawn on the SOCM panel only
     assert socm_ax.containers[0].has_yerr and not spread_ax.containers[0].has_yerr
-    # the paper's assumption: tr Sigma = 2 and cosine 1/3
+    # the paper's assumption: tr Sigma = 2 and cosine 1/3, and SOCM 1, its bound
     refs = {ax: [ln.get_ydata()[0] for ln in ax.lines if ln.get_gid() == "skpool-reference"]
-            for ax in (spread_ax, cosine_ax)}
+            for ax in (socm_ax, spread_ax, cosine_ax)}
+    assert refs[socm_ax] == [1.0]
     assert refs[spread_ax] == [2.0] and refs[cosine_ax] == [pytest.approx(1 / 3)]
     assert figure.get_suptitle() == "T"
-    assert [t.get_text() for t in socm_ax.get_legend().get_texts()] == ["m"]
+    legend = [t.get_text() for t in socm_ax.get_legend().get_texts()]
+    assert legend[0] == "m" and legend[1].startswith("SOCM = 1") and len(legend) == 2
+    assert all(ax.get_yscale() == "linear" for ax in figure.axes)
+
+
+def test_layer_profile_log_scale_on_positive_panels():
+    records = _layer_records()
+    records[0]["mean_socm"] = 2.8  # an embedding layer far above the rest
+    records[1]["mean_cosine"] = -0.1  # a negative value: that panel stays linear
+    figure = plot_layer_profile(records, log_scale=True)
+    socm_ax, spread_ax, cosine_ax = figure.axes
+    assert socm_ax.get_yscale() == "log" and spread_ax.get_yscale() == "log"
+    assert cosine_ax.get_yscale() == "linear"
+    np.testing.assert_allclose(socm_ax.lines[0].get_ydata(), [2.8, 0.3, 0.4, 0.5])
 
 
 def test_layer_profile_overlays_a_second_model():
     figure = plot_layer_profile(_layer_records("first"))
     plot_layer_profile(_layer_records("second"), ax=figure.axes[:3])
-    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["first",
-                                                                               "second"]
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["first", "second"] and len(legend) == 3
     # one reference line per panel, not one per model
     assert sum(ln.get_gid() == "skpool-reference" for ln in figure.axes[1].lines) == 1
 

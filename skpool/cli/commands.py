@@ -12,6 +12,8 @@ inside the functions so that ``skpool --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -80,24 +82,67 @@ def _check_outputs(args) -> None:
             import matplotlib  # noqa: F401
         except ImportError:
             raise ImportError(
-                "--plot needs matplotlib, which is not installed: pip install 'skpool[plot]'"
+                f"--plot needs matplotlib, which is not installed: {_install_hint('matplotlib')}"
             ) from None
 
 
+def _install_hint(package: str) -> str:
+    """The pip command that installs ``package`` at the version this checkout was tested with."""
+    lock = Path(__file__).resolve().parents[2] / "requirements" / "lock.txt"
+    if lock.is_file():  # a source checkout (skpool is not on a package index)
+        return f"pip install -c {lock} {package}"
+    return f"pip install {package}"
+
+
+def _progress(args) -> bool:
+    """Progress bars on stderr unless ``--quiet``."""
+    return not args.quiet
+
+
+def _cache_folder(args) -> Path | None:
+    """The embedding cache: ``--cache DIR``, none with ``--no-cache``, else skpool's default."""
+    from ..encoder._cache import default_cache_folder
+
+    if getattr(args, "no_cache", False):
+        return None
+    return default_cache_folder() if args.cache is None else Path(args.cache).expanduser()
+
+
 def _encoder_params(args) -> dict:
+    cache = _cache_folder(args)
     return {
-        "layer": args.layer,
+        "layer": getattr(args, "layer", -1),  # skpool layers has no --layer
         "max_length": args.max_length,
         "batch_size": args.batch_size,
         "device": args.device,
-        "progress": not args.quiet,
+        "cache": None if cache is None else str(cache),
+        # every layer is stored, so that skpool layers after report reads the cache
+        "cache_layers": "all",
     }
 
 
 def _encoder(args, model: str):
     from ..encoder import TokenEncoder
 
-    return TokenEncoder(model=model, **_encoder_params(args))
+    return TokenEncoder(model=model, progress=_progress(args), **_encoder_params(args))
+
+
+@contextlib.contextmanager
+def _verbosity(args):
+    """With ``--verbose``, skpool's logger (and so transformers' loading output) speaks."""
+    if not getattr(args, "verbose", False):
+        yield
+        return
+    logger = logging.getLogger("skpool")
+    handler = logging.StreamHandler(sys.stderr)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _load(args, out: _Output):
@@ -154,7 +199,8 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable) -> int:
     _check_outputs(args)
     corpus = _load(args, out)
     out.status(status(corpus))
-    measured = measure(corpus)
+    with _verbosity(args):
+        measured = measure(corpus)
     out.print(measured.text)
     _write_json(args, measured.records, out)
     if args.plot is not None:
@@ -162,6 +208,41 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable) -> int:
 
         plt.close(plot(corpus, measured, out))
         out.status(f"skpool: saved figure to {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# The embedding cache
+# ---------------------------------------------------------------------------------------
+def run_cache_info(args) -> int:
+    """``skpool cache info``: the cache folder, its entries and size, per model."""
+    import json
+
+    from ..encoder._cache import cache_summary
+
+    summary = cache_summary(_cache_folder(args))
+    text = formatting.format_cache(summary)
+    if args.json == "-":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        print(text, file=sys.stderr)
+        return 0
+    print(text)
+    if args.json is not None:
+        _check_writable("--json", args.json)
+        Path(args.json).expanduser().write_text(json.dumps(summary, indent=2) + "\n",
+                                                encoding="utf-8")
+    return 0
+
+
+def run_cache_clear(args) -> int:
+    """``skpool cache clear``: empty the cache, or shrink it to ``--max-size``."""
+    from ..encoder._cache import cache_summary, clear_cache
+
+    folder = _cache_folder(args)
+    removed, freed = clear_cache(folder, max_bytes=args.max_size)
+    left = cache_summary(folder)
+    print(f"removed {removed:,} entries ({formatting.size_text(freed)}) from {folder}; "
+          f"{left['n_entries']:,} left ({formatting.size_text(left['n_bytes'])})")
     return 0
 
 
@@ -175,7 +256,8 @@ def run_report(args) -> int:
     def measure(corpus):
         result = collapse_report(corpus.texts, _encoder(args, args.model),
                                  n_pairs=args.pairs, random_state=args.seed,
-                                 dataset=corpus.name, n_jobs=args.n_jobs)
+                                 dataset=corpus.name, n_jobs=args.n_jobs,
+                                 progress=_progress(args))
         text = formatting.format_report(result.record, n_available=corpus.n_available)
         return Measured([result.record], text, result)
 
@@ -192,7 +274,7 @@ def run_report(args) -> int:
                    " for the figure" + (" (the report's pairs)" if shown is None else ""))
         pairs = pair_components(measured.result.tokens, n_pairs=None if exact else
                                 (shown or record.n_pairs), random_state=args.seed,
-                                n_jobs=args.n_jobs)
+                                n_jobs=args.n_jobs, progress=_progress(args))
         return plot_pair_scatter(
             pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
             title=_pair_scatter_title(record, corpus.name, pairs))
@@ -209,7 +291,8 @@ def run_compare(args) -> int:
     def measure(corpus):
         results = compare_models(corpus.texts, args.models, n_pairs=args.pairs,
                                  random_state=args.seed, dataset=corpus.name,
-                                 n_jobs=args.n_jobs, **_encoder_params(args))
+                                 n_jobs=args.n_jobs, progress=_progress(args),
+                                 **_encoder_params(args))
         records = [r.record for r in results]
         return Measured(records, formatting.format_comparison(records, corpus.name))
 
@@ -224,14 +307,27 @@ def run_compare(args) -> int:
         f"{_pairs_note(args.pairs, len(corpus.texts))}"))
 
 
+def _check_layers(layers, n_layers: int, model: str) -> None:
+    """``--layers`` against the model's layers (known once it is loaded)."""
+    for layer in layers or ():
+        if not -(n_layers + 1) <= layer <= n_layers:
+            raise ValueError(
+                f"--layers: {model} has {n_layers} layers, so the layers are 0 (the "
+                f"embedding layer) to {n_layers} (or -1 for the last, down to "
+                f"{-(n_layers + 1)}); got {layer}")
+
+
 def run_layers(args) -> int:
     """``skpool layers``: collapse and token concentration at every hidden layer."""
     from ..analysis import layer_profile
 
     def measure(corpus):
-        profile = layer_profile(_encoder(args, args.model), corpus.texts, layers=args.layers,
+        encoder = _encoder(args, args.model).fit()
+        _check_layers(args.layers, encoder.n_layers_, args.model)
+        profile = layer_profile(encoder, corpus.texts, layers=args.layers,
                                 n_pairs=args.pairs, random_state=args.seed,
-                                dataset=corpus.name, n_jobs=args.n_jobs)
+                                dataset=corpus.name, n_jobs=args.n_jobs,
+                                progress=_progress(args))
         return Measured(list(profile.records),
                         formatting.format_layers(profile.records, corpus.name))
 
@@ -239,7 +335,8 @@ def run_layers(args) -> int:
         from ..plotting import plot_layer_profile
 
         return plot_layer_profile(measured.records, path=args.plot,
-                                  title=f"{measured.records[0].model} on {corpus.name}")
+                                  title=f"{measured.records[0].model} on {corpus.name}",
+                                  log_scale=args.log_scale)
 
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding every layer of {args.model}; SOCM over "
@@ -253,7 +350,8 @@ def run_ot(args) -> int:
     def measure(corpus):
         result = ot_report(corpus.texts, _encoder(args, args.model), n_pairs=args.pairs,
                            random_state=args.seed, normalize=args.normalize,
-                           dataset=corpus.name, n_jobs=args.n_jobs)
+                           dataset=corpus.name, n_jobs=args.n_jobs,
+                           progress=_progress(args))
         return Measured([result.record], formatting.format_ot(result.record), result)
 
     def plot(corpus, measured, out):

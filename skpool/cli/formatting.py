@@ -145,6 +145,49 @@ def format_layers(records, corpus: str) -> str:
     return legend + "\n" + format_table(records, LAYER_COLUMNS)
 
 
+def size_text(n_bytes: int) -> str:
+    """A byte count for people: ``512 B``, ``3.4 MiB``, ``1.2 GiB``."""
+    value = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"  # pragma: no cover - the loop returns
+
+
+def _layer_span(layers) -> str:
+    if not layers:
+        return "-"
+    if layers == list(range(layers[0], layers[-1] + 1)) and len(layers) > 2:
+        return f"{layers[0]}-{layers[-1]}"
+    return ",".join(str(layer) for layer in layers)
+
+
+def format_cache(summary: dict) -> str:
+    """Return ``skpool cache info``'s text: the folder, its size, one row per model."""
+    import datetime
+
+    head = [f"cache folder     {summary['folder']}"]
+    if not summary["models"]:
+        head.append("entries          none" + ("" if summary["exists"] else
+                                               " (the folder has no skpool cache yet)"))
+        return "\n".join(head)
+    head.append(f"entries          {summary['n_entries']:,} (one per text and layer), "
+                f"{size_text(summary['n_bytes'])}")
+    rows = []
+    for m in summary["models"]:
+        used = ("-" if m["last_used"] is None else datetime.datetime.fromtimestamp(
+            m["last_used"]).strftime("%Y-%m-%d %H:%M"))
+        rows.append({"model": m["model"], "max_length": m["max_length"],
+                     "n_texts": m["n_texts"], "layers": _layer_span(m["layers"]),
+                     "n_entries": m["n_entries"], "size": size_text(m["n_bytes"]),
+                     "last_used": used})
+    columns = [("model", "model"), ("max_length", "max_length"), ("n_texts", "texts"),
+               ("layers", "layers"), ("n_entries", "entries"), ("size", "size"),
+               ("last_used", "last used")]
+    return "\n".join(head) + "\n" + format_table(rows, columns)
+
+
 def format_ot(record) -> str:
     """Return the human-readable summary of one :class:`~skpool.analysis.OTRecord`."""
     r = record

@@ -77,6 +77,28 @@ def _n_jobs(text: str) -> int:
     return value
 
 
+_SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
+               "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
+               "TIB": 2**40}
+
+
+def _size(text: str) -> int:
+    """A size in bytes: ``500M``, ``2G``, ``1.5GB``, ``0`` (units are powers of 1024)."""
+    number = text.strip().upper().rstrip()
+    unit = ""
+    while number and number[-1].isalpha():
+        unit = number[-1] + unit
+        number = number[:-1]
+    try:
+        value = float(number.strip())
+    except ValueError:
+        value = None
+    if value is None or unit not in _SIZE_UNITS or not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 500M, 2G or 1.5GB (units of 1024 bytes), got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
 def _figure_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
@@ -96,8 +118,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.ArgumentParser:
-    """Options shared by every subcommand (a parent parser)."""
+def _cache_option(parser) -> None:
+    parser.add_argument(
+        "--cache", metavar="DIR", type=Path, default=None,
+        help="folder of the embedding cache (default: $SKPOOL_HOME/tokens, "
+             "~/.cache/skpool/tokens when SKPOOL_HOME is not set)")
+
+
+def _common_options(*, model: bool, pairs_default, pairs_help: str,
+                    layer: bool = True) -> argparse.ArgumentParser:
+    """Options shared by every subcommand (a parent parser); ``layer``: offer ``--layer``."""
     parent = _Parser(add_help=False)
     if model:
         parent.add_argument(
@@ -118,10 +148,11 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.
         "--seed", type=_seed, default=0, metavar="S",
         help="seed of the text sample and of the pair sample (default: 0)")
     encoding = parent.add_argument_group("encoding")
-    encoding.add_argument(
-        "--layer", type=_int, default=-1, metavar="L",
-        help="hidden layer whose token embeddings are used: 0 is the embedding layer, "
-             "-1 the last layer (default: -1)")
+    if layer:
+        encoding.add_argument(
+            "--layer", type=_int, default=-1, metavar="L",
+            help="hidden layer whose token embeddings are used: 0 is the embedding layer, "
+                 "-1 the last layer (default: -1)")
     encoding.add_argument(
         "--max-length", type=_positive_int, default=None, metavar="T",
         help="truncate texts to T tokens (default: the model's own limit); truncated "
@@ -133,6 +164,12 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.
         "--device", default="auto", metavar="DEV",
         help="torch device for encoding: 'auto' (GPU when present), 'cpu', 'cuda', ... "
              "(default: auto)")
+    _cache_option(encoding)
+    encoding.add_argument(
+        "--no-cache", action="store_true",
+        help="neither read nor write the embedding cache. By default every text's token "
+             "embeddings (all layers) are kept there, so report, pairs, ot and layers on "
+             "the same texts and model encode once; see 'skpool cache info'")
     metric = parent.add_argument_group("pairs")
     metric.add_argument(
         "--pairs", "-k", type=_positive_int, default=pairs_default, metavar="K",
@@ -149,9 +186,14 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str) -> argparse.
     output.add_argument(
         "--plot", type=_figure_path, metavar="PATH", default=None,
         help="save the figure to PATH (.png, .svg or .pdf; needs matplotlib)")
-    output.add_argument(
+    chatter = output.add_mutually_exclusive_group()
+    chatter.add_argument(
         "--quiet", "-q", action="store_true",
-        help="no progress bars or status lines on stderr")
+        help="no progress bars or status lines on stderr: only the results")
+    chatter.add_argument(
+        "--verbose", "-v", action="store_true",
+        help="also show what transformers says while loading the model (its 'Loading "
+             "weights' bar and messages)")
     return parent
 
 
@@ -195,15 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="bundled model name or local Hugging Face model folder")
     compare.set_defaults(func=commands.run_compare)
 
+    common_layers = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs,
+                                    layer=False)
     layers = subcommands.add_parser(
-        "layers", parents=[common],
+        "layers", parents=[common_layers],
         help="collapse and token concentration at every hidden layer",
         description="The layer profile of one model: mean SOCM, spread ratio tr(Sigma) and "
                     "mean within-text cosine at every hidden layer, from one encoding pass "
-                    "(the paper's Figures 4 and 11). --plot saves the line figure. "
-                    "--layer is ignored; use --layers to choose layers.")
+                    "(the paper's Figures 4 and 11). --plot saves the line figure, with a "
+                    "reference line at SOCM 1.")
     layers.add_argument("--layers", type=_int, nargs="+", default=None, metavar="L",
-                        help="only these hidden layers (default: all, 0 = embeddings)")
+                        help="only these hidden layers: 0 is the embedding layer, -1 the "
+                             "last (default: every layer)")
+    layers.add_argument("--log-scale", action="store_true",
+                        help="--plot: the SOCM and spread panels on a log scale (an "
+                             "embedding layer far above 1 squashes the other layers)")
     layers.set_defaults(func=commands.run_layers)
 
     common_ot = _common_options(
@@ -221,6 +269,32 @@ def build_parser() -> argparse.ArgumentParser:
                     help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
                          "the raw token embeddings")
     ot.set_defaults(func=commands.run_ot)
+
+    cache = subcommands.add_parser(
+        "cache", help="what the embedding cache holds; empty or shrink it",
+        description="The commands keep every text's token embeddings in a cache folder "
+                    "(default: $SKPOOL_HOME/tokens), so that later commands on the same "
+                    "texts and model do not encode again. 'info' shows the folder, its "
+                    "entries and size per model; 'clear' empties it, or with --max-size "
+                    "removes the least recently used entries until it fits.")
+    actions = cache.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    info = actions.add_parser("info", help="folder, entries and size, per model",
+                              description="Show the cache folder, its entries and size, per "
+                                          "model and settings.")
+    _cache_option(info)
+    info.add_argument("--json", metavar="PATH", default=None,
+                      help="also write the summary as JSON to PATH ('-' for stdout)")
+    info.set_defaults(func=commands.run_cache_info)
+    clear = actions.add_parser(
+        "clear", help="empty the cache, or shrink it to --max-size",
+        description="Remove the cache's entries: all of them, or with --max-size the least "
+                    "recently used until the rest fits.")
+    _cache_option(clear)
+    clear.add_argument("--max-size", type=_size, default=None, metavar="SIZE",
+                       help="keep the most recently used entries that fit in SIZE (e.g. "
+                            "500M, 2G; units of 1024 bytes) and remove the rest")
+    clear.set_defaults(func=commands.run_cache_clear)
 
     common_pairs = _common_options(
         model=True, pairs_default=DEFAULT_SEARCHED_PAIRS,
