@@ -160,9 +160,13 @@ def bench_model(name, middle, texts_by_corpus, batch_size, repeats, device):
             warnings.simplefilter("ignore")  # long texts are truncated by both, by design
             lengths = encoder.transform(texts).lengths
         truncated = int((lengths >= encoder.max_length_).sum())
+        ordered = np.sort(lengths)[::-1]
+        ours_batches = [ordered[b] for b in _torch_batches(ordered, batch_size)]
         print(f"-- {corpus}: {len(texts)} texts, {int(lengths.sum()):,} tokens "
               f"(median {int(np.median(lengths))}, {truncated} at the limit); padded positions: "
-              f"{_padding(_fixed_batches(lengths, batch_size)):.1%} with skpool's batches, "
+              f"{_padding(ours_batches):.1%} with skpool's batches, "
+              f"{_padding(_fixed_batches(lengths, batch_size)):.1%} with {batch_size} texts each "
+              f"(sentence-transformers' rule), "
               f"{_padding(_budget_batches(lengths, batch_size)):.1%} with a token budget of "
               f"batch_size x the median length")
 
@@ -229,8 +233,15 @@ def bench_model(name, middle, texts_by_corpus, batch_size, repeats, device):
           f"({all_layers / last:.2f}x)")
 
 
+def _torch_batches(ordered: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """skpool's own batches (as index arrays into ``ordered``, longest first)."""
+    from skpool.encoder import _torch
+
+    return _torch._batches(ordered, np.arange(ordered.size), batch_size)
+
+
 def _fixed_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """skpool's batches: longest first, ``batch_size`` texts each."""
+    """Longest first, ``batch_size`` texts each."""
     ordered = np.sort(lengths)[::-1]
     return [ordered[i:i + batch_size] for i in range(0, ordered.size, batch_size)]
 
