@@ -94,7 +94,7 @@ def _columns(table_or_result, names, *, function):
 
 # -- figures -------------------------------------------------------------------------------
 
-def plot_w2_comparison(table_or_result, ax=None, path=None):
+def plot_w2_comparison(table_or_result, ax=None, path=None, *, title=None):
     r"""Scatter of the Gaussian :math:`W_2` against the exact :math:`W_2` of text pairs.
 
     One point per pair: exact :math:`W_2` on the x axis, Gaussian
@@ -111,6 +111,10 @@ def plot_w2_comparison(table_or_result, ax=None, path=None):
         Where to draw; a new figure when None.
     path : str or os.PathLike, optional
         Save the figure there; the format follows the extension.
+    title : str, optional
+        The first line of the title (e.g. model, layer and corpus); the
+        number of pairs, the clouds and, for a comparison result, its summary
+        (median ratio, Spearman, Gelbrich-bound violations) follow.
 
     Returns
     -------
@@ -125,11 +129,13 @@ def plot_w2_comparison(table_or_result, ax=None, path=None):
     >>> figure = plot_w2_comparison(result)
     >>> figure.axes[0].get_xlabel()
     'exact $W_2$ (POT)'
+    >>> figure.axes[0].get_title().splitlines()[-1]
+    'Gelbrich bound (Gaussian $\\leq$ exact) violated by 0 pairs'
     """
     columns = _columns(table_or_result, ("exact_w2", "gaussian_w2"),
                        function="plot_w2_comparison")
     exact, gaussian = columns["exact_w2"], columns["gaussian_w2"]
-    figure, ax = _axes(ax)
+    figure, ax = _axes(ax, figsize=(3.4, 4.0))  # one paper column
     ax.scatter(exact, gaussian, s=10, alpha=0.6, linewidths=0, color="tab:blue",
                label="text pairs")
     # One range for both axes, fitted to the data, so y = x is the diagonal.
@@ -142,19 +148,26 @@ def plot_w2_comparison(table_or_result, ax=None, path=None):
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
     ax.set_aspect("equal")
-    ax.set_xlabel("exact $W_2$ (POT)")
-    ax.set_ylabel("Gaussian $W_2$ (means + covariances)")
+    ax.set_xlabel("exact $W_2$ (POT)", fontsize=9)
+    ax.set_ylabel("Gaussian $W_2$ (means + covariances)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    clouds = ("mean-normalized token clouds" if getattr(table_or_result, "normalize", False)
+              else "raw token clouds")
+    lines = [f"{len(exact):,} pairs, {clouds}"]
+    if title:
+        lines.insert(0, str(title))
     summary = []
-    for field, fmt in (("median_ratio", "median ratio {:.3f}"), ("spearman", "Spearman {:.3f}"),
-                       ("n_gelbrich_violations", "violations {}")):
+    for field, fmt in (("median_ratio", "median ratio {:.3f}"), ("spearman", "Spearman {:.3f}")):
         value = getattr(table_or_result, field, None)
         if value is not None:
             summary.append(fmt.format(value))
     if summary:
-        clouds = "normalized" if getattr(table_or_result, "normalize", False) else "raw"
-        ax.set_title(f"{len(exact)} pairs, {clouds} clouds\n" + ", ".join(summary),
-                     fontsize=10)
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
+        lines.append(", ".join(summary))
+    violations = getattr(table_or_result, "n_gelbrich_violations", None)
+    if violations is not None:
+        lines.append(rf"Gelbrich bound (Gaussian $\leq$ exact) violated by {violations:,} pairs")
+    ax.set_title("\n".join(lines), fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     _save(figure, path)
     return figure
@@ -497,9 +510,9 @@ _LAYER_REFERENCES = {**_METRIC_REFERENCES,
 
 # the reference lines, named briefly enough for a panel one column wide
 _COMPARISON_NOTES = {
-    "mean_spread": "2, the paper's assumption",
-    "mean_cosine": "1/3, the paper's assumption",
-    "mean_d_sigma": "1, its bound under it",
+    "mean_d_sigma": r"$d_\Sigma$ = 1",
+    "mean_spread": r"tr $\Sigma$ = 2",
+    "mean_cosine": "cosine 1/3 (the paper's assumption)",
 }
 
 
@@ -615,13 +628,15 @@ def plot_model_comparison(records, ax=None, path=None, *,
                           metrics=("mean_socm", "mean_d_mu", "mean_d_sigma", "mean_spread",
                                    "mean_cosine"),
                           labels=None, title=None):
-    r"""Collapse statistics of several models side by side (grouped bars).
+    r"""Collapse statistics of several models side by side, sized for one paper column.
 
-    One panel per metric, one bar per model (same colour for a model in
-    every panel), the value written on each bar; the mean SOCM carries its
-    standard error when pairs were sampled. Dotted lines mark the paper's
-    assumption where it applies (:math:`\operatorname{tr}\Sigma = 2`,
-    cosine 1/3, :math:`d_\Sigma = 1`).
+    One panel per metric, stacked, one horizontal bar per model with the
+    model's name on the axis and its value at the end of the bar; the mean
+    SOCM carries its standard error when pairs were sampled. Dotted lines
+    mark the paper's assumption where it applies
+    (:math:`\operatorname{tr}\Sigma = 2`, cosine 1/3, :math:`d_\Sigma = 1`).
+    A new figure is saved at most 3.5 inches wide (one column of a
+    two-column paper), so its 7- and 8-point labels print at about that size.
 
     Parameters
     ----------
@@ -636,7 +651,8 @@ def plot_model_comparison(records, ax=None, path=None, *,
         Among ``mean_socm``, ``mean_d_mu``, ``mean_d_sigma``, ``mean_spread``,
         ``mean_cosine``.
     labels : sequence of str, optional
-        Legend labels; the records' ``model`` when None.
+        The models' names on the axes; the records' ``model`` when None
+        (a folder is named by its last part).
     title : str, optional
 
     Returns
@@ -648,8 +664,10 @@ def plot_model_comparison(records, ax=None, path=None, *,
     >>> records = [{"model": "a", "mean_socm": 0.9, "mean_spread": 3.1},
     ...            {"model": "b", "mean_socm": 0.2, "mean_spread": 1.2}]
     >>> figure = plot_model_comparison(records, metrics=["mean_socm", "mean_spread"])
-    >>> [float(bar.get_height()) for bar in figure.axes[0].patches]
+    >>> [float(bar.get_width()) for bar in figure.axes[0].patches]
     [0.9, 0.2]
+    >>> [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    ['a', 'b']
     """
     name = "plot_model_comparison"
     records = _as_records(records, function=name)
@@ -661,35 +679,44 @@ def plot_model_comparison(records, ax=None, path=None, *,
         raise ValueError(f"{name} expects one label per record ({len(records)}). "
                          f"Received {len(labels)}.")
     plt = _pyplot()
-    figure, axes = _axes_list(ax, len(metrics), function=name)
+    if ax is None:
+        height = len(metrics) * (0.55 + 0.22 * len(records)) + (0.5 if title else 0.2)
+        figure, axes = plt.subplots(len(metrics), 1, figsize=(3.3, height), squeeze=False,
+                                    layout="constrained")
+        axes = list(axes[:, 0])
+    else:
+        figure, axes = _axes_list(ax, len(metrics), function=name)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     positions = np.arange(len(records))
     palette = [colors[k % len(colors)] for k in positions]
     for axis, metric in zip(axes, metrics):
         values = _record_values(records, metric, function=name)
-        bars = axis.bar(positions, values, yerr=_stderr(records, metric), capsize=3,
-                        color=palette)
-        axis.bar_label(bars, fmt="%.3g", fontsize=7)
+        bars = axis.barh(positions, values, xerr=_stderr(records, metric), capsize=2,
+                         color=palette, height=0.7, error_kw={"linewidth": 0.8})
+        axis.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
         if metric in _METRIC_REFERENCES:
-            axis.axhline(_METRIC_REFERENCES[metric][0], color="0.5", linestyle=":",
+            axis.axvline(_METRIC_REFERENCES[metric][0], color="0.4", linestyle=":",
                          linewidth=0.9, gid=_REFERENCE_GID)
-        axis.set_title(_METRIC_LABELS[metric], fontsize=10)
-        axis.set_xticks(positions, [""] * len(positions))
-        axis.margins(y=0.15)
-        axis.grid(axis="y", alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in palette]
-    if any(metric in _METRIC_REFERENCES for metric in metrics):
-        handles.append(plt.Line2D([], [], color="0.5", linestyle=":", linewidth=0.9))
-        labels = [*labels, r"the paper's assumption (tr $\Sigma$ = 2, cosine 1/3, "
-                           r"$d_\Sigma$ = 1)"]
-    figure.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4),
-                  fontsize=8, frameon=False)
+        axis.set_title(_METRIC_LABELS[metric], fontsize=8, loc="left")
+        axis.set_yticks(positions, labels, fontsize=8)
+        axis.invert_yaxis()  # the first model on top, as listed
+        axis.tick_params(axis="x", labelsize=7)
+        # room at the right end for the value labels, and for the reference line
+        high = max(float(np.nanmax(values)), _METRIC_REFERENCES.get(metric, (0.0,))[0])
+        axis.set_xlim(min(0.0, float(np.nanmin(values)) * 1.1), high * 1.22 or 1.0)
+        axis.grid(axis="x", alpha=0.3)
+    notes = [_COMPARISON_NOTES[m] for m in metrics if m in _COMPARISON_NOTES]
+    if notes:  # below the panels: a title that long would widen the figure
+        figure.supxlabel("dotted: " + "; ".join(notes), fontsize=7)
     if title:
-        figure.suptitle(title, fontsize=11)
+        figure.suptitle(title, fontsize=9)
     _save(figure, path)
     return figure
 
 
 def _short_label(name) -> str:
+    """A model's name for an axis: a folder by its last part, at most 28 characters."""
     name = str(name).rstrip("/")
-    return name if len(name) <= 40 else "..." + name[-37:]
+    if "/" in name and Path(name).name and (Path(name).is_absolute() or name.startswith(".")):
+        name = Path(name).name
+    return name if len(name) <= 28 else name[:12] + "..." + name[-13:]

@@ -279,3 +279,54 @@ def test_cli_bundled_model_on_film_leads(capsys, bundled_model_path):
         assert row["d_mu"] == pytest.approx((1 - row["cosine"]) / 2, abs=1e-6)
     socm = [row["socm"] for row in record["by_socm"]]
     assert socm == sorted(socm, reverse=True) and socm[0] > 0
+
+
+# ---------------------------------------------------------------------------------------
+# the figures of report and pairs show what was computed
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def drawn(monkeypatch):
+    """What the commands hand to the pair scatter (the figure itself is drawn as usual)."""
+    import skpool.plotting as plotting
+
+    calls = []
+    original = plotting.plot_pair_scatter
+
+    def spy(d_mu, d_sigma, socm=None, *args, **kwargs):
+        calls.append({"d_mu": np.asarray(d_mu), "d_sigma": np.asarray(d_sigma),
+                      "socm": np.asarray(socm), "title": kwargs.get("title")})
+        return original(d_mu, d_sigma, socm, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_pair_scatter", spy)
+    return calls
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_report_figure_draws_the_reports_own_sample(capsys, tmp_path, tiny_model_dir,
+                                                    corpus_txt, drawn):
+    code, out, err = run(capsys, "report", "--model", tiny_model_dir, "--dataset", corpus_txt,
+                         "--n-texts", "all", "--device", "cpu", "--pairs", 9, "--seed", 3,
+                         "--json", "-", "--plot", tmp_path / "r.png")
+    assert code == 0, err
+    [record] = json.loads(out)
+    [call] = drawn
+    # the 9 pairs the report averaged (same sample), not every pair behind the user's back
+    assert call["socm"].size == 9
+    assert call["socm"].mean() == pytest.approx(record["mean_socm"], rel=1e-6)
+    assert "9 sampled of 28 pairs (seed 3)" in call["title"]
+    assert str(tiny_model_dir.name) in call["title"] or "..." in call["title"]
+    assert f"layer {record['layer']}" in call["title"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_pairs_figure_draws_the_searched_pairs(capsys, tmp_path, tiny_model_dir, corpus_txt,
+                                               drawn):
+    code, out, err = run(capsys, "pairs", "--model", tiny_model_dir, "--dataset", corpus_txt,
+                         "--n-texts", "all", "--device", "cpu", "--pairs", 12, "--top", 2,
+                         "--quiet", "--json", "-", "--plot", tmp_path / "p.png")
+    assert code == 0, err
+    [record] = json.loads(out)
+    [call] = drawn
+    assert call["socm"].size == record["n_pairs_searched"] == 12
+    assert "12 sampled of 28 pairs (seed 0)" in call["title"]
+    assert max(row["socm"] for row in record["by_socm"]) == pytest.approx(call["socm"].max())

@@ -204,8 +204,8 @@ def test_model_comparison_bars():
                {"model": "b", "mean_socm": 0.2, "stderr": 0.01, "mean_spread": 1.0}]
     figure = plot_model_comparison(records, metrics=["mean_socm", "mean_spread"], title="T")
     socm_ax, spread_ax = figure.axes
-    assert [float(p.get_height()) for p in socm_ax.patches] == [0.9, 0.2]
-    assert [float(p.get_height()) for p in spread_ax.patches] == [3.0, 1.0]
+    assert [float(p.get_width()) for p in socm_ax.patches] == [0.9, 0.2]
+    assert [float(p.get_width()) for p in spread_ax.patches] == [3.0, 1.0]
     # one colour per model, the same in every panel
     assert socm_ax.patches[0].get_facecolor() == spread_ax.patches[0].get_facecolor()
     assert socm_ax.patches[0].get_facecolor() != socm_ax.patches[1].get_facecolor()
@@ -215,8 +215,77 @@ def test_model_comparison_bars():
     assert bars[0].errorbar is not None  # sampled: error bars on the SOCM panel only
     assert all(c.errorbar is None for c in spread_ax.containers
                if isinstance(c, BarContainer))
-    legend = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert legend[:2] == ["a", "b"]
-    assert socm_ax.get_title() == "mean SOCM"
+    # the models are named on every panel's axis, the first on top
+    for axis in (socm_ax, spread_ax):
+        assert [t.get_text() for t in axis.get_yticklabels()] == ["a", "b"]
+        assert axis.yaxis_inverted()
+    # the value written at the end of each bar
+    assert [t.get_text() for t in socm_ax.texts] == ["0.9", "0.2"]
+    assert socm_ax.get_title(loc="left") == "mean SOCM"
+    # the reference line of the spread panel is named below the panels
+    assert [line.get_xdata()[0] for line in spread_ax.lines
+            if line.get_gid() == "skpool-reference"] == [2.0]
+    assert "tr $\\Sigma$ = 2" in figure.get_supxlabel()
     with pytest.raises(ValueError, match="one label per record"):
         plot_model_comparison(records, labels=["only one"])
+
+
+def test_model_comparison_fits_one_paper_column(tmp_path):
+    records = [{"model": name, "mean_socm": 0.1 * k, "stderr": 0.0, "mean_d_mu": 0.3,
+                "mean_d_sigma": 0.5, "mean_spread": 2.5, "mean_cosine": 0.3}
+               for k, name in enumerate(["all-MiniLM-L6-v2", "all-mpnet-base-v2",
+                                         "/home/someone/models/a-fine-tuned-minilm-v3"])]
+    path = tmp_path / "compare.png"
+    figure = plot_model_comparison(records, path=path, title="wiki-films: 200 texts")
+    # saved at 150 dpi: at most 3.5 inches wide (one column), labels at 7-8 points
+    from matplotlib.image import imread
+
+    height, width = imread(path).shape[:2]
+    assert width <= 3.5 * 150
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == [
+        "all-MiniLM-L6-v2", "all-mpnet-base-v2", "a-fine-tuned-minilm-v3"]
+    assert all(t.get_fontsize() >= 7 for axis in figure.axes for t in axis.texts)
+    assert all(t.get_fontsize() >= 8 for t in figure.axes[0].get_yticklabels())
+
+
+def test_w2_comparison_title_names_the_run_and_the_gelbrich_bound():
+    from skpool.ot import compare_w2
+    from skpool.plotting import plot_w2_comparison
+
+    rng = np.random.default_rng(0)
+    result = compare_w2([rng.normal(size=(8, 3)) for _ in range(5)])
+    figure = plot_w2_comparison(result, title="model-x (layer 3) on films, 5 texts")
+    lines = figure.axes[0].get_title().splitlines()
+    assert lines[0] == "model-x (layer 3) on films, 5 texts"
+    assert lines[1] == "10 pairs, raw token clouds"
+    assert lines[-1] == "Gelbrich bound (Gaussian $\\leq$ exact) violated by 0 pairs"
+    points = figure.axes[0].collections[0].get_offsets()
+    np.testing.assert_allclose(points[:, 0], result.table["exact_w2"])
+    np.testing.assert_allclose(points[:, 1], result.table["gaussian_w2"])
+    # a plain table has no summary: only the pairs line
+    figure = plot_w2_comparison(result.table)
+    assert figure.axes[0].get_title() == "10 pairs, raw token clouds"
+
+
+def test_pairs_report_marks_the_listed_pairs():
+    from skpool.pairs import pairs_report_of_tokens
+    from skpool.plotting import plot_pairs_report
+
+    rng = np.random.default_rng(1)
+    clouds = [rng.normal(size=(int(rng.integers(3, 8)), 5)) * rng.uniform(0.3, 1.5) + 2.0
+              for _ in range(9)]
+    report = pairs_report_of_tokens(clouds, top=3, near_fraction=0.25)
+    figure = plot_pairs_report(report, title="T")
+    scatter = figure.axes[0]
+    every, by_socm, conflated = scatter.collections
+    assert len(every.get_offsets()) == 36 == report.searched.socm.size
+    # the scatter holds every searched pair (drawn in order of SOCM)
+    order = np.argsort(report.searched.socm, kind="stable")
+    np.testing.assert_allclose(every.get_offsets(),
+                               np.c_[report.searched.d_mu[order], report.searched.d_sigma[order]])
+    for marks, table in ((by_socm, report.by_socm), (conflated, report.conflated)):
+        np.testing.assert_allclose(marks.get_offsets(), table[["d_mu", "d_sigma"]].to_numpy())
+    labels = [t.get_text() for t in scatter.texts]
+    assert labels == ["S1", "S2", "S3", "C1", "C2", "C3"]
+    with pytest.raises(TypeError, match="PairsReport"):
+        plot_pairs_report(report.by_socm)

@@ -357,7 +357,11 @@ def run_ot(args) -> int:
     def plot(corpus, measured, out):
         from ..plotting import plot_w2_comparison
 
-        return plot_w2_comparison(measured.result.comparison, path=args.plot)
+        record = measured.result.record
+        return plot_w2_comparison(
+            measured.result.comparison, path=args.plot,
+            title=f"{_short(record.model)} (layer {record.layer}) on {_short(corpus.name)}, "
+                  f"{record.n_texts:,} texts")
 
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding with {args.model}; exact and Gaussian W2 on "
