@@ -235,7 +235,8 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
                            positions=None, snippet_length: int = SNIPPET_LENGTH,
                            random_state=None, model: str = "", layer: int = -1,
                            dataset: str = "", n_truncated: int | None = None,
-                           max_length: int | None = None, n_jobs=None) -> PairsReport:
+                           max_length: int | None = None, n_jobs=None,
+                           progress: bool = False) -> PairsReport:
     r"""List the pairs mean pooling conflates, from token clouds already encoded.
 
     See :func:`pairs_report` (and the module docstring) for the two views.
@@ -247,7 +248,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     texts : sequence of str of length n_texts, optional
         The texts, for the snippet columns ``text_i`` and ``text_j`` (left out
         when None).
-    top, max_pairs, near_fraction, w2, positions, snippet_length, random_state, n_jobs
+    top, max_pairs, near_fraction, w2, positions, snippet_length, random_state, n_jobs, progress
         As in :func:`pairs_report`.
     model, dataset : str
         Labels stored in the record.
@@ -276,7 +277,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     True
     """
     pd = _import_pandas()
-    _check_options(None, random_state, n_jobs)
+    _check_options(None, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     top = check_positive_int(top, name="top")
@@ -297,7 +298,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
 
     # the SOCM view: every pair, or a uniform sample of max_pairs pairs
     searched = pair_components(tokens, n_pairs=None if total <= max_pairs else max_pairs,
-                               random_state=random_state, n_jobs=n_jobs)
+                               random_state=random_state, n_jobs=n_jobs, progress=progress)
     means = segment_means(tokens.data, tokens.offsets)
     unit = means / np.linalg.norm(means, axis=1, keepdims=True)  # norms > 0: checked above
 
@@ -318,7 +319,8 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         k = _pair_number(near_i, near_j, n)
         d_mu, d_sigma, socm = searched.d_mu[k], searched.d_sigma[k], searched.socm[k]
     else:
-        d_mu, d_sigma, socm = _paired_components(tokens, near_i, near_j, n_jobs=n_jobs)
+        d_mu, d_sigma, socm = _paired_components(tokens, near_i, near_j, n_jobs=n_jobs,
+                                                 progress=progress)
     best = np.lexsort((near_j, near_i, -near_cos, -d_sigma))[:min(top, count)]
     near_rows = (near_i[best], near_j[best])
     near_values = {"cosine": near_cos[best], "d_mu": d_mu[best], "d_sigma": d_sigma[best],
@@ -330,7 +332,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         listed = np.unique(np.stack([np.concatenate([socm_rows[0], near_rows[0]]),
                                      np.concatenate([socm_rows[1], near_rows[1]])], axis=1),
                            axis=0)
-        comparison = compare_w2(tokens, listed, n_jobs=n_jobs).table
+        comparison = compare_w2(tokens, listed, n_jobs=n_jobs, progress=progress).table
         lookup = {(int(a), int(b)): (g, e) for a, b, g, e in zip(
             comparison["i"], comparison["j"], comparison["gaussian_w2"],
             comparison["exact_w2"])}
@@ -359,7 +361,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
                  snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
-                 n_jobs=None) -> PairsReport:
+                 n_jobs=None, progress: bool = False) -> PairsReport:
     r"""Encode a corpus and list the pairs of texts mean pooling conflates.
 
     This is ``skpool pairs``: two tables of ``top`` pairs each, the pairs with
@@ -400,6 +402,8 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
         The corpus label stored in the record.
     n_jobs : int or None, default=None
         Workers for the pairwise computation (joblib's convention).
+    progress : bool, default=False
+        Progress bars on stderr for the pairwise computations.
 
     Returns
     -------
@@ -421,10 +425,11 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     (True, 2, ['i', 'j', 'text_i', 'text_j'])
     """
     _import_pandas()
-    _check_options(None, random_state, n_jobs)
+    _check_options(None, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts)
     tokens, encoded = _encode(_make_encoder(encoder), texts)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
                                   near_fraction=near_fraction, w2=w2, positions=positions,
                                   snippet_length=snippet_length, random_state=random_state,
-                                  dataset=dataset, n_jobs=n_jobs, **encoded)
+                                  dataset=dataset, n_jobs=n_jobs, progress=progress,
+                                  **encoded)

@@ -382,7 +382,7 @@ def run_pairs(args) -> int:
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
                               max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,
                               random_state=args.seed, dataset=corpus.name,
-                              n_jobs=args.n_jobs)
+                              n_jobs=args.n_jobs, progress=_progress(args))
         return Measured(formatting.pairs_to_records(report),
                         formatting.format_pairs(report, n_available=corpus.n_available),
                         report)
