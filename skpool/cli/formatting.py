@@ -8,6 +8,20 @@ import textwrap
 
 from ..math.socm import TRACE_ASSUMPTION
 
+#: How to read SOCM, printed under every corpus score.
+READING = ("higher = more collapse: the texts' mean-pooled vectors are close while their "
+           "token clouds differ")
+#: The paper's scale (Hara et al., ACL 2026): corpus mean SOCM of twelve encoders on
+#: 1,000 Wikipedia texts, so that a reader can tell whether a value is large.
+PAPER_SCALE = ("for scale, the paper reports corpus means of 0.018 to 0.396 for twelve "
+               "encoders on 1,000 Wikipedia texts (0.100 for all-mpnet-base-v2)")
+
+
+def _indented(text: str, indent: int = 17) -> list[str]:
+    """``text`` wrapped to 88 columns under the report's value column."""
+    return textwrap.wrap(text, width=88, initial_indent=" " * indent,
+                         subsequent_indent=" " * indent, break_on_hyphens=False)
+
 #: The columns of ``skpool compare``: (record field, header).
 COMPARE_COLUMNS = [
     ("model", "model"), ("layer", "layer"), ("n_pairs", "pairs"),
@@ -71,13 +85,16 @@ def format_report(record, *, n_available: int | None = None) -> str:
     if n_available is not None and n_available > r.n_texts:
         corpus += f" (random sample of {n_available:,}, seed {r.seed})"
     limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
+    # every number depends on the texts and their truncation: said beside it
+    where = f"[{r.dataset}, {r.n_texts:,} texts, {limit}]"
     lines = [
         f"model            {r.model} (layer {r.layer}, {limit})",
         f"corpus           {corpus}",
         f"pairs            {pairs}",
-        f"mean SOCM        {socm}",
-        f"mean d_mu        {r.mean_d_mu:.4f}",
-        f"mean d_Sigma     {r.mean_d_sigma:.4f}",
+        f"mean SOCM        {socm} {where}",
+        *_indented(f"{READING}; {PAPER_SCALE}"),
+        f"mean d_mu        {r.mean_d_mu:.4f} {where}",
+        f"mean d_Sigma     {r.mean_d_sigma:.4f} {where}",
         f"trace assumption {r.n_trace_violations:,} of {r.n_texts:,} texts have tr(Sigma) > "
         f"{TRACE_ASSUMPTION:g}",
         "                 (the paper assumes tr(Sigma) <= 2, which keeps d_Sigma and SOCM in "
@@ -128,21 +145,36 @@ def format_table(records, columns) -> str:
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
+def _limit(record) -> str:
+    return ("each model's own max_length" if record.max_length is None
+            else f"max_length {record.max_length}")
+
+
+def _reading() -> str:
+    """How to read the SOCM column, and the paper's scale, under a table."""
+    return "\n".join(_indented(f"mean SOCM: {READING}; {PAPER_SCALE}.", indent=0))
+
+
 def format_comparison(records, corpus: str) -> str:
     """Return ``skpool compare``'s table: one row per model, with its legend."""
-    legend = (f"{corpus}: {records[0].n_texts:,} texts; tr>2 = texts breaking the paper's "
-              "trace assumption (values not clipped); spread = mean tr(Sigma); cosine = mean "
-              "within-text cosine")
-    return legend + "\n" + format_table(records, COMPARE_COLUMNS)
+    limits = {r.max_length for r in records}
+    limit = (_limit(records[0]) if len(limits) == 1
+             else "max_length " + ", ".join(f"{r.max_length}" for r in records))
+    legend = (f"{corpus}: {records[0].n_texts:,} texts, {limit}; tr>2 = texts breaking the "
+              "paper's trace assumption (values not clipped); spread = mean tr(Sigma); cosine "
+              "= mean within-text cosine")
+    return "\n".join([*_indented(legend, indent=0), format_table(records, COMPARE_COLUMNS),
+                      _reading()])
 
 
 def format_layers(records, corpus: str) -> str:
     """Return ``skpool layers``' table: one row per hidden layer, with its legend."""
     first = records[0]
-    legend = (f"{first.model} on {corpus}: {first.n_texts:,} texts, {first.n_truncated:,} "
-              "truncated; spread = mean tr(Sigma); cosine = mean within-text cosine; tr>2 = "
-              "texts breaking the paper's trace assumption")
-    return legend + "\n" + format_table(records, LAYER_COLUMNS)
+    legend = (f"{first.model} on {corpus}: {first.n_texts:,} texts, {_limit(first)}, "
+              f"{first.n_truncated:,} truncated; spread = mean tr(Sigma); cosine = mean "
+              "within-text cosine; tr>2 = texts breaking the paper's trace assumption")
+    return "\n".join([*_indented(legend, indent=0), format_table(records, LAYER_COLUMNS),
+                      _reading()])
 
 
 def size_text(n_bytes: int) -> str:
