@@ -42,6 +42,7 @@ from .analysis import (PairComponents, _check_options, _check_pair_texts, _encod
                        _Record, _make_encoder, _paired_components, pair_components)
 from ._validation import check_positive_int, check_texts, describe
 from .math._ragged import segment_means
+from .math.socm import concentration
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["PairsRecord", "PairsReport", "pairs_report", "pairs_report_of_tokens",
@@ -125,9 +126,12 @@ class PairsReport:
     Both tables have the columns ``i``, ``j`` (the texts' positions: in the
     corpus as read when ``positions`` was given, else indices into the texts),
     ``text_i``, ``text_j`` (snippets), ``cosine`` (of the mean-pooled
-    vectors), ``d_mu``, ``d_sigma``, ``socm`` and, with ``w2=True``,
+    vectors), ``d_mu``, ``d_sigma``, ``socm``, with ``w2=True``
     ``gaussian_w2`` and ``exact_w2`` (:math:`W_2`, not squared, of the raw
-    token clouds with uniform token masses).
+    token clouds with uniform token masses), and ``spread_i``, ``spread_j``:
+    each text's spread ratio :math:`\operatorname{tr}\Sigma` (a wide cloud
+    makes every :math:`d_\Sigma` with it large; above 2 the text breaks the
+    paper's trace assumption).
     """
 
     record: PairsRecord
@@ -216,12 +220,13 @@ def _near_pairs(unit: np.ndarray, count: int):
     return best_i[order], best_j[order], best_c[order]
 
 
-def _table(pd, rows_i, rows_j, values: dict, texts, positions, snippet_length):
+def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, snippet_length):
     table = pd.DataFrame({
         "i": positions[rows_i], "j": positions[rows_j],
         "text_i": [_snippet(texts[k], snippet_length) for k in rows_i] if texts else None,
         "text_j": [_snippet(texts[k], snippet_length) for k in rows_j] if texts else None,
         **values,
+        "spread_i": spread[rows_i], "spread_j": spread[rows_j],
     })
     if not texts:
         table = table.drop(columns=["text_i", "text_j"])
@@ -272,7 +277,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     >>> report.record.n_pairs_searched, report.record.exact, len(report.by_socm)
     (15, True, 3)
     >>> list(report.by_socm.columns)
-    ['i', 'j', 'cosine', 'd_mu', 'd_sigma', 'socm']
+    ['i', 'j', 'cosine', 'd_mu', 'd_sigma', 'socm', 'spread_i', 'spread_j']
     >>> bool(report.by_socm["socm"].is_monotonic_decreasing)
     True
     """
@@ -299,6 +304,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     # the SOCM view: every pair, or a uniform sample of max_pairs pairs
     searched = pair_components(tokens, n_pairs=None if total <= max_pairs else max_pairs,
                                random_state=random_state, n_jobs=n_jobs, progress=progress)
+    spread = np.asarray(concentration(tokens).spread, dtype=np.float64)
     means = segment_means(tokens.data, tokens.offsets)
     unit = means / np.linalg.norm(means, axis=1, keepdims=True)  # norms > 0: checked above
 
@@ -352,8 +358,9 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     )
     return PairsReport(
         record=record,
-        by_socm=_table(pd, *socm_rows, socm_values, texts, positions, snippet_length),
-        conflated=_table(pd, *near_rows, near_values, texts, positions, snippet_length),
+        by_socm=_table(pd, *socm_rows, socm_values, spread, texts, positions, snippet_length),
+        conflated=_table(pd, *near_rows, near_values, spread, texts, positions,
+                         snippet_length),
         searched=searched,
     )
 

@@ -61,6 +61,11 @@ def _check_rows(table, clouds, positions=None):
         assert row["cosine"] == pytest.approx(cosine, rel=1e-9, abs=1e-12)
         # the identity behind the two views: d_mu = (1 - cosine) / 2
         assert row["d_mu"] == pytest.approx((1.0 - row["cosine"]) / 2.0, abs=1e-6)
+        # each text's spread ratio tr(Sigma) = S(X) / ||mean(X)||^2, computed here directly
+        for column, cloud in (("spread_i", clouds[i]), ("spread_j", clouds[j])):
+            X = np.asarray(cloud, dtype=np.float64)
+            expected = np.mean(np.sum((X - X.mean(0)) ** 2, axis=1)) / np.sum(X.mean(0) ** 2)
+            assert row[column] == pytest.approx(expected, rel=1e-6)
 
 
 def test_rows_are_socm_components_and_the_direct_cosine():
@@ -70,7 +75,8 @@ def test_rows_are_socm_components_and_the_direct_cosine():
         assert len(table) == 6
         assert list(table.index) == [1, 2, 3, 4, 5, 6] and table.index.name == "rank"
         _check_rows(table, clouds)
-    assert list(report.by_socm.columns) == ["i", "j", "cosine", "d_mu", "d_sigma", "socm"]
+    assert list(report.by_socm.columns) == ["i", "j", "cosine", "d_mu", "d_sigma", "socm",
+                                            "spread_i", "spread_j"]
 
 
 def test_top_k_is_the_top_by_brute_force():
@@ -127,7 +133,7 @@ def test_w2_columns_positions_and_snippets():
                                     snippet_length=20)
     table = report.by_socm
     assert list(table.columns) == ["i", "j", "text_i", "text_j", "cosine", "d_mu", "d_sigma",
-                                   "socm", "gaussian_w2", "exact_w2"]
+                                   "socm", "gaussian_w2", "exact_w2", "spread_i", "spread_j"]
     _check_rows(table, clouds, positions)
     index = {p: k for k, p in enumerate(positions)}
     for _, row in table.iterrows():
@@ -216,7 +222,8 @@ def test_cli_text_json_and_plot(capsys, tmp_path, tiny_model_dir, corpus_txt, sa
     assert record["top"] == 3 and record["w2"] is True and record["seed"] == 1
     assert len(record["by_socm"]) == len(record["conflated"]) == 3
     assert set(record["by_socm"][0]) == {"rank", "i", "j", "text_i", "text_j", "cosine",
-                                         "d_mu", "d_sigma", "socm", "gaussian_w2", "exact_w2"}
+                                         "d_mu", "d_sigma", "socm", "gaussian_w2", "exact_w2",
+                                         "spread_i", "spread_j"}
 
     # i and j are positions among the file's non-blank lines, and the rows are the library's
     from skpool.datasets import load_corpus

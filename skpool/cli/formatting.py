@@ -245,7 +245,8 @@ def format_ot(record) -> str:
 
 #: The numeric columns of ``skpool pairs``: (table column, header).
 PAIR_COLUMNS = [("cosine", "cosine"), ("d_mu", "d_mu"), ("d_sigma", "d_Sigma"),
-                ("socm", "SOCM"), ("gaussian_w2", "W2 Gauss"), ("exact_w2", "W2 exact")]
+                ("socm", "SOCM"), ("gaussian_w2", "W2 Gauss"), ("exact_w2", "W2 exact"),
+                ("spread_i", "tr_i"), ("spread_j", "tr_j")]
 
 
 def _pair_rows(table) -> list[str]:
@@ -255,7 +256,8 @@ def _pair_rows(table) -> list[str]:
     cells = [["#", "i", "j", *(header for _, header in columns)]]
     for rank, row in table.iterrows():
         cells.append([str(rank), str(row["i"]), str(row["j"]),
-                      *(f"{row[key]:.4f}" for key, _ in columns)])
+                      *(f"{row[key]:.{2 if key.startswith('spread') else 4}f}"
+                        for key, _ in columns)])
     widths = [max(len(c[k]) for c in cells) for k in range(len(cells[0]))]
     widths[1] = widths[2] = max(widths[1], widths[2], width)
     lines = []
@@ -314,7 +316,8 @@ def format_pairs(report, *, n_available: int | None = None) -> str:
               "d_mu = (1 - cosine)/2; d_Sigma = B^2(Sigma_i, Sigma_j)/4 of the normalized "
               "token clouds; SOCM = (1 - d_mu) d_Sigma, higher = more collapse. d_Sigma and "
               "SOCM exceed 1 only for texts breaking the paper's trace assumption "
-              "tr(Sigma) <= 2 (values not clipped)."
+              "tr(Sigma) <= 2 (values not clipped); tr_i, tr_j = each text's tr(Sigma), "
+              "its spread ratio."
               + (" W2 Gauss, W2 exact = W2 (not squared) of the raw token clouds with "
                  "uniform token masses; Gauss <= exact (Gelbrich bound)." if r.w2 else "")),
     ]
