@@ -227,7 +227,7 @@ def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
 # Encoders and texts
 # ---------------------------------------------------------------------------------------
 def _make_encoder(encoder, **params) -> TokenEncoder:
-    """A TokenEncoder from an instance (kept as is, ``params`` ignored), a model name/folder or None."""
+    """A TokenEncoder from an instance (kept as is, ``params`` unused), a name or folder, or None."""
     if encoder is None:
         return TokenEncoder(**params)
     if isinstance(encoder, (str, Path)):

@@ -276,3 +276,49 @@ def test_layers_log_scale_figure(capsys, monkeypatch, home, tmp_path, tiny_model
     assert figure.stat().st_size > 0
     # SOCM and the spread ratio are positive at every layer: both panels follow the option
     assert drawn[0][:2] == (["log", "log"] if log_scale else ["linear", "linear"])
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the numbers
+# ---------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_reports_say_how_to_read_socm_and_where_it_was_measured(capsys, home, tiny_model_dir,
+                                                                corpus):
+    args = options(str(tiny_model_dir), corpus, "--quiet", "--max-length", "32")
+    code, report, _ = run(capsys, "report", *args)
+    assert code == 0
+    socm_line = next(line for line in report.splitlines() if line.startswith("mean SOCM"))
+    for label in ("mean SOCM", "mean d_mu", "mean d_Sigma"):
+        line = next(line for line in report.splitlines() if line.startswith(label))
+        assert "[texts.txt, 8 texts, max_length 32]" in line, line  # the file, by name
+    flat = " ".join(report.split())
+    assert "higher = more collapse" in flat
+    assert "0.018 to 0.396 for twelve encoders on 1,000 Wikipedia texts" in flat
+    assert "(0.100 for all-mpnet-base-v2)" in flat
+    assert "[0, 1]" in flat and "tr(Sigma) <= 2" in flat  # the range holds under the assumption
+    assert len(socm_line) <= 100 and max(len(line) for line in report.splitlines()) <= 100
+
+    for command in (["layers", *args], ["compare", str(tiny_model_dir), *args[2:]]):
+        code, table, _ = run(capsys, *command)
+        assert code == 0
+        flat = " ".join(table.split())
+        assert "8 texts, max_length 32" in flat
+        assert "higher = more collapse" in flat and "0.018 to 0.396" in flat
+        assert max(len(line) for line in table.splitlines()[:3]) <= 88
+
+
+def test_user_guide_lists_each_commands_json_fields():
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from skpool.analysis import CollapseRecord, OTRecord
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "user-guide.md").read_text(
+        encoding="utf-8")
+    for marker, record in (("- `skpool report`, `compare` and `layers`:", CollapseRecord),
+                           ("- `skpool ot`:", OTRecord)):
+        item = guide[guide.index(marker):]
+        item = item[:item.index("(`skpool.analysis.")]
+        listed = re.findall(r"`(\w+)`", item[item.index("the fields"):])
+        assert sorted(listed) == sorted(f.name for f in dataclasses.fields(record)), marker

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 import textwrap
 
 from ..math.socm import TRACE_ASSUMPTION
@@ -86,7 +87,8 @@ def format_report(record, *, n_available: int | None = None) -> str:
         corpus += f" (random sample of {n_available:,}, seed {r.seed})"
     limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
     # every number depends on the texts and their truncation: said beside it
-    where = f"[{r.dataset}, {r.n_texts:,} texts, {limit}]"
+    # (a file by its name: its full path is on the corpus line)
+    where = f"[{os.path.basename(r.dataset) or r.dataset}, {r.n_texts:,} texts, {limit}]"
     lines = [
         f"model            {r.model} (layer {r.layer}, {limit})",
         f"corpus           {corpus}",

@@ -19,6 +19,10 @@ DEFAULT_N_TEXTS = 200
 DEFAULT_OT_PAIRS = 200
 #: Largest number of pairs whose SOCM ``skpool pairs`` computes by default.
 DEFAULT_SEARCHED_PAIRS = 20_000
+#: What --model accepts, said the same way in every help text and page.
+MODEL_KINDS = ("a bundled model name (all-MiniLM-L6-v2, all-mpnet-base-v2), a local Hugging "
+               "Face model folder, or a hub id (owner/name) that transformers reads from its "
+               "local cache")
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 #: Largest seed NumPy's legacy generator (scikit-learn's ``check_random_state``) takes.
 MAX_SEED = 2**32 - 1
@@ -132,8 +136,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
     if model:
         parent.add_argument(
             "--model", "-m", default=DEFAULT_MODEL, metavar="M",
-            help="bundled model name or local Hugging Face model folder "
-                 f"(default: {DEFAULT_MODEL}, installed with the project)")
+            help=f"{MODEL_KINDS} (default: {DEFAULT_MODEL}, installed with the project)")
     corpus = parent.add_argument_group("corpus")
     corpus.add_argument(
         "--dataset", "-d", default=DEFAULT_DATASET, metavar="D",
@@ -229,12 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare = subcommands.add_parser(
         "compare", parents=[common_nomodel],
         help="the collapse report of several models on the same texts",
-        description="Run the collapse report for several models (bundled names or local "
-                    "folders, e.g. a backbone and its fine-tuned version) on the same "
+        description="Run the collapse report for several models (bundled names, local "
+                    "folders or hub ids, e.g. a backbone and its fine-tuned version) on the same "
                     "texts and pairs, and print them side by side. --plot saves a grouped "
                     "bar figure.")
     compare.add_argument("models", nargs="+", metavar="MODEL",
-                         help="bundled model name or local Hugging Face model folder")
+                         help=MODEL_KINDS)
     compare.set_defaults(func=commands.run_compare)
 
     common_layers = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs,

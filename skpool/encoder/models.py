@@ -1,4 +1,4 @@
-"""Where a model comes from: bundled names, local folders, hub names.
+"""Where a model comes from: bundled names, local folders, hub ids.
 
 Nothing here imports torch or transformers: resolving a name, finding the
 model's own sequence limit and fingerprinting its files only read small JSON
