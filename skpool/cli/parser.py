@@ -201,7 +201,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the ``skpool`` argument parser with its four subcommands."""
+    """Return the ``skpool`` argument parser with its subcommands."""
     from .. import __version__
 
     socm_pairs = ("average SOCM over K distinct pairs drawn at random, with a standard "
@@ -273,6 +273,27 @@ def build_parser() -> argparse.ArgumentParser:
                          "the raw token embeddings")
     ot.set_defaults(func=commands.run_ot)
 
+    common_pairs = _common_options(
+        model=True, pairs_default=DEFAULT_SEARCHED_PAIRS,
+        pairs_help=f"compute SOCM for at most K pairs (default: {DEFAULT_SEARCHED_PAIRS:,}): "
+                   "all N(N-1)/2 pairs when there are at most K, otherwise K pairs drawn at "
+                   "random, which the output says")
+    pairs = subcommands.add_parser(
+        "pairs", parents=[common_pairs],
+        help="the pairs of texts mean pooling conflates",
+        description="List the pairs of texts with the highest SOCM and, as a second view, "
+                    "the near pairs (the 1%% of all pairs with the highest cosine of the "
+                    "mean-pooled vectors, as a retrieval system compares them) whose token "
+                    "clouds differ most (largest d_Sigma). i and j are positions in the "
+                    "corpus as read (for a file, its non-blank lines in order). --plot "
+                    "marks the listed pairs on the d_mu-d_Sigma scatter.")
+    pairs.add_argument("--top", type=_positive_int, default=10, metavar="K",
+                       help="pairs listed per view (default: 10)")
+    pairs.add_argument("--w2", action="store_true",
+                       help="add the Gaussian and exact W2 (not squared) of the raw token "
+                            "clouds of each listed pair")
+    pairs.set_defaults(func=commands.run_pairs)
+
     cache = subcommands.add_parser(
         "cache", help="what the embedding cache holds; empty or shrink it",
         description="The commands keep every text's token embeddings in a cache folder "
@@ -298,25 +319,4 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep the most recently used entries that fit in SIZE (e.g. "
                             "500M, 2G; units of 1024 bytes) and remove the rest")
     clear.set_defaults(func=commands.run_cache_clear)
-
-    common_pairs = _common_options(
-        model=True, pairs_default=DEFAULT_SEARCHED_PAIRS,
-        pairs_help=f"compute SOCM for at most K pairs (default: {DEFAULT_SEARCHED_PAIRS:,}): "
-                   "all N(N-1)/2 pairs when there are at most K, otherwise K pairs drawn at "
-                   "random, which the output says")
-    pairs = subcommands.add_parser(
-        "pairs", parents=[common_pairs],
-        help="the pairs of texts mean pooling conflates",
-        description="List the pairs of texts with the highest SOCM and, as a second view, "
-                    "the near pairs (the 1%% of all pairs with the highest cosine of the "
-                    "mean-pooled vectors, as a retrieval system compares them) whose token "
-                    "clouds differ most (largest d_Sigma). i and j are positions in the "
-                    "corpus as read (for a file, its non-blank lines in order). --plot "
-                    "marks the listed pairs on the d_mu-d_Sigma scatter.")
-    pairs.add_argument("--top", type=_positive_int, default=10, metavar="K",
-                       help="pairs listed per view (default: 10)")
-    pairs.add_argument("--w2", action="store_true",
-                       help="add the Gaussian and exact W2 (not squared) of the raw token "
-                            "clouds of each listed pair")
-    pairs.set_defaults(func=commands.run_pairs)
     return parser
