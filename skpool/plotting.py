@@ -460,6 +460,12 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
     figure = plot_pair_scatter(searched.d_mu, searched.d_sigma, searched.socm, ax=ax,
                                title=title)
     scatter = figure.axes[0] if ax is None else ax
+    # everything the listed pairs reach stays inside the axes
+    reach = [float(np.max(getattr(report, view)["d_sigma"])) for view, *_ in _PAIR_VIEWS
+             if len(getattr(report, view))]
+    if reach and max(reach) * 1.04 > scatter.get_ylim()[1]:
+        scatter.set_ylim(0.0, 1.06 * max(reach))
+    low, high = scatter.get_ylim()
     for view, label, marker, colour, prefix in _PAIR_VIEWS:
         table = getattr(report, view)
         x = np.asarray(table["d_mu"], dtype=np.float64)
@@ -467,17 +473,21 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
         scatter.scatter(x, y, s=42, marker=marker, facecolors="none", edgecolors=colour,
                         linewidths=1.3, label=f"{label} ({prefix}1-{prefix}{len(table)})",
                         zorder=3)
-        for rank, (px, py) in enumerate(zip(x, y), start=1):
-            # SOCM labels right of their points, near-pair labels left: fewer collisions
-            right = prefix == "S"
-            scatter.annotate(f"{prefix}{rank}", (px, py), xytext=(5 if right else -5, 0),
-                             textcoords="offset points", fontsize=6.5, color=colour,
-                             ha="left" if right else "right", va="center")
-    # everything the listed pairs reach stays inside the axes
-    reach = [float(np.max(getattr(report, view)["d_sigma"])) for view, *_ in _PAIR_VIEWS
-             if len(getattr(report, view))]
-    if reach and max(reach) * 1.04 > scatter.get_ylim()[1]:
-        scatter.set_ylim(0.0, 1.06 * max(reach))
+        if not len(table):
+            continue
+        # the listed pairs sit close together: their labels stand in a column beside
+        # them (SOCM right, near pairs left), one line apart, each joined to its point
+        right = prefix == "S"
+        column = float(x.max()) + 0.07 if right else float(x.min()) - 0.07
+        step, previous = 0.045 * (high - low), np.inf
+        for rank in np.argsort(-y, kind="stable"):
+            place = min(float(y[rank]), previous - step)
+            previous = place
+            scatter.annotate(f"{prefix}{rank + 1}", (x[rank], y[rank]), xytext=(column, place),
+                             textcoords="data", fontsize=6.5, color=colour,
+                             ha="left" if right else "right", va="center",
+                             arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.5,
+                                         "shrinkA": 1, "shrinkB": 3})
     # the pairs crowd the upper left (small d_mu, large d_Sigma): the legend goes below
     scatter.legend(loc="lower right", fontsize=7, framealpha=0.9)
     _save(figure, path)

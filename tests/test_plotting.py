@@ -285,7 +285,11 @@ def test_pairs_report_marks_the_listed_pairs():
                                np.c_[report.searched.d_mu[order], report.searched.d_sigma[order]])
     for marks, table in ((by_socm, report.by_socm), (conflated, report.conflated)):
         np.testing.assert_allclose(marks.get_offsets(), table[["d_mu", "d_sigma"]].to_numpy())
-    labels = [t.get_text() for t in scatter.texts]
-    assert labels == ["S1", "S2", "S3", "C1", "C2", "C3"]
+    # each marked pair carries its rank, joined to the point it names
+    labels = {t.get_text(): t.xy for t in scatter.texts}
+    assert sorted(labels) == ["C1", "C2", "C3", "S1", "S2", "S3"]
+    for prefix, table in (("S", report.by_socm), ("C", report.conflated)):
+        for rank, row in table.iterrows():
+            np.testing.assert_allclose(labels[f"{prefix}{rank}"], (row["d_mu"], row["d_sigma"]))
     with pytest.raises(TypeError, match="PairsReport"):
         plot_pairs_report(report.by_socm)
