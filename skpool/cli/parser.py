@@ -13,7 +13,8 @@ from . import commands
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_DATASET = "wiki-films"
-#: Texts per run by default: about a minute on 2 CPU cores with the bundled model.
+#: Texts per run by default (the time of a default report is measured by
+#: benchmarks/bench_cli.py and quoted in the README).
 DEFAULT_N_TEXTS = 200
 #: Pairs for ``skpool ot`` (each needs an exact transport problem).
 DEFAULT_OT_PAIRS = 200
@@ -145,8 +146,9 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
              "skipped) or a .jsonl file (a \"text\" field per line)")
     corpus.add_argument(
         "--n-texts", "-n", type=_n_texts, default=DEFAULT_N_TEXTS, metavar="N",
-        help=f"use a random sample of N texts (default: {DEFAULT_N_TEXTS}, about a minute "
-             "on 2 CPU cores with the default model); 'all' uses every text")
+        help=f"use a random sample of N texts (default: {DEFAULT_N_TEXTS}); 'all' uses every "
+             "text. All-pairs SOCM grows with N^2: beyond a few hundred texts, sample pairs "
+             "with --pairs")
     corpus.add_argument(
         "--seed", type=_seed, default=0, metavar="S",
         help="seed of the text sample and of the pair sample (default: 0)")
