@@ -14,6 +14,7 @@ Where things live (docs/architecture.md draws the layers):
 - ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler
 - ``skpool.scoring``    CollapseScorer and collapse-aware features for pipelines
 - ``skpool.analysis``   a measured corpus: collapse reports, layer profiles, OT report
+- ``skpool.pairs``      the pairs of texts mean pooling conflates (``skpool pairs``)
 - ``skpool.cli``        the ``skpool`` command line; ``skpool.plotting`` its figures
 
 Public names are imported lazily, so ``import skpool`` does not import torch.

@@ -42,6 +42,7 @@ API_MODULES = {
     "skpool.datasets": None,
     "skpool.plotting": None,
     "skpool.analysis": None,
+    "skpool.pairs": None,
     "skpool.cli": None,
 }
 
