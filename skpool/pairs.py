@@ -40,6 +40,7 @@ import numpy as np
 
 from .analysis import (PairComponents, _check_options, _check_pair_texts, _encode, _labels,
                        _Record, _make_encoder, _paired_components, pair_components)
+from ._progress import progress_bar
 from ._validation import check_positive_int, check_texts, describe
 from .math._ragged import segment_means
 from .math.socm import concentration
@@ -54,8 +55,10 @@ MAX_SEARCHED_PAIRS = 20_000
 NEAR_FRACTION = 0.01
 #: Default length of the text snippets in the tables.
 SNIPPET_LENGTH = 60
-#: Rows of mean-pooled vectors multiplied at once in the cosine search.
+#: Rows of mean-pooled vectors multiplied at once in the cosine search, and the
+#: largest number of pairs one block holds (a few tens of MiB of temporaries).
 _COSINE_BLOCK = 1024
+_COSINE_PAIRS_PER_BLOCK = 2**22
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,29 +196,35 @@ def _pair_number(i, j, n: int):
     return i * n - i * (i + 1) // 2 + (j - i - 1)
 
 
-def _near_pairs(unit: np.ndarray, count: int):
+def _near_pairs(unit: np.ndarray, count: int, *, progress: bool = False):
     """The ``count`` pairs ``i < j`` with the highest cosine: ``(i, j, cosine)``, best first.
 
     ``unit`` holds the mean-pooled vectors divided by their norms; the cosine
-    of every pair is computed, a block of rows at a time, keeping only the
-    best ``count`` so far.
+    of every pair is computed, a block of rows at a time (about four million
+    pairs each), keeping only the best ``count`` so far.
     """
     n = unit.shape[0]
+    rows_per_block = max(1, min(_COSINE_BLOCK, _COSINE_PAIRS_PER_BLOCK // n))
     best_c = np.empty(0)
     best_i = np.empty(0, dtype=np.int64)
     best_j = np.empty(0, dtype=np.int64)
-    for a in range(0, n - 1, _COSINE_BLOCK):
-        b = min(a + _COSINE_BLOCK, n - 1)
-        sims = unit[a:b] @ unit[a:].T  # rows a..b-1 against columns a..n-1
-        rows, cols = np.triu_indices(b - a, k=1, m=n - a)
-        c = np.clip(sims[rows, cols], -1.0, 1.0)
-        i, j = rows + a, cols + a
-        c, i, j = (np.concatenate([best_c, c]), np.concatenate([best_i, i]),
-                   np.concatenate([best_j, j]))
-        if c.size > count:
-            keep = np.argpartition(-c, count - 1)[:count]
-            c, i, j = c[keep], i[keep], j[keep]
-        best_c, best_i, best_j = c, i, j
+    with progress_bar(progress, total=n * (n - 1) // 2, desc="cosine (all pairs)",
+                      unit="pair", unit_scale=True) as bar:
+        for a in range(0, n - 1, rows_per_block):
+            b = min(a + rows_per_block, n - 1)
+            sims = unit[a:b] @ unit[a:].T  # rows a..b-1 against columns a..n-1
+            rows, cols = np.triu_indices(b - a, k=1, m=n - a)
+            c = np.clip(sims[rows, cols], -1.0, 1.0)
+            if c.size > count:  # the block's own best first: the merge stays small
+                keep = np.argpartition(-c, count - 1)[:count]
+                c, rows, cols = c[keep], rows[keep], cols[keep]
+            c, i, j = (np.concatenate([best_c, c]), np.concatenate([best_i, rows + a]),
+                       np.concatenate([best_j, cols + a]))
+            if c.size > count:
+                keep = np.argpartition(-c, count - 1)[:count]
+                c, i, j = c[keep], i[keep], j[keep]
+            best_c, best_i, best_j = c, i, j
+            bar.update(sims.size - (b - a) * (b - a + 1) // 2)
     order = np.lexsort((best_j, best_i, -best_c))
     return best_i[order], best_j[order], best_c[order]
 
@@ -320,7 +329,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     # the conflated view: the near pairs (highest cosine), ranked by d_sigma
     wanted = min(max(top, math.ceil(near_fraction * total)), total)
     count = min(wanted, max_pairs)
-    near_i, near_j, near_cos = _near_pairs(unit, count)
+    near_i, near_j, near_cos = _near_pairs(unit, count, progress=progress)
     if searched.exact:  # already computed: read them off
         k = _pair_number(near_i, near_j, n)
         d_mu, d_sigma, socm = searched.d_mu[k], searched.d_sigma[k], searched.socm[k]

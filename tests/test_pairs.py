@@ -104,6 +104,27 @@ def test_top_k_is_the_top_by_brute_force():
     assert (report.conflated["cosine"] >= near[-1][2] - 1e-12).all()
 
 
+def test_near_pairs_across_many_cosine_blocks(monkeypatch):
+    import skpool.pairs as pairs
+
+    clouds = _clouds(n=23, seed=5)
+    rows = _brute_force(clouds)
+    expected = pairs_report_of_tokens(clouds, top=4, near_fraction=0.1)
+    # a few rows per block: the running selection must find the same near pairs
+    monkeypatch.setattr(pairs, "_COSINE_PAIRS_PER_BLOCK", 30)
+    report = pairs_report_of_tokens(clouds, top=4, near_fraction=0.1)
+    near = sorted(rows, key=lambda r: -r[2])[:math.ceil(0.1 * len(rows))]
+    assert report.record.n_near_pairs == len(near) == 26
+    assert report.record.min_near_cosine == pytest.approx(near[-1][2], rel=1e-9)
+    best = sorted(near, key=lambda r: -r[5])[:4]
+    assert [(r[0], r[1]) for r in best] == list(zip(report.conflated["i"],
+                                                    report.conflated["j"]))
+    import pandas as pd
+
+    # the same rows; the cosines may differ in the last bits (products of other shapes)
+    pd.testing.assert_frame_equal(report.conflated, expected.conflated, rtol=1e-12, atol=1e-15)
+
+
 def test_sampled_search_is_stated_and_is_mean_socms_sample():
     clouds = _clouds(n=16, seed=2)  # 120 pairs
     report = pairs_report_of_tokens(clouds, top=4, max_pairs=30, near_fraction=0.5,
