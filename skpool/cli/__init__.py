@@ -6,7 +6,9 @@ d_Sigma, the texts that break the paper's trace assumption, the token
 concentration and the truncations). ``skpool compare`` does it for several
 models on the same texts, ``skpool layers`` for every hidden layer of one
 model, and ``skpool ot`` compares the Gaussian and exact 2-Wasserstein
-distances of token clouds on sampled pairs.
+distances of token clouds on sampled pairs. ``skpool pairs`` names the pairs
+of texts behind the score: those with the highest SOCM, and the near pairs
+(highest cosine of the mean-pooled vectors) whose token clouds differ most.
 
 - :mod:`skpool.cli.parser`     the options, each checked as it is parsed
 - :mod:`skpool.cli.commands`   the commands, on one shared skeleton
