@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pairs", parents=[common_pairs],
         help="the pairs of texts mean pooling conflates",
         description="List the pairs of texts with the highest SOCM and, as a second view, "
-                    "the near pairs (the 1%% of all pairs with the highest cosine of the "
+                    "the near pairs (the 1% of all pairs with the highest cosine of the "
                     "mean-pooled vectors, as a retrieval system compares them) whose token "
                     "clouds differ most (largest d_Sigma). i and j are positions in the "
                     "corpus as read (for a file, its non-blank lines in order). --plot "
