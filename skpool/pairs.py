@@ -149,7 +149,7 @@ def _import_pandas():
     except ImportError:
         raise ImportError(
             "pairs_report returns its tables as pandas DataFrames, and pandas is not "
-            "installed: pip install pandas   (or pip install 'skpool[pandas]')."
+            "installed: pip install pandas"
         ) from None
     return pd
 

@@ -367,3 +367,17 @@ def test_pairs_figure_draws_the_searched_pairs(capsys, tmp_path, tiny_model_dir,
     assert call["socm"].size == record["n_pairs_searched"] == 12
     assert "12 sampled of 28 pairs (seed 0)" in call["title"]
     assert max(row["socm"] for row in record["by_socm"]) == pytest.approx(call["socm"].max())
+
+
+def test_without_pandas_the_command_says_what_to_install(capsys, monkeypatch, tiny_model_dir,
+                                                          corpus_txt):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    code, out, err = run(capsys, "pairs", "--model", tiny_model_dir, "--dataset", corpus_txt,
+                         "--quiet")
+    assert code == 1 and out == ""
+    assert err.startswith("skpool: error: skpool pairs needs pandas") and "pip install" in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(ImportError, match="pip install pandas"):
+        pairs_report_of_tokens(_clouds(n=3))

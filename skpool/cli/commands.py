@@ -376,7 +376,7 @@ def run_pairs(args) -> int:
         import pandas  # noqa: F401
     except ImportError:
         raise ImportError("skpool pairs needs pandas, which is not installed: "
-                          "pip install pandas") from None
+                          f"{_install_hint('pandas')}") from None
 
     def measure(corpus):
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
