@@ -236,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the collapse report of several models on the same texts",
         description="Run the collapse report for several models (bundled names, local "
                     "folders or hub ids, e.g. a backbone and its fine-tuned version) on the same "
-                    "texts and pairs, and print them side by side. --plot saves a grouped "
-                    "bar figure.")
+                    "texts and pairs, and print them side by side. --plot saves one bar panel "
+                    "per statistic, the models named on the axes, one paper column wide.")
     compare.add_argument("models", nargs="+", metavar="MODEL",
                          help=MODEL_KINDS)
     compare.set_defaults(func=commands.run_compare)
