@@ -15,6 +15,10 @@ import time
 
 import pytest
 
+import skpool
+import skpool.analysis
+import skpool.math.socm
+import skpool.ot
 from skpool.cli import main
 from skpool.encoder import clear_model_cache
 from skpool.encoder import _torch as torch_backend
@@ -322,3 +326,44 @@ def test_user_guide_lists_each_commands_json_fields():
         item = item[:item.index("(`skpool.analysis.")]
         listed = re.findall(r"`(\w+)`", item[item.index("the fields"):])
         assert sorted(listed) == sorted(f.name for f in dataclasses.fields(record)), marker
+
+
+# ---------------------------------------------------------------------------------------
+# The library: quiet by default, the same numbers with a bar
+# ---------------------------------------------------------------------------------------
+def _clouds(n=40, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(int(rng.integers(3, 30)), 12)) + 1.0 for _ in range(n)]
+
+
+@pytest.mark.parametrize("call, bar", [
+    (lambda c, p: skpool.mean_socm(c, n_jobs=2, working_memory=0.05, progress=p).mean,
+     "SOCM (all pairs)"),
+    (lambda c, p: skpool.mean_socm(c, 300, random_state=0, n_jobs=2, progress=p).mean,
+     "SOCM (sampled pairs)"),
+    (lambda c, p: skpool.pairwise_socm(c, n_jobs=2, working_memory=0.05, progress=p),
+     "SOCM (all pairs)"),
+    (lambda c, p: skpool.math.socm.pairwise_bures_squared(c, progress=p), "Bures (all pairs)"),
+    (lambda c, p: skpool.ot.compare_w2(c, 30, random_state=0, n_jobs=2,
+                                      progress=p).table["exact_w2"].to_numpy(), "Exact W2"),
+    (lambda c, p: skpool.analysis.pair_components(c, n_pairs=50, random_state=0,
+                                                  progress=p).socm, "SOCM (sampled pairs)"),
+])
+def test_library_progress_is_off_by_default_and_changes_nothing(capsys, call, bar):
+    import numpy as np
+
+    clouds = _clouds()
+    quiet = call(clouds, False)
+    assert capsys.readouterr().err == ""
+    shown = call(clouds, True)
+    err = capsys.readouterr().err
+    assert bar in err and "100%" in err
+    # the same tasks in the same order: the same numbers, bit for bit
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(quiet))
+
+
+def test_library_progress_must_be_a_bool():
+    with pytest.raises(TypeError, match="progress to be True or False"):
+        skpool.mean_socm(_clouds(4), progress="yes")
