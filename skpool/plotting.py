@@ -31,7 +31,8 @@ def _pyplot():
     except ImportError:
         raise ImportError(
             "skpool.plotting needs matplotlib, which is not installed: "
-            "pip install matplotlib   (or pip install 'skpool[plot]')."
+            "pip install matplotlib (skpool is not on a package index: its [plot] extra "
+            "installs only from a clone, pip install -e '.[plot]')."
         ) from None
     headless = (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
                 and not os.environ.get("WAYLAND_DISPLAY"))

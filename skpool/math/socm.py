@@ -782,7 +782,7 @@ class Concentration:
             import pandas as pd
         except ImportError:  # pragma: no cover - pandas is a test dependency
             raise ImportError(
-                "Concentration.to_frame needs pandas: pip install 'skpool[pandas]'."
+                "Concentration.to_frame needs pandas, which is not installed: pip install pandas."
             ) from None
         return pd.DataFrame({"n_tokens": self.n_tokens, "spread": self.spread,
                              "mean_cosine": self.mean_cosine})

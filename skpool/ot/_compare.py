@@ -107,7 +107,7 @@ def _import_pandas():
     except ImportError:
         raise ImportError(
             "compare_w2 returns its table as a pandas DataFrame, and pandas is not installed. "
-            "Install it with: pip install pandas   (or pip install 'skpool[pandas]')."
+            "Install it with: pip install pandas."
         ) from None
     return pd
 
