@@ -381,3 +381,24 @@ def test_without_pandas_the_command_says_what_to_install(capsys, monkeypatch, ti
     assert len(err.strip().splitlines()) == 1
     with pytest.raises(ImportError, match="pip install pandas"):
         pairs_report_of_tokens(_clouds(n=3))
+
+
+def test_user_guide_lists_the_pairs_json_fields():
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from skpool.pairs import PairsRecord
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "user-guide.md").read_text(
+        encoding="utf-8")
+    item = guide[guide.index("- `skpool pairs`: one record"):]
+    fields = item[item.index("what was searched"):item.index("(`skpool.pairs.PairsRecord`)")]
+    assert sorted(re.findall(r"`(\w+)`", fields)) == sorted(
+        f.name for f in dataclasses.fields(PairsRecord))
+    rows = item[item.index("one entry per pair with"):item.index("see\n")]
+    report = pairs_report_of_tokens(_clouds(n=4), ["a b", "c d", "e f", "g h"], w2=True)
+    from skpool.cli.formatting import pairs_to_records
+
+    [record] = pairs_to_records(report)
+    assert sorted(re.findall(r"`(\w+)`", rows)) == sorted(record["by_socm"][0])
