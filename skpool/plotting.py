@@ -663,7 +663,7 @@ def plot_model_comparison(records, ax=None, path=None, *,
         ``mean_cosine``.
     labels : sequence of str, optional
         The models' names on the axes; the records' ``model`` when None
-        (a folder is named by its last part).
+        (a folder or hub id by its last part, unless two would read the same).
     title : str, optional
 
     Returns
@@ -684,7 +684,10 @@ def plot_model_comparison(records, ax=None, path=None, *,
     records = _as_records(records, function=name)
     metrics = _check_metrics(metrics, function=name)
     if labels is None:
-        labels = [_short_label(r.get("model", f"model {k}")) for k, r in enumerate(records)]
+        names = [str(r.get("model", f"model {k}")) for k, r in enumerate(records)]
+        labels = [_short_label(name) for name in names]
+        if len(set(labels)) < len(labels):  # e.g. two folders ending in checkpoint-500
+            labels = [_short_label(name, last_part=False) for name in names]
     labels = [str(label) for label in labels]
     if len(labels) != len(records):
         raise ValueError(f"{name} expects one label per record ({len(records)}). "
@@ -725,9 +728,9 @@ def plot_model_comparison(records, ax=None, path=None, *,
     return figure
 
 
-def _short_label(name) -> str:
-    """A model's name for an axis: a folder by its last part, at most 28 characters."""
+def _short_label(name, *, last_part: bool = True) -> str:
+    """A model's name for an axis: a folder or hub id by its last part, at most 28 characters."""
     name = str(name).rstrip("/")
-    if "/" in name and Path(name).name and (Path(name).is_absolute() or name.startswith(".")):
+    if last_part and "/" in name and Path(name).name:
         name = Path(name).name
     return name if len(name) <= 28 else name[:12] + "..." + name[-13:]

@@ -293,3 +293,17 @@ def test_pairs_report_marks_the_listed_pairs():
             np.testing.assert_allclose(labels[f"{prefix}{rank}"], (row["d_mu"], row["d_sigma"]))
     with pytest.raises(TypeError, match="PairsReport"):
         plot_pairs_report(report.by_socm)
+
+
+def test_model_comparison_names_folders_by_their_last_part_unless_ambiguous():
+    def records(*names):
+        return [{"model": name, "mean_socm": 0.5} for name in names]
+
+    figure = plot_model_comparison(records("sentence-transformers/all-MiniLM-L6-v2",
+                                           "/models/my-finetuned"), metrics=["mean_socm"])
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == [
+        "all-MiniLM-L6-v2", "my-finetuned"]
+    figure = plot_model_comparison(records("/runs/a/checkpoint-500", "/runs/b/checkpoint-500"),
+                                   metrics=["mean_socm"])
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == [
+        "/runs/a/checkpoint-500", "/runs/b/checkpoint-500"]
