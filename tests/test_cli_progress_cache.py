@@ -190,6 +190,14 @@ def test_cache_option_no_cache_and_cache_info_clear(capsys, home, tmp_path, tiny
     assert code == 0 and "none" in out
 
 
+def test_cache_and_no_cache_exclude_each_other(capsys, home, tmp_path, tiny_model_dir,
+                                              corpus):
+    code, out, err = run(capsys, "report", *options(str(tiny_model_dir), corpus, "--quiet"),
+                         "--cache", tmp_path / "c", "--no-cache")
+    assert code == 1 and out == ""
+    assert err == "skpool: error: --cache and --no-cache exclude each other: give one of them\n"
+
+
 def test_cache_info_of_the_default_folder_before_any_run(capsys, home):
     code, out, _ = run(capsys, "cache", "info")
     assert code == 0

@@ -104,6 +104,8 @@ def _cache_folder(args) -> Path | None:
     from ..encoder._cache import default_cache_folder
 
     if getattr(args, "no_cache", False):
+        if args.cache is not None:
+            raise ValueError("--cache and --no-cache exclude each other: give one of them")
         return None
     return default_cache_folder() if args.cache is None else Path(args.cache).expanduser()
 
