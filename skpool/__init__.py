@@ -11,10 +11,12 @@ Where things live (docs/architecture.md draws the layers):
 - ``skpool.math``       the mathematics (NumPy only): Gaussian view, Bures, SOCM
 - ``skpool.ot``         optimal-transport distances between token clouds (POT)
 - ``skpool.encoder``    the Hugging Face token encoder (the only torch importer)
-- ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler
+- ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler, CLS/max/last
+                        token and the model's own pooling
 - ``skpool.scoring``    CollapseScorer and collapse-aware features for pipelines
 - ``skpool.analysis``   a measured corpus: collapse reports, layer profiles, OT report
 - ``skpool.pairs``      the pairs of texts mean pooling conflates (``skpool pairs``)
+- ``skpool.evaluation`` collapse against downstream scores (``skpool evaluate``)
 - ``skpool.cli``        the ``skpool`` command line; ``skpool.plotting`` its figures
 
 Public names are imported lazily, so ``import skpool`` does not import torch.
@@ -30,6 +32,10 @@ _LAZY = {
     "TokenEncoder": "skpool.encoder",
     "MeanPooler": "skpool.pooling",
     "GaussianPooler": "skpool.pooling",
+    "CLSPooler": "skpool.pooling",
+    "MaxPooler": "skpool.pooling",
+    "LastTokenPooler": "skpool.pooling",
+    "ModelPooler": "skpool.pooling",
     "socm": "skpool.math.socm",
     "socm_components": "skpool.math.socm",
     "pairwise_socm": "skpool.math.socm",
@@ -37,6 +43,8 @@ _LAZY = {
     "pairwise_bures_squared": "skpool.math.socm",
     "mean_socm": "skpool.math.socm",
     "concentration": "skpool.math.socm",
+    "match_concentration": "skpool.math.matching",
+    "matched_mean_socm": "skpool.math.matching",
     "CollapseScorer": "skpool.scoring",
     "CollapseFeatures": "skpool.scoring",
     "layer_profile": "skpool.analysis",

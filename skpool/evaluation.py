@@ -57,7 +57,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from ._lee50 import load_lee50  # STAGING: skpool.datasets after integration
-from ._strategy_poolers import CLSPooler, LastTokenPooler, MaxPooler  # STAGING: skpool.pooling
+from .pooling import CLSPooler, LastTokenPooler, MaxPooler
 from ._validation import check_positive_int, describe
 from .datasets import load_bbc_news, load_rotten_tomatoes
 from .encoder import TokenEncoder, TruncationWarning

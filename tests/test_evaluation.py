@@ -16,12 +16,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skpool import GaussianPooler, MeanPooler, TokenEncoder, concentration, mean_socm
-from skpool._strategy_poolers import CLSPooler
+from skpool import (CLSPooler, GaussianPooler, MeanPooler, TokenEncoder, concentration,
+                    matched_mean_socm, mean_socm)
 from skpool.evaluation import (EvaluationRecord, error_by_quintile, evaluate,
                                neighbour_socm, partial_spearman,
                                socm_score_correlations, spearman_interval)
-from skpool.math.matching import matched_mean_socm
 from skpool.ot import pairwise_w2
 
 pytestmark = pytest.mark.filterwarnings("ignore::skpool.encoder.TruncationWarning")

@@ -23,7 +23,8 @@ from sklearn.utils import estimator_checks as ec
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from skpool import CollapseFeatures, GaussianPooler, MeanPooler, TokenSets
+from skpool import (CLSPooler, CollapseFeatures, GaussianPooler, LastTokenPooler, MaxPooler,
+                    MeanPooler, TokenSets)
 
 # -- the estimators and their inputs -------------------------------------------------------
 
@@ -54,6 +55,10 @@ ESTIMATORS = [
                                  n_components=3), "texts"),
     ("TokenEncoder", lambda tiny: _encoder(tiny), "texts"),
     ("CollapseFeatures", lambda tiny: CollapseFeatures(n_landmarks=3, random_state=0), "tokens"),
+    ("CLSPooler", lambda tiny: CLSPooler(), "tokens"),
+    ("MaxPooler", lambda tiny: MaxPooler(), "tokens"),
+    ("LastTokenPooler", lambda tiny: LastTokenPooler(), "tokens"),
+    ("CLSPooler-encoder", lambda tiny: CLSPooler(encoder=_encoder(tiny)), "texts"),
 ]
 POOLERS = [e for e in ESTIMATORS if e[0] != "TokenEncoder"]
 

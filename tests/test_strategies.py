@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from skpool import TokenEncoder, TokenSets, concentration, mean_socm, socm
-from skpool._strategy_poolers import (CLSPooler, LastTokenPooler, MaxPooler, ModelPooler,
-                                      PoolingMismatchWarning, warn_if_trained_otherwise)
+from skpool import (CLSPooler, LastTokenPooler, MaxPooler, MeanPooler, ModelPooler, TokenEncoder,
+                    TokenSets, concentration, match_concentration, matched_mean_socm,
+                    mean_socm, socm)
 from skpool.encoder.pooling_config import read_model_pooling
 from skpool.math._strategies import first_token, last_token, max_over_tokens
-from skpool.math.matching import match_concentration, matched_mean_socm
+from skpool.pooling import PoolingMismatchWarning
 
 # sample_texts holds one text longer than the tiny model's 64 positions
 pytestmark = pytest.mark.filterwarnings("ignore::skpool.encoder.TruncationWarning")
@@ -183,8 +183,6 @@ def test_model_pooler_follows_the_declared_mode(tmp_path, tiny_model_dir, sample
 
 
 def test_model_pooler_of_the_bundled_model_is_mean_pooling():
-    from skpool import MeanPooler
-
     texts = ["A cat sat on the mat.", "Stocks fell."]
     encoder = TokenEncoder(device="cpu")
     pooler = ModelPooler(encoder=encoder)
@@ -203,17 +201,21 @@ def test_model_pooler_refuses_what_it_cannot_follow(tmp_path, tiny_model_dir, sa
         ModelPooler(encoder=TokenEncoder(model=str(folder))).fit(sample_texts)
 
 
-def test_warning_when_a_cls_model_is_pooled_otherwise(tmp_path, tiny_model_dir):
+def test_mean_pooling_a_cls_model_warns_at_the_users_line(tmp_path, tiny_model_dir,
+                                                           sample_texts):
     folder = _st_folder(tmp_path, tiny_model_dir, CLS_FLAGS)
-    with pytest.warns(PoolingMismatchWarning, match="trained with 'cls' pooling.*CLSPooler"):
-        warn_if_trained_otherwise(TokenEncoder(model=str(folder)), "mean", stacklevel=2)
+    with pytest.warns(PoolingMismatchWarning,
+                      match="trained with 'cls' pooling.*Use CLSPooler") as caught:
+        MeanPooler(encoder=TokenEncoder(model=str(folder), device="cpu")).fit(sample_texts)
+    assert caught[0].filename == __file__
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        warn_if_trained_otherwise(TokenEncoder(model=str(folder)), "cls")
-        warn_if_trained_otherwise(TokenEncoder(), "mean")            # trained with mean
-        warn_if_trained_otherwise(TokenEncoder(model=str(tiny_model_dir)), "mean")  # declares none
+        warnings.simplefilter("error", PoolingMismatchWarning)
+        CLSPooler(encoder=TokenEncoder(model=str(folder), device="cpu")).fit(sample_texts)
+        MeanPooler(encoder=TokenEncoder(model=str(tiny_model_dir), device="cpu")).fit(
+            sample_texts)                                       # declares no pooling
+        MeanPooler().fit(_clouds())                             # no model to ask
 
 
 # ---------------------------------------------------------------------------------------
