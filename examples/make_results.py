@@ -227,9 +227,20 @@ def main(argv=None) -> int:
     total = time.perf_counter() - started
     page = render(args, films_report, full_report, other_reports, profile, comparison_rows,
                   untrained_report, ot_results, pairs, timer, total, max_length, n)
-    (args.docs / "results.md").write_text(page, encoding="utf-8")
+    (args.docs / "results.md").write_text(page + _evaluation_section(args.docs / "results.md"),
+                                          encoding="utf-8")
     print(f"[make_results] wrote {args.docs / 'results.md'} and {figures}/ in {total:.0f} s")
     return 0
+
+
+def _evaluation_section(path: Path) -> str:
+    """The section examples/make_evaluation.py wrote into the page, kept as it is."""
+    from make_evaluation import BEGIN, END
+
+    page = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN not in page or END not in page:
+        return ""
+    return "\n" + BEGIN + page.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
 
 
 # ---------------------------------------------------------------------------------------
