@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 import skpool  # noqa: E402
 from skpool import TokenEncoder  # noqa: E402
 from skpool.evaluation import evaluate, socm_score_correlations  # noqa: E402
+from skpool.plotting import plot_socm_vs_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_models import build_untrained_minilm  # noqa: E402
@@ -97,8 +98,7 @@ def main(argv=None) -> int:
     steps = []
     common = dict(tasks=("bbc-news", "rotten-tomatoes", "lee-50"), poolings=POOLINGS,
                   n_texts=args.n_texts, n_pairs=args.pairs, n_bootstrap=args.bootstrap,
-                  random_state=SEED, progress=lambda m: print(f"[make_evaluation] {m}",
-                                                              flush=True))
+                  random_state=SEED, progress=True)
     results = []
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # truncation is counted in the records
@@ -129,7 +129,6 @@ def main(argv=None) -> int:
 
     figures = args.docs / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    from skpool._plot_evaluation import plot_socm_vs_score  # STAGING: skpool.plotting
 
     plot_socm_vs_score(records, path=figures / "socm_vs_score.png", pooling="mean")
     plot_socm_vs_score(records, path=figures / "matched_socm_vs_score.png", pooling="mean",

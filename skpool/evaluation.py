@@ -56,6 +56,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
+from ._progress import check_progress, progress_bar
 from ._validation import check_positive_int, describe
 from .datasets import load_bbc_news, load_lee50, load_rotten_tomatoes
 from .encoder import TokenEncoder, TruncationWarning
@@ -854,7 +855,7 @@ def _model_pooling(label, encoder) -> str:
 def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "lee-50"), *,
              layers=None, poolings=DEFAULT_POOLINGS, n_texts=300, max_length=None,
              n_pairs=1000, n_folds=5, classifier=None, n_bootstrap=1000, random_state=0,
-             cache=None, n_jobs=None, progress=None) -> Evaluation:
+             cache=None, n_jobs=None, progress=False) -> Evaluation:
     r"""Collapse against downstream scores for each model, layer, pooling and task.
 
     Each model encodes the texts of all tasks once, every requested layer
@@ -910,8 +911,8 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         temporary one. An encoder given with its own ``cache`` keeps it.
     n_jobs : int or None
         Workers for SOCM and exact :math:`W_2` (joblib convention).
-    progress : callable or None
-        Called with one line of text as each step starts.
+    progress : bool, default=False
+        Show a progress bar per model over its layers and tasks (on stderr).
 
     Returns
     -------
@@ -941,7 +942,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             raise ValueError("Expected layers to name at least one layer. Received none.")
     classifier = _default_classifier() if classifier is None else classifier
     seed = _seed(random_state)
-    report = progress if progress is not None else (lambda message: None)
+    progress = check_progress(progress)
 
     data = {}
     for name in task_names:
@@ -968,7 +969,9 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             resolved = _resolve_layers(layers, encoder.n_layers_, label)
             pooling_of = {p: (_model_pooling(label, encoder) if p == "model" else p)
                           for p in pooling_names}
-            report(f"{label}: encoding {len(all_texts)} texts at layers {resolved}")
+            bar = progress_bar(progress, total=len(resolved) * len(task_names),
+                               desc=f"evaluate {label}", unit="step")
+            bar.set_postfix_str(f"encoding {len(all_texts)} texts")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TruncationWarning)
                 for start in range(0, len(all_texts), 64):  # fill the cache, a chunk at a time
@@ -976,7 +979,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             for layer in resolved:
                 layer_encoder = clone(encoder).set_params(layer=layer)
                 for name in task_names:
-                    report(f"{label}: layer {layer}, {name}")
+                    bar.set_postfix_str(f"layer {layer}, {name}")
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", TruncationWarning)
                         tokens = layer_encoder.transform(data[name].texts)
@@ -988,6 +991,8 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
                         diagnose=layer == resolved[-1])
                     records.extend(new)
                     diagnostics.extend(found)
+                    bar.update(1)
+            bar.close()
     correlations = socm_score_correlations(records, n_bootstrap=n_bootstrap, random_state=seed)
     settings = {"tasks": task_names, "poolings": pooling_names, "n_texts": n_texts,
                 "n_pairs": n_pairs, "n_folds": n_folds, "n_bootstrap": n_bootstrap,

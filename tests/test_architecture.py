@@ -27,7 +27,6 @@ LAYERS = {
     "": MEASUREMENT,  # everything not named here
     "cli": PRESENTATION,
     "plotting": PRESENTATION,
-    "_plot_evaluation": PRESENTATION,  # figures of skpool.evaluation
     "__main__": PRESENTATION,
 }
 

@@ -333,3 +333,33 @@ def test_evaluate_names_bad_arguments(tiny_model_dir):
         evaluate(encoder, ["lee-50"], layers=[5], n_texts=6)
     with pytest.raises(ValueError, match="at least n_folds=5 texts.*fewer folds"):
         evaluate(encoder, ["bbc-news"], n_texts=10)
+
+
+# ---------------------------------------------------------------------------------------
+# The figure
+# ---------------------------------------------------------------------------------------
+def test_plot_socm_vs_score_draws_each_model_layer_as_a_labelled_point(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skpool.plotting import plot_socm_vs_score
+
+    records = [_record(model, layer, 0.5 + 0.05 * layer, 0.1 * layer + k, 0.2, 1.0, 0.5,
+                       task=task)
+               for k, model in enumerate(("a", "b")) for task in ("t1", "t2")
+               for layer in range(4)]
+    records.append(_record("a", 0, 0.9, 0.3, 0.2, 1.0, 0.5, pooling="cls"))
+    path = tmp_path / "socm_vs_score.png"
+    figure = plot_socm_vs_score(records, path=path)
+    assert path.stat().st_size > 0
+    assert [axis.get_title() for axis in figure.axes] == ["t1 (mean pooling)",
+                                                          "t2 (mean pooling)"]
+    first = figure.axes[0]
+    assert [t.get_text() for t in first.texts] == ["0", "1", "2", "3"] * 2
+    x, y = first.lines[0].get_data()  # model "a", its layers in order
+    assert list(x) == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert list(y) == pytest.approx([0.5, 0.55, 0.6, 0.65])
+    matched = plot_socm_vs_score(records, measure="matched_socm")
+    assert matched.axes[0].get_xlabel() == "concentration-matched SOCM"
+    with pytest.raises(ValueError, match=r"no record with pooling 'max'.*\['cls', 'mean'\]"):
+        plot_socm_vs_score(records, pooling="max")
+    with pytest.raises(ValueError, match="measure among"):
+        plot_socm_vs_score(records, measure="socm")
