@@ -301,8 +301,10 @@ def run_compare(args) -> int:
     def plot(corpus, measured, out):
         from ..plotting import plot_model_comparison
 
-        return plot_model_comparison(measured.records, path=args.plot,
-                                     title=f"{corpus.name}: {len(corpus.texts):,} texts")
+        n = len(corpus.texts)
+        return plot_model_comparison(
+            measured.records, path=args.plot,
+            title=f"{_short(corpus.name)}: {n:,} texts\nSOCM over {_pairs_note(args.pairs, n)}")
 
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: {len(args.models)} models; SOCM over "
