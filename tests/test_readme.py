@@ -35,6 +35,7 @@ API_MODULES = {
     "skpool": None,
     "skpool.math.socm": None,
     "skpool.math.gaussian": None,
+    "skpool.math.matching": None,
     "skpool.ot": None,
     "skpool.scoring": None,
     "skpool.pooling": None,
@@ -42,6 +43,7 @@ API_MODULES = {
     "skpool.datasets": None,
     "skpool.plotting": None,
     "skpool.analysis": None,
+    "skpool.evaluation": None,
     "skpool.pairs": None,
     "skpool.cli": None,
 }
