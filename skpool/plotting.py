@@ -806,7 +806,7 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
                               xytext=(4, 3), fontsize=7, color=color)
         axis.set_title(f"{task} ({pooling} pooling)", fontsize=10)
         axis.set_xlabel(_MEASURE_LABELS[measure])
-        axis.set_ylabel(metric)
+        axis.set_ylabel({"spearman": "Spearman with human scores"}.get(metric, metric))
         axis.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3),

@@ -190,16 +190,18 @@ def _pairs_note(n_pairs, n_texts) -> str:
     return f"{n_pairs:,} sampled pairs of {total:,}"
 
 
-def _run(args, *, status: Callable, measure: Callable, plot: Callable) -> int:
+def _run(args, *, status: Callable, measure: Callable, plot: Callable,
+         load: Callable = None) -> int:
     """The skeleton every command runs on.
 
     ``status(corpus)`` says what will be computed, ``measure(corpus)``
     returns a :class:`Measured`, ``plot(corpus, measured, out)`` returns the
-    figure saved to ``--plot``.
+    figure saved to ``--plot``. ``load(args, out)`` replaces the one corpus of
+    ``--dataset`` (``skpool evaluate`` loads its tasks itself).
     """
     out = _Output(args)
     _check_outputs(args)
-    corpus = _load(args, out)
+    corpus = (load or _load)(args, out)
     out.status(status(corpus))
     with _verbosity(args):
         measured = measure(corpus)
@@ -402,3 +404,36 @@ def run_pairs(args) -> int:
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding with {args.model}; SOCM over "
         f"{_pairs_note(args.pairs, len(corpus.texts))}, cosine over all pairs"))
+
+
+def run_evaluate(args) -> int:
+    """``skpool evaluate``: collapse against downstream scores, layer by layer."""
+    from ..evaluation import DEFAULT_POOLINGS, TASKS, evaluate
+    from .parser import DEFAULT_MODEL
+
+    models = args.model or [DEFAULT_MODEL]
+    poolings = args.pooling or list(DEFAULT_POOLINGS)
+
+    def load(args, out):
+        tasks = args.dataset or list(TASKS)
+        out.status(f"skpool: tasks {', '.join(tasks)}; {len(models)} model(s); poolings "
+                   f"{', '.join(poolings)}")
+        return tasks
+
+    def measure(tasks):
+        encoders = {model: _encoder(args, model) for model in models}
+        result = evaluate(encoders, tasks, layers=args.layers, poolings=poolings,
+                          n_texts=args.n_texts, n_pairs=args.pairs, n_folds=args.folds,
+                          n_bootstrap=args.bootstrap, random_state=args.seed,
+                          n_jobs=args.n_jobs, progress=_progress(args))
+        return Measured(list(result.records), formatting.format_evaluation(result), result)
+
+    def plot(tasks, measured, out):
+        from ..plotting import plot_socm_vs_score
+
+        return plot_socm_vs_score(measured.records, path=args.plot, pooling=poolings[0],
+                                  title=", ".join(_short(m, 24) for m in models))
+
+    return _run(args, measure=measure, plot=plot, load=load, status=lambda tasks: (
+        "skpool: each model encodes every task's texts once; SOCM over "
+        f"{args.pairs:,} sampled pairs per task and layer"))

@@ -343,3 +343,47 @@ def pairs_to_records(report) -> list[dict]:
 def records_to_json(records) -> str:
     """Return records as a JSON list (what ``--json`` writes)."""
     return json.dumps([_as_dict(r) for r in records], indent=2, allow_nan=False)
+
+
+#: ``skpool evaluate``: its records, its correlations, its per-text error table.
+EVALUATE_COLUMNS = [
+    ("model", "model"), ("layer", "layer"), ("task", "task"), ("pooling", "pooling"),
+    ("score", "score"), ("score_std", "+/-"), ("mean_socm", "mean SOCM"), ("stderr", "SE"),
+    ("matched_socm", "matched"), ("mean_spread", "spread"), ("mean_cosine", "cosine"),
+    ("n_trace_violations", "tr>2"), ("n_truncated", "truncated"),
+]
+CORRELATION_COLUMNS = [
+    ("task", "task"), ("pooling", "pooling"), ("scope", "points"), ("measure", "collapse"),
+    ("n_points", "n"), ("spearman", "rho"), ("p_value", "p"), ("ci_low", "CI low"),
+    ("ci_high", "CI high"), ("partial_spearman", "partial rho"),
+    ("partial_p_value", "partial p"), ("note", "note"),
+]
+QUINTILE_COLUMNS = [
+    ("model", "model"), ("task", "task"), ("layer", "layer"), ("pooling", "pooling"),
+    ("by", "grouped by"), ("bin", "quintile"), ("low", "from"), ("high", "to"),
+    ("n_texts", "texts"), ("error_rate", "error rate"),
+]
+
+
+def format_evaluation(result) -> str:
+    """Return the three tables of an :class:`~skpool.evaluation.Evaluation`."""
+    settings = result.settings
+    lines = [
+        f"score: {settings['n_folds']}-fold accuracy (+/- over folds) or Spearman with human "
+        "similarity (+/- bootstrap over pairs); mean SOCM over "
+        f"{settings['n_pairs'] or 'all'} pairs per task and layer (SE); matched = "
+        "concentration-matched SOCM (every text at tr(Sigma) = 1); spread = mean tr(Sigma); "
+        "cosine = mean within-text cosine; tr>2 = texts breaking the paper's assumption",
+        format_table(result.records, EVALUATE_COLUMNS),
+        "",
+        "Spearman correlation of collapse and score across layers (and models), with a "
+        f"{settings['n_bootstrap']}-resample bootstrap 95% interval; partial = controlling "
+        "for mean spread and mean within-text cosine",
+        format_table(result.correlations, CORRELATION_COLUMNS),
+    ]
+    if result.diagnostics:
+        lines += ["", "Error rate by quintile of the spread tr(Sigma) and of the mean SOCM to "
+                  "the 5 nearest texts by mean pooling (out of fold, each model's last layer)",
+                  format_table([row for d in result.diagnostics for row in d.to_dicts()],
+                               QUINTILE_COLUMNS)]
+    return "\n".join(lines)

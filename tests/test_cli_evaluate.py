@@ -1,0 +1,95 @@
+"""``skpool evaluate`` run in-process on the tiny random BERT and real task texts.
+
+Its JSON records must be those of :func:`skpool.evaluation.evaluate` called
+directly with the same arguments, its figure must be written, and bad
+arguments must be one usage line.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from skpool import TokenEncoder
+from skpool.cli import main
+from skpool.evaluation import evaluate
+
+REQUIRED = {"model", "layer", "pooling", "task", "metric", "score", "score_std", "mean_socm",
+            "stderr", "n_trace_violations"}
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def lee_installed():
+    from skpool.datasets import DatasetNotInstalledError, load_lee50
+
+    try:
+        load_lee50()
+    except DatasetNotInstalledError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.slow
+def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_dir,
+                                                  lee_installed):
+    pytest.importorskip("matplotlib")
+    out_json, figure = tmp_path / "e.json", tmp_path / "e.png"
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "bbc-news", "--n-texts", 10, "--layers", 0, -1, "--pooling", "mean",
+                         "w2-gaussian", "--pairs", 20, "--folds", 2, "--bootstrap", 30,
+                         "--device", "cpu", "--quiet", "--json", out_json, "--plot", figure)
+    assert code == 0, err
+    assert err == ""
+    records = json.loads(out_json.read_text())
+    assert len(records) == 2 * (2 + 1)  # layers x (lee: mean, w2; bbc: mean)
+    assert all(REQUIRED <= set(r) for r in records)
+    reference = evaluate({str(tiny_model_dir): TokenEncoder(model=str(tiny_model_dir),
+                                                            device="cpu")},
+                         ["lee-50", "bbc-news"], layers=[0, -1],
+                         poolings=["mean", "w2-gaussian"], n_texts=10, n_pairs=20, n_folds=2,
+                         n_bootstrap=30, random_state=0).to_dicts()
+    assert [(r["task"], r["layer"], r["pooling"]) for r in records] == [
+        (r["task"], r["layer"], r["pooling"]) for r in reference]
+    for ours, theirs in zip(records, reference):
+        for key in ("score", "score_std", "mean_socm", "stderr", "matched_socm"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), key
+    assert figure.stat().st_size > 0
+    assert "mean SOCM" in out and "partial rho" in out and "quintile" in out
+
+
+@pytest.mark.slow
+def test_evaluate_json_to_stdout_keeps_it_pure(capsys, tiny_model_dir, lee_installed):
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "--n-texts", 8, "--layers", -1, "--pooling", "mean", "--pairs", 10,
+                         "--bootstrap", 20, "--device", "cpu", "--quiet", "--json", "-")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [r["pooling"] for r in records] == ["mean"] and records[0]["metric"] == "spearman"
+    assert "mean SOCM" in err  # the text report moved to stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pooling", "median"], "expected a pooling among mean, cls"),
+    (["--dataset", "imdb"], "expected a task among bbc-news"),
+    (["--layers", "x"], "expected an integer"),
+    (["--plot", "figure.gif"], "expected a figure file"),
+])
+def test_evaluate_usage_errors_are_one_line(capsys, args, message):
+    code, out, err = run(capsys, "evaluate", *args)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_evaluate_library_errors_are_one_line(capsys, tiny_model_dir, lee_installed):
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "--layers", 7, "--device", "cpu", "--quiet")
+    assert code == 1
+    assert err.startswith("skpool: error: Expected layers in [-3, 2]") and err.count("\n") == 1
