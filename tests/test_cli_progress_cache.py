@@ -74,6 +74,7 @@ COMMANDS = {
     "compare": ([], ["Encoding", "SOCM (all pairs)"]),
     "layers": ([], ["Encoding", "SOCM per layer"]),
     "ot": (["--pairs", "10"], ["Encoding", "Exact W2"]),
+    "pairs": (["--top", "2"], ["Encoding", "cosine (all pairs)", "SOCM (all pairs)"]),
 }
 
 
