@@ -133,7 +133,7 @@ def test_quiet_and_verbose_exclude_each_other(capsys):
 # The embedding cache
 # ---------------------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_report_then_ot_then_layers_encode_once(capsys, home, tmp_path, tiny_model_dir,
+def test_report_then_ot_pairs_layers_encode_once(capsys, home, tmp_path, tiny_model_dir,
                                                 corpus, sample_texts, forward_passes):
     args = options(str(tiny_model_dir), corpus, "--quiet")
     code, _, err = run(capsys, "report", *args, "--json", tmp_path / "cached.json")
@@ -141,7 +141,7 @@ def test_report_then_ot_then_layers_encode_once(capsys, home, tmp_path, tiny_mod
     assert forward_passes == [len(sample_texts)]  # one pass over every text
     assert (home / "tokens").is_dir()  # the default folder, under $SKPOOL_HOME
 
-    for command, extra in (("ot", ["--pairs", "5"]), ("layers", []),
+    for command, extra in (("ot", ["--pairs", "5"]), ("pairs", ["--top", "2"]), ("layers", []),
                            ("report", ["--pairs", "7"])):
         code, _, err = run(capsys, command, *args, *extra)
         assert code == 0, err
