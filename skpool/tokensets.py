@@ -8,9 +8,13 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ._store import StoredArray, check_mmap_mode, load_arrays, save_arrays
 from ._validation import describe
 
 __all__ = ["TokenSets", "check_cloud", "check_token_sets"]
+
+# Rows of tokens checked for NaN/inf at a time (bounded memory on large corpora).
+_FINITE_CHUNK_BYTES = 8 * 2**20
 
 
 class TokenSets:
@@ -64,7 +68,7 @@ class TokenSets:
     __slots__ = ("_data", "_offsets", "_truncated")
 
     def __init__(self, data, offsets, *, truncated=None):
-        data = np.asarray(data)
+        data = data if isinstance(data, StoredArray) else np.asarray(data)
         offsets = np.asarray(offsets)
         if data.ndim != 2:
             raise ValueError(
@@ -97,7 +101,10 @@ class TokenSets:
                     f"Expected truncated to be a boolean array of shape ({n_texts},). "
                     f"Received {describe(truncated)}."
                 )
-        self._data = np.ascontiguousarray(data)
+        if not (isinstance(data, StoredArray) and data.flags.c_contiguous):
+            # a memory-mapped store stays mapped (and pickles as a reference to it)
+            data = np.ascontiguousarray(data)
+        self._data = data
         self._offsets = offsets
         self._truncated = truncated
         self._data.flags.writeable = False
@@ -246,6 +253,82 @@ class TokenSets:
         rows = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
         return TokenSets(self._data[rows], offsets, truncated=self._truncated[indices])
 
+    # -- on disk -------------------------------------------------------------------------
+    def save(self, path, *, overwrite: bool = False):
+        """Write the token sets to the folder ``path`` (skpool's token store).
+
+        The folder holds ``data.npy`` (all tokens, one contiguous array),
+        ``offsets.npy``, ``truncated.npy`` and the header
+        ``skpool-tokens.json`` (format version, skpool version, dtype,
+        dimension, counts), written last so that a folder without it is never
+        read as complete. The format is described in ``docs/scaling.md``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A new or empty folder, or one holding a token store when
+            ``overwrite``.
+        overwrite : bool, default=False
+            Replace a token store already in ``path``.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+
+        Raises
+        ------
+        ValueError
+            If ``path`` holds a token store and not ``overwrite``, or holds
+            other files.
+
+        See Also
+        --------
+        TokenSets.load : read it back, in memory or memory-mapped.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np
+        >>> from skpool import TokenSets
+        >>> tokens = TokenSets.from_arrays([np.ones((3, 4)), np.zeros((2, 4))])
+        >>> folder = tokens.save(tempfile.mkdtemp() + "/tokens")
+        >>> TokenSets.load(folder, mmap_mode="r") == tokens
+        True
+        """
+        return save_arrays(path, self._data, self._offsets, self._truncated,
+                           overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path, *, mmap_mode=None) -> "TokenSets":
+        """Read token sets written by :meth:`save` or :func:`skpool.encoder.encode_to_store`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The store folder.
+        mmap_mode : {None, "r"}, default=None
+            ``None`` reads the tokens into memory; ``"r"`` memory-maps them
+            read-only: nothing is read until used, the metrics read only the
+            texts they need a chunk at a time, and the token sets pickle as a
+            reference to the folder (a dask worker on a shared file system
+            reads its rows from it instead of receiving a copy).
+
+        Returns
+        -------
+        TokenSets
+
+        Raises
+        ------
+        ValueError
+            If the folder is not a complete token store (no header: not a
+            store, or an encoding run into it has not finished), has a format
+            version this skpool does not read, or its arrays disagree with its
+            header.
+        """
+        check_mmap_mode(mmap_mode)
+        data, offsets, truncated, _ = load_arrays(path, mmap_mode=mmap_mode)
+        return cls(data, offsets, truncated=truncated)
+
     # -- protocol ------------------------------------------------------------------------
     def __repr__(self) -> str:
         lengths = self.lengths
@@ -263,7 +346,9 @@ class TokenSets:
     __hash__ = None
 
     def __getstate__(self):
-        return {"data": np.array(self._data), "offsets": np.array(self._offsets),
+        # a memory-mapped store travels as a reference to its file, other data by value
+        data = self._data if isinstance(self._data, StoredArray) else np.array(self._data)
+        return {"data": data, "offsets": np.array(self._offsets),
                 "truncated": np.array(self._truncated)}
 
     def __setstate__(self, state):
@@ -390,10 +475,18 @@ def check_token_sets(tokens, *, name: str = "tokens", min_texts: int = 1):
 
 
 def check_finite_token_sets(tokens, *, name: str = "tokens") -> None:
-    """Raise a ValueError naming the first text and token that is NaN or inf."""
-    finite = np.isfinite(tokens.data).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
+    """Raise a ValueError naming the first text and token that is NaN or inf.
+
+    Reads the tokens a chunk of rows at a time, so that a memory-mapped
+    corpus is checked without being held in memory.
+    """
+    data = tokens.data
+    step = max(1, _FINITE_CHUNK_BYTES // max(1, data.shape[1] * data.itemsize))
+    for r0 in range(0, data.shape[0], step):
+        finite = np.isfinite(data[r0:r0 + step]).all(axis=1)
+        if finite.all():
+            continue
+        row = r0 + int(np.argmin(finite))
         text = int(np.searchsorted(tokens.offsets, row, side="right")) - 1
         raise ValueError(
             f"Expected {name}[{text}] (text {text}) to be finite. Received NaN or inf at "

@@ -6,11 +6,13 @@ package stays light.
 """
 
 from .encoder import TokenEncoder, TruncationWarning
+from ._distributed import encode_to_store
 from .models import BUNDLED_MODELS, BundledModel, bundled_names
 
 __all__ = [
     "TokenEncoder",
     "TruncationWarning",
+    "encode_to_store",
     "BUNDLED_MODELS",
     "BundledModel",
     "bundled_names",

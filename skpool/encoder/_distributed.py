@@ -40,7 +40,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .._store import PartitionedStore, load_arrays, texts_digest
+from .._store import PartitionedStore, texts_digest
 from .._validation import check_texts, describe
 from ..tokensets import TokenSets
 from .encoder import TokenEncoder, TruncationWarning
@@ -190,8 +190,7 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
                 if bar is not None:
                     bar.close()
         store.finalize()
-    data, offsets, truncated, _ = load_arrays(store.path, mmap_mode="r")
-    tokens = TokenSets(data, offsets, truncated=truncated)
+    tokens = TokenSets.load(store.path, mmap_mode="r")
     if tokens.n_truncated:
         warnings.warn(
             TruncationWarning(

@@ -47,6 +47,7 @@ import numpy as np
 
 from .._device import check_torch_device
 from .._progress import parallel_map
+from .._store import scratch_array, seal
 from .._validation import describe
 from . import _ragged
 
@@ -221,12 +222,14 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     offsets, lengths = sets.offsets, sets.lengths
     n_texts, d = len(sets), sets.dim
     eps = float(np.finfo(sets.dtype).eps)
-    means = np.empty((n_texts, d), dtype=np.float64)
+    # a memory-mapped corpus gets memory-mapped summaries (scratch files beside it): the
+    # factor rows are about as large as the corpus itself
+    means = scratch_array(sets.data, (n_texts, d), np.float64)
     traces = np.empty(n_texts, dtype=np.float64)
     rows = np.minimum(lengths, d)
     starts = np.zeros(n_texts, dtype=np.int64)
     np.cumsum(rows[:-1], out=starts[1:])
-    factors = np.empty((int(rows.sum()) + 1, d), dtype=dtype)
+    factors = scratch_array(sets.data, (int(rows.sum()) + 1, d), dtype)
     factors[-1] = 0.0
     spectra = np.zeros((n_texts, int(rows.max())), dtype=np.float64) if principal else None
     bounds = [a for a, _ in _ragged.text_chunks(offsets, 8 * d)] + [n_texts]
@@ -240,6 +243,8 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
             for t0, t1 in zip(bounds[:-1], bounds[1:])
         )
     counts = np.concatenate(counts)
+    # read-only from here on; tasks sent to other processes receive a file reference
+    means, factors = seal(means), seal(factors)
     overflow = np.flatnonzero(~np.isfinite(traces))
     if overflow.size:
         index = int(overflow[0])
