@@ -35,7 +35,7 @@ from sklearn.utils import check_random_state
 from ._progress import check_progress, progress_bar
 from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
                           check_texts, describe)
-from .encoder import TokenEncoder
+from .encoder import TokenEncoder, encode_to_store
 from .math import _pairwise, _sampling
 from .math.socm import (Concentration, concentration, mean_socm,
                         pairwise_socm_components)
@@ -268,9 +268,18 @@ def _check_pair_texts(texts, what: str = "SOCM") -> list[str]:
     return texts
 
 
-def _encode(encoder: TokenEncoder, texts: list[str]) -> tuple[TokenSets, dict]:
-    """Encode ``texts`` and return the tokens with the encoder's record labels."""
-    tokens = encoder.fit_transform(texts)
+def _encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenSets, dict]:
+    """Encode ``texts`` and return the tokens with the encoder's record labels.
+
+    With ``store`` (a folder) the texts are encoded in partitions into that
+    token store (on a dask cluster inside ``parallel_config(backend="dask")``;
+    an interrupted run resumes) and come back memory-mapped.
+    """
+    if store is None:
+        tokens = encoder.fit_transform(texts)
+    else:
+        tokens = encode_to_store(texts, store, encoder)
+        encoder.fit()  # this process's copy resolves the layer and max_length of the labels
     return tokens, {"model": encoder.model, "layer": _encoder_layer(encoder),
                     "n_truncated": tokens.n_truncated,
                     "max_length": getattr(encoder, "max_length_", None)}
@@ -335,7 +344,8 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
 
 
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
-                    dataset: str = "", n_jobs=None, progress: bool = False) -> CollapseReport:
+                    dataset: str = "", n_jobs=None, progress: bool = False,
+                    store=None) -> CollapseReport:
     r"""Encode a corpus and measure its second-order collapse.
 
     This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
@@ -364,6 +374,12 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
         Show tqdm bars on stderr: over the pairs, and over the encoding
         batches when the encoder is built here from a name (an encoder
         given as an instance keeps its own ``progress``).
+    store : str or os.PathLike, optional
+        Encode into this token store folder with
+        :func:`~skpool.encoder.encode_to_store` (in partitions, on a dask
+        cluster inside ``joblib.parallel_config(backend="dask")``; a run
+        started again resumes, a finished store is read back) and measure the
+        memory-mapped tokens.
 
     Returns
     -------
@@ -371,7 +387,7 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     """
     _check_options(n_pairs, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts)
-    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts)
+    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
     return collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
                                      random_state=random_state, n_jobs=n_jobs,
                                      progress=progress, **encoded)
@@ -712,7 +728,7 @@ def _finite_or_none(value):
 
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
               random_state=None, dataset: str = "", n_jobs=None,
-              progress: bool = False) -> OTReport:
+              progress: bool = False, store=None) -> OTReport:
     r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
 
     Parameters
@@ -735,6 +751,8 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     progress : bool, default=False
         Show tqdm bars on stderr: over the exact transport problems, and over
         the encoding batches when the encoder is built here from a name.
+    store : str or os.PathLike, optional
+        Encode into this token store folder, as in :func:`collapse_report`.
 
     Returns
     -------
@@ -744,7 +762,7 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     texts = _check_pair_texts(texts, what="W2")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
-    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts)
+    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
     comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
                             n_jobs=n_jobs, progress=progress)
     table = comparison.table

@@ -377,7 +377,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
                  snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
-                 n_jobs=None, progress: bool = False) -> PairsReport:
+                 n_jobs=None, progress: bool = False, store=None) -> PairsReport:
     r"""Encode a corpus and list the pairs of texts mean pooling conflates.
 
     This is ``skpool pairs``: two tables of ``top`` pairs each, the pairs with
@@ -420,6 +420,9 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
         Workers for the pairwise computation (joblib's convention).
     progress : bool, default=False
         Progress bars on stderr for the pairwise computations.
+    store : str or os.PathLike, optional
+        Encode into this token store folder, as in
+        :func:`skpool.analysis.collapse_report`.
 
     Returns
     -------
@@ -443,7 +446,7 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     _import_pandas()
     _check_options(None, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts)
-    tokens, encoded = _encode(_make_encoder(encoder), texts)
+    tokens, encoded = _encode(_make_encoder(encoder), texts, store)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
                                   near_fraction=near_fraction, w2=w2, positions=positions,
                                   snippet_length=snippet_length, random_state=random_state,

@@ -223,3 +223,25 @@ def test_missing_dask_names_the_install_command(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'skpool\[dask\]'"):
         with dask_cluster("local:1"):
             pass
+
+
+def test_reports_encode_into_a_store(tiny_encoder_params, texts, tmp_path):
+    from skpool.analysis import collapse_report, ot_report
+
+    with pytest.warns(UserWarning, match="truncated"):
+        plain = collapse_report(texts, TokenEncoder(**tiny_encoder_params)).record
+    with pytest.warns(UserWarning, match="truncated"):
+        stored = collapse_report(texts, TokenEncoder(**tiny_encoder_params),
+                                 store=tmp_path / "store").record
+    for field in ("model", "layer", "max_length", "n_texts", "n_pairs", "n_truncated",
+                  "n_trace_violations", "exact"):
+        assert getattr(stored, field) == getattr(plain, field), field
+    assert stored.layer == 2 and stored.max_length == 64  # resolved, as without a store
+    assert stored.mean_socm == pytest.approx(plain.mean_socm, abs=1e-6)
+    with pytest.warns(UserWarning, match="truncated"):  # the store is read back
+        ot = ot_report(texts, TokenEncoder(**tiny_encoder_params), n_pairs=5, random_state=0,
+                       store=tmp_path / "store").record
+    with pytest.warns(UserWarning, match="truncated"):
+        ot_plain = ot_report(texts, TokenEncoder(**tiny_encoder_params), n_pairs=5,
+                             random_state=0).record
+    assert ot.mean_exact_w2 == pytest.approx(ot_plain.mean_exact_w2, rel=1e-5)
