@@ -93,3 +93,17 @@ def test_evaluate_library_errors_are_one_line(capsys, tiny_model_dir, lee_instal
                          "--layers", 7, "--device", "cpu", "--quiet")
     assert code == 1
     assert err.startswith("skpool: error: Expected layers in [-3, 2]") and err.count("\n") == 1
+
+
+def test_several_models_and_tasks_add_up_and_replace_the_default():
+    from skpool.cli import build_parser
+
+    parser = build_parser()
+    default = parser.parse_args(["evaluate"])
+    assert default.model == ["all-MiniLM-L6-v2"] and default.dataset is None
+    assert default.n_texts == 300 and default.pairs == 1000
+    args = parser.parse_args(["evaluate", "--model", "a", "b", "-m", "c", "--dataset", "lee-50",
+                              "-d", "bbc-news", "--pooling", "mean", "-p", "cls"])
+    assert args.model == ["a", "b", "c"]
+    assert args.dataset == ["lee-50", "bbc-news"] and args.pooling == ["mean", "cls"]
+    assert parser.parse_args(["evaluate"]).model == ["all-MiniLM-L6-v2"]  # default untouched

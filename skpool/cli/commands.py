@@ -22,6 +22,10 @@ from pathlib import Path
 
 from . import formatting
 
+#: The environment variable bounding the embedding cache, and its default: after each
+#: command, the least recently used entries beyond it are removed.
+CACHE_LIMIT_VARIABLE = "SKPOOL_CACHE_MAX_SIZE"
+DEFAULT_CACHE_LIMIT = "4G"
 #: Largest number of pairs drawn in the scatter figure of ``skpool report``.
 MAX_PLOTTED_PAIRS = 20_000
 
@@ -108,6 +112,30 @@ def _cache_folder(args) -> Path | None:
             raise ValueError("--cache and --no-cache exclude each other: give one of them")
         return None
     return default_cache_folder() if args.cache is None else Path(args.cache).expanduser()
+
+
+def _cache_limit() -> int:
+    """The cache's size limit in bytes (``$SKPOOL_CACHE_MAX_SIZE``, default 4G)."""
+    text = os.environ.get(CACHE_LIMIT_VARIABLE) or DEFAULT_CACHE_LIMIT
+    try:
+        return formatting.parse_size(text)
+    except ValueError as exc:
+        raise ValueError(f"{CACHE_LIMIT_VARIABLE}: {exc}") from None
+
+
+def _trim_cache(args, out) -> None:
+    """Keep the embedding cache under its limit: least recently used entries go first."""
+    from ..encoder._cache import clear_cache
+
+    folder = _cache_folder(args)
+    if folder is None:
+        return
+    limit = _cache_limit()
+    removed, freed = clear_cache(folder, max_bytes=limit)
+    if removed:
+        out.status(f"skpool: the embedding cache {folder} is kept under "
+                   f"{formatting.size_text(limit)} ({CACHE_LIMIT_VARIABLE}): removed the "
+                   f"{removed:,} least recently used entries ({formatting.size_text(freed)})")
 
 
 def _encoder_params(args) -> dict:
@@ -201,6 +229,8 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
     """
     out = _Output(args)
     _check_outputs(args)
+    if _cache_folder(args) is not None:
+        _cache_limit()  # a bad limit is reported before the long work
     corpus = (load or _load)(args, out)
     out.status(status(corpus))
     with _verbosity(args):
@@ -212,6 +242,7 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
 
         plt.close(plot(corpus, measured, out))
         out.status(f"skpool: saved figure to {args.plot}")
+    _trim_cache(args, out)
     return 0
 
 
@@ -225,6 +256,7 @@ def run_cache_info(args) -> int:
     from ..encoder._cache import cache_summary
 
     summary = cache_summary(_cache_folder(args))
+    summary["max_bytes"] = _cache_limit()
     text = formatting.format_cache(summary)
     if args.json == "-":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -409,9 +441,8 @@ def run_pairs(args) -> int:
 def run_evaluate(args) -> int:
     """``skpool evaluate``: collapse against downstream scores, layer by layer."""
     from ..evaluation import DEFAULT_POOLINGS, TASKS, evaluate
-    from .parser import DEFAULT_MODEL
 
-    models = args.model or [DEFAULT_MODEL]
+    models = args.model
     poolings = args.pooling or list(DEFAULT_POOLINGS)
 
     def load(args, out):

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from . import commands
+from .formatting import parse_size
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_DATASET = "wiki-films"
@@ -85,26 +86,11 @@ def _n_jobs(text: str) -> int:
     return value
 
 
-_SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
-               "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
-               "TIB": 2**40}
-
-
 def _size(text: str) -> int:
-    """A size in bytes: ``500M``, ``2G``, ``1.5GB``, ``0`` (units are powers of 1024)."""
-    number = text.strip().upper().rstrip()
-    unit = ""
-    while number and number[-1].isalpha():
-        unit = number[-1] + unit
-        number = number[:-1]
     try:
-        value = float(number.strip())
-    except ValueError:
-        value = None
-    if value is None or unit not in _SIZE_UNITS or not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"expected a size such as 500M, 2G or 1.5GB (units of 1024 bytes), got {text!r}")
-    return int(value * _SIZE_UNITS[unit])
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _task(text: str) -> str:
@@ -136,6 +122,15 @@ def _figure_path(text: str) -> Path:
 # ---------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------
+class _Several(argparse.Action):
+    """``nargs="+"`` that may be repeated: the values add up, and replace the default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest)
+        earlier = [] if current is self.default or current is None else current
+        setattr(namespace, self.dest, [*earlier, *values])
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, like every other error."""
 
@@ -337,11 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "one colour per model, layers labelled.")
     evaluate.set_defaults(n_texts=DEFAULT_EVALUATE_TEXTS)
     evaluate.add_argument(
-        "--model", "-m", nargs="+", action="extend", default=None, metavar="M",
+        "--model", "-m", nargs="+", action=_Several, default=[DEFAULT_MODEL], metavar="M",
         help=f"one or several models, the option repeated or several names: {MODEL_KINDS} "
              f"(default: {DEFAULT_MODEL})")
     evaluate.add_argument(
-        "--dataset", "-d", nargs="+", action="extend", type=_task, default=None,
+        "--dataset", "-d", nargs="+", action=_Several, type=_task, default=None,
         metavar="TASK",
         help="tasks: bbc-news, rotten-tomatoes (accuracy), lee-50 (Spearman with human "
              "similarity), several or repeated (default: all three). --n-texts samples "
@@ -352,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hidden layers, the same for every model: 0 is the embedding layer, -1 the last "
              "(default: every layer)")
     evaluate.add_argument(
-        "--pooling", "-p", nargs="+", action="extend", type=_pooling, default=None,
+        "--pooling", "-p", nargs="+", action=_Several, type=_pooling, default=None,
         metavar="P",
         help="poolings: mean, cls, max, last, model (the model's own), gaussian-diag, "
              "gaussian-projected (classification only), w2-gaussian, w2-exact (similarity "
