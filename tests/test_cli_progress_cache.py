@@ -376,3 +376,30 @@ def test_library_progress_is_off_by_default_and_changes_nothing(capsys, call, ba
 def test_library_progress_must_be_a_bool():
     with pytest.raises(TypeError, match="progress to be True or False"):
         skpool.mean_socm(_clouds(4), progress="yes")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_commands_keep_the_cache_under_its_limit(capsys, monkeypatch, home, tiny_model_dir,
+                                                 corpus, forward_passes):
+    args = options(str(tiny_model_dir), corpus)
+    assert run(capsys, "report", *args, "--quiet")[0] == 0
+    full = cache_summary(home / "tokens")["n_bytes"]
+    monkeypatch.setenv("SKPOOL_CACHE_MAX_SIZE", str(full // 2))
+    code, _, err = run(capsys, "ot", *args, "--pairs", "3")
+    assert code == 0
+    assert "SKPOOL_CACHE_MAX_SIZE" in err and "least recently used" in err
+    left = cache_summary(home / "tokens")
+    assert 0 < left["n_bytes"] <= full // 2
+    # ot read the last layer (2) of every text: those entries were used last and are kept
+    kept = [int(p.stem.rpartition("-")[2]) for p in (home / "tokens").rglob("*.npz")]
+    assert kept.count(2) == 8 and len(kept) < 24
+    assert len(forward_passes) == 1
+
+    code, out, _ = run(capsys, "cache", "info", "--json", "-")
+    assert json.loads(out)["max_bytes"] == full // 2
+
+    monkeypatch.setenv("SKPOOL_CACHE_MAX_SIZE", "lots")
+    code, out, err = run(capsys, "report", *args, "--quiet")
+    assert code == 1 and out == ""
+    assert err.startswith("skpool: error: SKPOOL_CACHE_MAX_SIZE: expected a size")
+    assert len(forward_passes) == 1  # refused before any work

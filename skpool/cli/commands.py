@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,11 @@ def _encoder_params(args) -> dict:
 def _encoder(args, model: str):
     from ..encoder import TokenEncoder
 
-    return TokenEncoder(model=model, progress=_progress(args), **_encoder_params(args))
+    params = _encoder_params(args)
+    if getattr(args, "store", None) is not None:
+        # the token store keeps this encoding; the workers would fill caches of their own
+        params["cache"] = None
+    return TokenEncoder(model=model, progress=_progress(args), **params)
 
 
 @contextlib.contextmanager
@@ -218,6 +223,36 @@ def _pairs_note(n_pairs, n_texts) -> str:
     return f"{n_pairs:,} sampled pairs of {total:,}"
 
 
+@contextlib.contextmanager
+def _cluster(args, out: _Output):
+    """The dask cluster of ``--scheduler``; joblib's dask backend is active inside.
+
+    Commands with ``--store`` encode into that folder. With a local cluster and
+    no ``--store``, ``args.store`` is set to a temporary folder for the run; a
+    remote cluster needs a folder its workers share, so ``--store`` is required.
+    """
+    if getattr(args, "scheduler", None) is None:
+        yield
+        return
+    from .._cluster import dask_cluster, parse_scheduler
+
+    encodes = hasattr(args, "store")
+    local = parse_scheduler(args.scheduler)[0] == "local"
+    if encodes and args.store is None and not local:
+        raise ValueError(
+            f"--scheduler {args.scheduler} needs --store DIR: the workers write the token "
+            "embeddings there, so DIR must be on a file system they share with this machine"
+        )
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(dask_cluster(args.scheduler))
+        workers = len(client.scheduler_info().get("workers", {}))
+        out.status(f"skpool: dask cluster at {client.scheduler.address} ({workers} workers)")
+        if encodes and args.store is None:
+            args.store = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="skpool-tokens-"))) / "store"
+        yield
+
+
 def _run(args, *, status: Callable, measure: Callable, plot: Callable,
          load: Callable = None) -> int:
     """The skeleton every command runs on.
@@ -231,17 +266,18 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
     _check_outputs(args)
     if _cache_folder(args) is not None:
         _cache_limit()  # a bad limit is reported before the long work
-    corpus = (load or _load)(args, out)
-    out.status(status(corpus))
-    with _verbosity(args):
-        measured = measure(corpus)
-    out.print(measured.text)
-    _write_json(args, measured.records, out)
-    if args.plot is not None:
-        import matplotlib.pyplot as plt
+    with _cluster(args, out):
+        corpus = (load or _load)(args, out)
+        out.status(status(corpus))
+        with _verbosity(args):
+            measured = measure(corpus)
+        out.print(measured.text)
+        _write_json(args, measured.records, out)
+        if args.plot is not None:
+            import matplotlib.pyplot as plt
 
-        plt.close(plot(corpus, measured, out))
-        out.status(f"skpool: saved figure to {args.plot}")
+            plt.close(plot(corpus, measured, out))
+            out.status(f"skpool: saved figure to {args.plot}")
     _trim_cache(args, out)
     return 0
 
@@ -293,7 +329,7 @@ def run_report(args) -> int:
         result = collapse_report(corpus.texts, _encoder(args, args.model),
                                  n_pairs=args.pairs, random_state=args.seed,
                                  dataset=corpus.name, n_jobs=args.n_jobs,
-                                 progress=_progress(args))
+                                 progress=_progress(args), store=args.store)
         text = formatting.format_report(result.record, n_available=corpus.n_available)
         return Measured([result.record], text, result)
 
@@ -389,7 +425,7 @@ def run_ot(args) -> int:
         result = ot_report(corpus.texts, _encoder(args, args.model), n_pairs=args.pairs,
                            random_state=args.seed, normalize=args.normalize,
                            dataset=corpus.name, n_jobs=args.n_jobs,
-                           progress=_progress(args))
+                           progress=_progress(args), store=args.store)
         return Measured([result.record], formatting.format_ot(result.record), result)
 
     def plot(corpus, measured, out):
@@ -420,7 +456,7 @@ def run_pairs(args) -> int:
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
                               max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,
                               random_state=args.seed, dataset=corpus.name,
-                              n_jobs=args.n_jobs, progress=_progress(args))
+                              n_jobs=args.n_jobs, progress=_progress(args), store=args.store)
         return Measured(formatting.pairs_to_records(report),
                         formatting.format_pairs(report, n_available=corpus.n_available),
                         report)

@@ -179,6 +179,34 @@ def format_layers(records, corpus: str) -> str:
                       _reading()])
 
 
+_SIZE_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
+               "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
+               "TIB": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes from ``500M``, ``2G``, ``1.5GB`` or ``0`` (units are powers of 1024).
+
+    Examples
+    --------
+    >>> parse_size("500M"), parse_size("1.5G"), parse_size("0")
+    (524288000, 1610612736, 0)
+    """
+    number = str(text).strip().upper()
+    unit = ""
+    while number and number[-1].isalpha():
+        unit = number[-1] + unit
+        number = number[:-1]
+    try:
+        value = float(number.strip())
+    except ValueError:
+        value = None
+    if value is None or unit not in _SIZE_UNITS or not 0 <= value < float("inf"):
+        raise ValueError(
+            f"expected a size such as 500M, 2G or 1.5GB (units of 1024 bytes), got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
 def size_text(n_bytes: int) -> str:
     """A byte count for people: ``512 B``, ``3.4 MiB``, ``1.2 GiB``."""
     value = float(n_bytes)
@@ -202,6 +230,9 @@ def format_cache(summary: dict) -> str:
     import datetime
 
     head = [f"cache folder     {summary['folder']}"]
+    if summary.get("max_bytes") is not None:
+        head.append(f"size limit       {size_text(summary['max_bytes'])} (SKPOOL_CACHE_MAX_SIZE; "
+                    "least recently used entries go first)")
     if not summary["models"]:
         head.append("entries          none" + ("" if summary["exists"] else
                                                " (the folder has no skpool cache yet)"))

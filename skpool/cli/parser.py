@@ -110,6 +110,16 @@ def _pooling(text: str) -> str:
     return text
 
 
+def _scheduler(text: str) -> str:
+    from .._cluster import parse_scheduler
+
+    try:
+        parse_scheduler(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
 def _figure_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
@@ -200,6 +210,14 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         "--n-jobs", "-j", type=_n_jobs, default=-1, metavar="J",
         help="CPU workers for the pairwise computations (joblib's convention: -1 = every "
              "core, the default; 1 = one)")
+    cluster = parent.add_argument_group("cluster (pip install 'skpool[dask]')")
+    cluster.add_argument(
+        "--scheduler", type=_scheduler, default=None, metavar="S",
+        help="run on a dask cluster: 'local' starts one single-threaded worker process per "
+             "core here, 'local:N' N of them; an address (tcp://host:8786) or a scheduler "
+             "file (.json) joins a running scheduler. Encoding partitions (report, pairs, "
+             "ot) and pair blocks run as tasks on its workers (default: this process, "
+             "--n-jobs cores)")
     output = parent.add_argument_group("output")
     output.add_argument(
         "--json", metavar="PATH", default=None,
@@ -245,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "the token concentration (spread ratio, within-text cosine) and the "
                     "truncations. --plot saves the d_mu-d_Sigma scatter of the pairs "
                     "coloured by SOCM (the paper's Figure 17).")
+    report.add_argument(
+        "--store", type=Path, default=None, metavar="DIR",
+        help="encode into the token store DIR (one contiguous array on disk) and measure it "
+             "memory-mapped; a run started again with the same texts, model and settings "
+             "resumes from it, a finished store is read back without encoding. With a "
+             "remote --scheduler DIR must be on a file system the workers share (default: "
+             "a temporary folder with --scheduler local, else no store)")
     report.set_defaults(func=commands.run_report)
 
     common_nomodel = _common_options(model=False, pairs_default=None, pairs_help=socm_pairs)
@@ -290,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     ot.add_argument("--normalize", action="store_true",
                     help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
                          "the raw token embeddings")
+    ot.add_argument(
+        "--store", type=Path, default=None, metavar="DIR",
+        help="encode into the token store DIR (one contiguous array on disk) and measure it "
+             "memory-mapped; a run started again with the same texts, model and settings "
+             "resumes from it, a finished store is read back without encoding. With a "
+             "remote --scheduler DIR must be on a file system the workers share (default: "
+             "a temporary folder with --scheduler local, else no store)")
     ot.set_defaults(func=commands.run_ot)
 
     common_pairs = _common_options(
@@ -311,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--w2", action="store_true",
                        help="add the Gaussian and exact W2 (not squared) of the raw token "
                             "clouds of each listed pair")
+    pairs.add_argument(
+        "--store", type=Path, default=None, metavar="DIR",
+        help="encode into the token store DIR (one contiguous array on disk) and measure it "
+             "memory-mapped; a run started again with the same texts, model and settings "
+             "resumes from it, a finished store is read back without encoding. With a "
+             "remote --scheduler DIR must be on a file system the workers share (default: "
+             "a temporary folder with --scheduler local, else no store)")
     pairs.set_defaults(func=commands.run_pairs)
 
     common_evaluate = _common_options(
