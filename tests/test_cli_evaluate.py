@@ -88,6 +88,7 @@ def test_evaluate_usage_errors_are_one_line(capsys, args, message):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_evaluate_library_errors_are_one_line(capsys, tiny_model_dir, lee_installed):
     code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
                          "--layers", 7, "--device", "cpu", "--quiet")

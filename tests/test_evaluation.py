@@ -329,6 +329,11 @@ def test_evaluate_names_bad_arguments(tiny_model_dir):
         evaluate(encoder, ["lee-50"], poolings=["median"])
     with pytest.raises(TypeError, match="model name, a folder or a TokenEncoder"):
         evaluate([3], ["lee-50"])
+
+
+@pytest.mark.slow
+def test_evaluate_names_what_the_data_and_model_cannot_do(tiny_model_dir):
+    encoder = TokenEncoder(model=str(tiny_model_dir), device="cpu")
     with pytest.raises(ValueError, match=r"layers in \[-3, 2\].*Received 5"):
         evaluate(encoder, ["lee-50"], layers=[5], n_texts=6)
     with pytest.raises(ValueError, match="at least n_folds=5 texts.*fewer folds"):

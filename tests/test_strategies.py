@@ -182,6 +182,7 @@ def test_model_pooler_follows_the_declared_mode(tmp_path, tiny_model_dir, sample
     assert pooler.get_feature_names_out()[0] == "cls_0"
 
 
+@pytest.mark.slow
 def test_model_pooler_of_the_bundled_model_is_mean_pooling():
     texts = ["A cat sat on the mat.", "Stocks fell."]
     encoder = TokenEncoder(device="cpu")
