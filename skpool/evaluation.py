@@ -940,7 +940,11 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         layers = list(layers)
         if not layers:
             raise ValueError("Expected layers to name at least one layer. Received none.")
-    classifier = _default_classifier() if classifier is None else classifier
+    if classifier is None:
+        classifier = _default_classifier()
+    elif not (hasattr(classifier, "fit") and hasattr(classifier, "predict")):
+        raise TypeError(f"Expected classifier to be a scikit-learn classifier (fit and "
+                        f"predict). Received {describe(classifier)}.")
     seed = _seed(random_state)
     progress = check_progress(progress)
 

@@ -329,6 +329,8 @@ def test_evaluate_names_bad_arguments(tiny_model_dir):
         evaluate(encoder, ["lee-50"], poolings=["median"])
     with pytest.raises(TypeError, match="model name, a folder or a TokenEncoder"):
         evaluate([3], ["lee-50"])
+    with pytest.raises(TypeError, match="classifier to be a scikit-learn classifier"):
+        evaluate(encoder, ["bbc-news"], classifier="logistic")
 
 
 @pytest.mark.slow
