@@ -51,6 +51,8 @@ class TokenSets:
     See Also
     --------
     TokenEncoder : produces a ``TokenSets`` from texts.
+    TokenSets.save, TokenSets.load : a corpus on disk, memory-mapped on reading
+        (``load(path, mmap_mode="r")``), for corpora larger than memory.
 
     Examples
     --------
