@@ -20,6 +20,12 @@ Where things live (docs/architecture.md draws the layers):
 - ``skpool.cli``        the ``skpool`` command line; ``skpool.plotting`` its figures
 
 Public names are imported lazily, so ``import skpool`` does not import torch.
+
+The definitions of the Gaussian view, SOCM and the trace assumption follow one
+paper, cited here once (docs/concepts.md states every formula):
+
+Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
+Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
 """
 
 from importlib import import_module

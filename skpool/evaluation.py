@@ -31,8 +31,6 @@ second-order shape (:func:`neighbour_socm`), the ones misclassified?
 
 References
 ----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
 .. [2] Lee, Pincombe, Welsh. "An empirical evaluation of models of text
    document similarity." CogSci 2005.
 """

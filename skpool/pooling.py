@@ -15,10 +15,6 @@ token array (segment sums, padded batched products), in chunks bounded by
 scikit-learn's ``working_memory``; every sum accumulates in float64 and the
 result is cast back to the tokens' dtype (float32 stays float32).
 
-References
-----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
 """
 
 from __future__ import annotations
@@ -302,7 +298,7 @@ class MeanPooler(_BasePooler):
 
     the vector sentence-transformers' mean pooling returns for the same
     tokens (before any normalization layer of the model). Why this simple
-    average works so well is the subject of [1]_.
+    average works so well is the subject of the paper cited in :mod:`skpool`.
 
     {input_doc}
 
@@ -332,12 +328,6 @@ class MeanPooler(_BasePooler):
     GaussianPooler : mean and covariance of each text's tokens.
     CLSPooler, MaxPooler, LastTokenPooler, ModelPooler : the other poolings.
     TokenEncoder : texts to token embeddings.
-
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
-       arXiv:2604.27398.
 
     Examples
     --------
@@ -376,7 +366,7 @@ class GaussianPooler(_BasePooler):
 
     For a text with token embeddings :math:`X \in \mathbb{R}^{n \times d}`
     (rows :math:`x_k`), optionally normalized by the norm of its mean
-    (``normalize=True``, the paper's normalization [1]_):
+    (``normalize=True``, the paper's normalization):
 
     .. math::
 
@@ -449,12 +439,6 @@ class GaussianPooler(_BasePooler):
     --------
     MeanPooler : the mean alone.
     skpool.math.gaussian.gaussian_stats : the same view of one text, factored.
-
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
-       arXiv:2604.27398.
 
     Examples
     --------

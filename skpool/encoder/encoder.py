@@ -112,7 +112,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     equals ``SentenceTransformer.encode`` (before its normalisation) for the
     same model. This is the token cloud whose mean and covariance the paper
-    studies [1]_.
+    studies (see :mod:`skpool` for the paper).
 
     Weights load on first use (``fit`` or ``transform``), never in
     ``__init__``; clones with the same model and device share one loaded
@@ -202,12 +202,6 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     named by its index. ``transform`` does not change the estimator: what a
     call learns about its texts (which were truncated) travels with the
     returned ``TokenSets``.
-
-    References
-    ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui and Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings". ACL 2026,
-       arXiv:2604.27398.
 
     Examples
     --------

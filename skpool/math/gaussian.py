@@ -20,9 +20,7 @@ general matrix square root loses accuracy and POT's closed form returns NaN.
 
 References
 ----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
-.. [2] Bhatia, Jain, Lim. "On the Bures-Wasserstein distance between positive
+.. [1] Bhatia, Jain, Lim. "On the Bures-Wasserstein distance between positive
    definite matrices." Expositiones Mathematicae 37 (2019).
 """
 

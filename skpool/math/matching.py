@@ -20,10 +20,6 @@ shape (their directions and how the spread divides among them), not how large
 they are. With :math:`s \le 2` (the default is 1) every matched text meets the
 paper's trace assumption.
 
-References
-----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
 """
 
 from __future__ import annotations

@@ -31,11 +31,9 @@ rank-deficient covariances (:math:`n < d`).
 
 References
 ----------
-.. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works: Quantifying
-   Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
-.. [2] Bhatia, Jain, Lim. "On the Bures-Wasserstein distance between positive
+.. [1] Bhatia, Jain, Lim. "On the Bures-Wasserstein distance between positive
    definite matrices." Expositiones Mathematicae 37 (2019).
-.. [3] Horn, Johnson. "Topics in Matrix Analysis." Cambridge University Press
+.. [2] Horn, Johnson. "Topics in Matrix Analysis." Cambridge University Press
    (1991), Theorem 3.3.14 (singular values of a product).
 """
 
@@ -127,11 +125,6 @@ def socm_components(A, B) -> SOCMComponents:
     --------
     socm : the value alone.
     pairwise_socm_components : the same for every pair of a corpus.
-
-    References
-    ----------
-    .. [1] Hara et al., "Why Mean Pooling Works: Quantifying Second-Order
-       Collapse in Text Embeddings", ACL 2026, arXiv:2604.27398.
 
     Examples
     --------
@@ -437,11 +430,6 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     itself is large (tens of percent at ``rank=32`` for 100-token texts):
     use it for speed, and the exact mode for reported values.
 
-    References
-    ----------
-    .. [1] Hara et al., "Why Mean Pooling Works: Quantifying Second-Order
-       Collapse in Text Embeddings", ACL 2026, arXiv:2604.27398.
-
     Examples
     --------
     >>> import numpy as np
@@ -658,9 +646,7 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
 
     References
     ----------
-    .. [1] Hara et al., "Why Mean Pooling Works: Quantifying Second-Order
-       Collapse in Text Embeddings", ACL 2026, arXiv:2604.27398.
-    .. [2] Cochran. "Sampling Techniques", 3rd ed., Wiley (1977), §2.5.
+    .. [1] Cochran. "Sampling Techniques", 3rd ed., Wiley (1977), §2.5.
 
     Examples
     --------
@@ -816,11 +802,6 @@ def concentration(tokens, *, working_memory=None) -> Concentration:
     ValueError
         A text whose mean token has zero norm, or a zero token vector (its
         cosine is undefined), named by text and token index.
-
-    References
-    ----------
-    .. [1] Hara et al., "Why Mean Pooling Works: Quantifying Second-Order
-       Collapse in Text Embeddings", ACL 2026, arXiv:2604.27398.
 
     Examples
     --------

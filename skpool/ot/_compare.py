@@ -228,9 +228,6 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     ----------
     .. [1] Gelbrich. "On a formula for the L2 Wasserstein metric between
        measures on Euclidean and Hilbert spaces." Math. Nachr. 147 (1990).
-    .. [2] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
-       arXiv:2604.27398.
 
     Examples
     --------

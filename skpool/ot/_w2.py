@@ -339,7 +339,7 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
         rejected for ``"emd"``), in the units of the squared cost.
     weights : None, "uniform", "norm" or (array-like, array-like), default=None
         Token masses. ``None``/``"uniform"``: :math:`1/n` each. ``"norm"``:
-        proportional to each token's norm, as in Word Rotator's Distance [2]_.
+        proportional to each token's norm, as in Word Rotator's Distance [1]_.
         A pair ``(a, b)``: non-negative masses of shapes (n_a,) and (n_b,),
         rescaled to sum 1.
     numItermax : int, optional
@@ -370,12 +370,9 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
 
     References
     ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
-       arXiv:2604.27398.
-    .. [2] Yokoi, Takahashi, Akama, Suzuki, Inui. "Word Rotator's Distance."
+    .. [1] Yokoi, Takahashi, Akama, Suzuki, Inui. "Word Rotator's Distance."
        EMNLP 2020.
-    .. [3] Flamary et al. "POT: Python Optimal Transport." JMLR 22 (2021).
+    .. [2] Flamary et al. "POT: Python Optimal Transport." JMLR 22 (2021).
 
     Examples
     --------
@@ -426,7 +423,7 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
     :math:`B^2` comes from the exact cross-Gram route of
     :mod:`skpool.math.gaussian` (the code SOCM uses), so rank-deficient
     covariances (fewer tokens than dimensions, the usual case) are exact and
-    never NaN. By the Gelbrich bound [2]_ this is at most
+    never NaN. By the Gelbrich bound [1]_ this is at most
     :func:`exact_w2` of the same clouds and masses.
 
     Parameters
@@ -447,10 +444,7 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
 
     References
     ----------
-    .. [1] Hara, Kurita, Imaizumi, Inui, Yokoi. "Why Mean Pooling Works:
-       Quantifying Second-Order Collapse in Text Embeddings." ACL 2026,
-       arXiv:2604.27398.
-    .. [2] Gelbrich. "On a formula for the L2 Wasserstein metric between
+    .. [1] Gelbrich. "On a formula for the L2 Wasserstein metric between
        measures on Euclidean and Hilbert spaces." Math. Nachr. 147 (1990).
 
     Examples
