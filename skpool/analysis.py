@@ -314,8 +314,9 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     max_length : int, optional
         The encoder's token limit (stored in the record).
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
     progress : bool, default=False
         Show a tqdm bar on stderr over the pairs (pairs per second).
 
@@ -368,8 +369,9 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     dataset : str, optional
         The corpus label stored in the record.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
     progress : bool, default=False
         Show tqdm bars on stderr: over the pairs, and over the encoding
         batches when the encoder is built here from a name (an encoder
@@ -498,8 +500,9 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     dataset : str, optional
         The corpus label stored in the records.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
     progress : bool, default=False
         Show tqdm bars on stderr: over the layers, and over the encoding
         batches when the encoder is built here from a name.
@@ -600,8 +603,9 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     random_state : int, RandomState instance or None
         Seed of the pair sample.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
     progress : bool, default=False
         Show a tqdm bar on stderr over the pairs (pairs per second).
 

@@ -128,8 +128,9 @@ class CollapseScorer:
     encoder : TokenEncoder or None, default=None
         Use this encoder instead of searching the estimator for one.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
 
     Attributes
     ----------
@@ -208,8 +209,9 @@ class CollapseFeatures(_BasePooler):
     random_state : int, RandomState or None, default=None
         Seed of the landmark choice.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention: None is
-        one, -1 is every core).
+        Workers for the pairwise computation (``-1``: every core). ``None``:
+        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
+        core, each worker with one BLAS thread.
 
     Attributes
     ----------

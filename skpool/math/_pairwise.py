@@ -48,6 +48,7 @@ import numpy as np
 from .._device import check_torch_device
 from .._progress import parallel_map
 from .._store import scratch_array, seal
+from .._validation import check_n_jobs as _check_n_jobs_value
 from .._validation import describe
 from . import _ragged
 
@@ -113,20 +114,13 @@ def check_n_jobs(n_jobs, *, default_all_cores: bool = True):
     (``-1``) otherwise: each task runs with one BLAS thread, so one task at a
     time would leave cores idle that NumPy alone would use.
     """
-    import numbers
-
-    if n_jobs is not None and (isinstance(n_jobs, (bool, np.bool_))
-                               or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0):
-        raise ValueError(
-            "Expected n_jobs to be None or a non-zero int (-1 = all cores). "
-            f"Received {describe(n_jobs)}."
-        )
+    n_jobs = _check_n_jobs_value(n_jobs)
     if n_jobs is None and default_all_cores:
         from joblib.parallel import get_active_backend
 
         context_n_jobs = get_active_backend()[1]
         return -1 if context_n_jobs is None else context_n_jobs
-    return None if n_jobs is None else int(n_jobs)
+    return n_jobs
 
 
 def effective_workers(n_jobs) -> int:
