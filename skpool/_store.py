@@ -477,8 +477,13 @@ class PartitionedStore:
         n_parts = self.bounds.size - 1
         missing = [k for k in range(n_parts) if not self._part(k).is_dir()]
         if missing:
-            raise RuntimeError(  # the caller waited for every partition: a bug if reached
-                f"partitions {missing[:5]} of {self.path} are missing"
+            # every task returned, so the workers wrote them, somewhere else
+            shown = ", ".join(str(k) for k in missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise ValueError(
+                f"The workers finished partitions {shown} of the token store {self.path}, "
+                "but this machine does not see them there. "
+                "The store folder must be on a file system the workers share with this "
+                "machine (the same path on every machine)."
             )
         # a first pass over the small arrays; the data files are opened one at a time
         # (thousands of open memory maps would exhaust the file descriptors)

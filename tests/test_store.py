@@ -189,3 +189,11 @@ def test_scratch_arrays_live_beside_a_memory_mapped_corpus(corpus, tmp_path):
     del sealed, back
     gc.collect()
     assert not file.exists()  # removed once unused
+
+
+def test_partitions_written_where_this_machine_cannot_see_them(tmp_path):
+    # a worker on another machine wrote to its own disk: the folder here lacks them
+    store = _planned(tmp_path / "s")
+    store.open()
+    with pytest.raises(ValueError, match="partitions 0, 1 .* file system the workers share"):
+        store.finalize()
