@@ -31,7 +31,7 @@ second-order shape (:func:`neighbour_socm`), the ones misclassified?
 
 References
 ----------
-.. [2] Lee, Pincombe, Welsh. "An empirical evaluation of models of text
+.. [1] Lee, Pincombe, Welsh. "An empirical evaluation of models of text
    document similarity." CogSci 2005.
 """
 
