@@ -300,21 +300,7 @@ class MeanPooler(_BasePooler):
     tokens (before any normalization layer of the model). Why this simple
     average works so well is the subject of the paper cited in :mod:`skpool`.
 
-    {input_doc}
-
-    Parameters
-    ----------
-    encoder : estimator or None, default=None
-        Turns texts into token embeddings (``fit``/``transform`` returning a
-        :class:`~skpool.TokenSets`), e.g. :class:`~skpool.TokenEncoder`.
-        None: the input is token embeddings.
-
-    Attributes
-    ----------
-    encoder_ : estimator or None
-        The fitted clone of ``encoder`` (None without an encoder).
-    embedding_dim_ : int
-        Dimension ``d`` of the token embeddings seen in fit.
+    {vector_doc}
 
     Warns
     -----
