@@ -67,7 +67,7 @@ class TokenSets:
     3
     """
 
-    __slots__ = ("_data", "_offsets", "_truncated")
+    __slots__ = ("_data", "_offsets", "_truncated", "_checked_finite")
 
     def __init__(self, data, offsets, *, truncated=None):
         data = data if isinstance(data, StoredArray) else np.asarray(data)
@@ -109,6 +109,8 @@ class TokenSets:
         self._data = data
         self._offsets = offsets
         self._truncated = truncated
+        # a memory-mapped store, once checked, is not read again for NaN/inf (below)
+        self._checked_finite = False
         self._data.flags.writeable = False
         self._offsets.flags.writeable = False
         self._truncated.flags.writeable = False
@@ -482,6 +484,8 @@ def check_finite_token_sets(tokens, *, name: str = "tokens") -> None:
     Reads the tokens a chunk of rows at a time, so that a memory-mapped
     corpus is checked without being held in memory.
     """
+    if tokens._checked_finite:
+        return
     data = tokens.data
     step = max(1, _FINITE_CHUNK_BYTES // max(1, data.shape[1] * data.itemsize))
     for r0 in range(0, data.shape[0], step):
@@ -494,3 +498,7 @@ def check_finite_token_sets(tokens, *, name: str = "tokens") -> None:
             f"Expected {name}[{text}] (text {text}) to be finite. Received NaN or inf at "
             f"token {row - int(tokens.offsets[text])}."
         )
+    # A read-only map of a finished store cannot change under us (no one holds a
+    # writable view of it): record the check, so the next metric does not read the
+    # whole corpus again. In-memory data may share memory with the caller's array.
+    tokens._checked_finite = isinstance(data, StoredArray)

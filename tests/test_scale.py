@@ -129,3 +129,21 @@ def test_memory_mapped_blocks_run_as_dask_tasks_reading_the_store(tmp_path):
     assert sampled.mean == pytest.approx(expected_sampled.mean, abs=1e-9)
     np.testing.assert_allclose(w2.table["exact_w2"], expected_w2.table["exact_w2"],
                                rtol=1e-9)
+
+
+def test_a_memory_mapped_corpus_is_checked_once_and_names_a_bad_text(tmp_path):
+    rng = np.random.default_rng(2)
+    data = (rng.normal(size=(30, 8)) + 2.0).astype(np.float32)
+    data[17, 3] = np.nan  # text 2 (rows 12..19), its token 5
+    TokenSets(data.copy(), [0, 5, 12, 20, 30]).save(tmp_path / "bad")
+    bad = TokenSets.load(tmp_path / "bad", mmap_mode="r")
+    for _ in range(2):  # a failed check is not remembered
+        with pytest.raises(ValueError, match=r"tokens\[2\] \(text 2\) to be finite.*token 5"):
+            mean_socm(bad)
+    data[17, 3] = 0.5
+    TokenSets(data, [0, 5, 12, 20, 30]).save(tmp_path / "good")
+    good = TokenSets.load(tmp_path / "good", mmap_mode="r")
+    first = mean_socm(good, n_jobs=1).mean
+    assert good._checked_finite  # the second metric does not read the corpus for NaN again
+    assert mean_socm(good, n_jobs=1).mean == first
+    assert not TokenSets.load(tmp_path / "good")._checked_finite  # in memory: checked per call
