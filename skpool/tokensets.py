@@ -104,8 +104,10 @@ class TokenSets:
                     f"Received {describe(truncated)}."
                 )
         if not (isinstance(data, StoredArray) and data.flags.c_contiguous):
-            # a memory-mapped store stays mapped (and pickles as a reference to it)
-            data = np.ascontiguousarray(data)
+            # A memory-mapped store stays mapped (and pickles as a reference to it).
+            # Anything else becomes a view, so that the read-only flag set below is
+            # the container's own and the caller's array stays writable.
+            data = np.ascontiguousarray(data).view()
         self._data = data
         self._offsets = offsets
         self._truncated = truncated

@@ -178,3 +178,13 @@ def test_check_token_sets_names_the_text():
         check_token_sets(good[:1], min_texts=2)
     tokens = TokenSets.from_arrays(good)
     assert check_token_sets(tokens) is tokens
+
+
+def test_the_callers_arrays_stay_writable():
+    data = np.arange(12.0).reshape(6, 2)
+    offsets = np.array([0, 2, 6])
+    tokens = TokenSets(data, offsets)
+    assert data.flags.writeable and offsets.flags.writeable
+    assert not tokens.data.flags.writeable
+    data[0, 0] = 100.0  # no copy was made: the container sees the caller's data
+    assert tokens[0][0, 0] == 100.0
