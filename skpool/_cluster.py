@@ -11,7 +11,7 @@ same for a command-line string:
 - the path of a scheduler file (``*.json``, as dask-jobqueue, dask-mpi and
   ``dask scheduler --scheduler-file`` write): a client of the scheduler it names.
 
-dask.distributed is an optional dependency (``pip install 'skpool[dask]'``).
+dask.distributed is an optional dependency (``pip install 'dask[distributed]'``, or ``pip install -e '.[dask]'`` from a clone of skpool).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ._validation import describe
 
 __all__ = ["dask_cluster", "parse_scheduler", "INSTALL_HINT"]
 
-INSTALL_HINT = "pip install 'skpool[dask]'"
+INSTALL_HINT = "pip install 'dask[distributed]'"
 _CONNECT_TIMEOUT_S = 10.0
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 distributed = pytest.importorskip(
-    "distributed", reason="dask.distributed is not installed (pip install 'skpool[dask]')")
+    "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
 
 from joblib import parallel_config  # noqa: E402
 
@@ -220,7 +220,7 @@ def test_scheduler_values():
 
 def test_missing_dask_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(ImportError, match=r"pip install 'skpool\[dask\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'dask\[distributed\]'"):
         with dask_cluster("local:1"):
             pass
 

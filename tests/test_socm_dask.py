@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 distributed = pytest.importorskip(
-    "distributed", reason="dask.distributed is not installed (pip install 'skpool[dask]')")
+    "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
 
 from skpool.math.socm import mean_socm, pairwise_socm, pairwise_socm_components  # noqa: E402
 

@@ -210,7 +210,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         "--n-jobs", "-j", type=_n_jobs, default=-1, metavar="J",
         help="CPU workers for the pairwise computations (joblib's convention: -1 = every "
              "core, the default; 1 = one)")
-    cluster = parent.add_argument_group("cluster (pip install 'skpool[dask]')")
+    cluster = parent.add_argument_group("cluster (needs dask: pip install 'dask[distributed]')")
     cluster.add_argument(
         "--scheduler", type=_scheduler, default=None, metavar="S",
         help="run on a dask cluster: 'local' starts one single-threaded worker process per "
@@ -235,6 +235,17 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         help="also show what transformers says while loading the model (its 'Loading "
              "weights' bar and messages)")
     return parent
+
+
+def _add_store_option(command: argparse.ArgumentParser) -> None:
+    """``--store DIR``, for the commands that encode one corpus (report, ot, pairs)."""
+    command.add_argument(
+        "--store", type=Path, default=None, metavar="DIR",
+        help="encode into the token store DIR (one contiguous array on disk) and measure it "
+             "memory-mapped; a run started again with the same texts, model and settings "
+             "resumes from it, a finished store is read back without encoding. With a "
+             "remote --scheduler DIR must be on a file system the workers share (default: "
+             "a temporary folder with --scheduler local, else no store)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,13 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the token concentration (spread ratio, within-text cosine) and the "
                     "truncations. --plot saves the d_mu-d_Sigma scatter of the pairs "
                     "coloured by SOCM (the paper's Figure 17).")
-    report.add_argument(
-        "--store", type=Path, default=None, metavar="DIR",
-        help="encode into the token store DIR (one contiguous array on disk) and measure it "
-             "memory-mapped; a run started again with the same texts, model and settings "
-             "resumes from it, a finished store is read back without encoding. With a "
-             "remote --scheduler DIR must be on a file system the workers share (default: "
-             "a temporary folder with --scheduler local, else no store)")
+    _add_store_option(report)
     report.set_defaults(func=commands.run_report)
 
     common_nomodel = _common_options(model=False, pairs_default=None, pairs_help=socm_pairs)
@@ -315,13 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     ot.add_argument("--normalize", action="store_true",
                     help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
                          "the raw token embeddings")
-    ot.add_argument(
-        "--store", type=Path, default=None, metavar="DIR",
-        help="encode into the token store DIR (one contiguous array on disk) and measure it "
-             "memory-mapped; a run started again with the same texts, model and settings "
-             "resumes from it, a finished store is read back without encoding. With a "
-             "remote --scheduler DIR must be on a file system the workers share (default: "
-             "a temporary folder with --scheduler local, else no store)")
+    _add_store_option(ot)
     ot.set_defaults(func=commands.run_ot)
 
     common_pairs = _common_options(
@@ -343,13 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--w2", action="store_true",
                        help="add the Gaussian and exact W2 (not squared) of the raw token "
                             "clouds of each listed pair")
-    pairs.add_argument(
-        "--store", type=Path, default=None, metavar="DIR",
-        help="encode into the token store DIR (one contiguous array on disk) and measure it "
-             "memory-mapped; a run started again with the same texts, model and settings "
-             "resumes from it, a finished store is read back without encoding. With a "
-             "remote --scheduler DIR must be on a file system the workers share (default: "
-             "a temporary folder with --scheduler local, else no store)")
+    _add_store_option(pairs)
     pairs.set_defaults(func=commands.run_pairs)
 
     common_evaluate = _common_options(
