@@ -108,9 +108,7 @@ def _cache_folder(args) -> Path | None:
     """The embedding cache: ``--cache DIR``, none with ``--no-cache``, else skpool's default."""
     from ..encoder._cache import default_cache_folder
 
-    if getattr(args, "no_cache", False):
-        if args.cache is not None:
-            raise ValueError("--cache and --no-cache exclude each other: give one of them")
+    if getattr(args, "no_cache", False):  # the parser refuses it with --cache
         return None
     return default_cache_folder() if args.cache is None else Path(args.cache).expanduser()
 
@@ -229,20 +227,15 @@ def _cluster(args, out: _Output):
 
     Commands with ``--store`` encode into that folder. With a local cluster and
     no ``--store``, ``args.store`` is set to a temporary folder for the run; a
-    remote cluster needs a folder its workers share, so ``--store`` is required.
+    remote cluster needs a folder its workers share, so the parser requires
+    ``--store`` with it.
     """
     if getattr(args, "scheduler", None) is None:
         yield
         return
-    from .._cluster import dask_cluster, parse_scheduler
+    from .._cluster import dask_cluster
 
     encodes = hasattr(args, "store")
-    local = parse_scheduler(args.scheduler)[0] == "local"
-    if encodes and args.store is None and not local:
-        raise ValueError(
-            f"--scheduler {args.scheduler} needs --store DIR: the workers write the token "
-            "embeddings there, so DIR must be on a file system they share with this machine"
-        )
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(dask_cluster(args.scheduler))
         workers = len(client.scheduler_info().get("workers", {}))

@@ -1,4 +1,9 @@
-"""Text and JSON output of the ``skpool`` commands: the reports, tables and records."""
+"""Text and JSON output of the ``skpool`` commands: the reports, tables and records.
+
+The parser imports this module (for :func:`parse_size`) before it reads the
+command line, so it imports only the standard library at the top: anything of
+skpool's measuring code is imported inside the function that needs it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import numbers
 import os
 import textwrap
 
-from ..math.socm import TRACE_ASSUMPTION
 
 #: How to read SOCM, printed under every corpus score.
 READING = ("higher = more collapse: the texts' mean-pooled vectors are close while their "
@@ -74,6 +78,8 @@ def format_report(record, *, n_available: int | None = None) -> str:
     str
         Several lines, without a trailing newline.
     """
+    from ..math.socm import TRACE_ASSUMPTION
+
     r = record
     total = r.n_texts * (r.n_texts - 1) // 2
     if r.exact:

@@ -2,6 +2,15 @@
 
 Every option is checked here, as argparse parses it, so that a bad value is
 one usage line naming the option before any corpus or model is read.
+
+This module is imported before the command line is read, so ``skpool --help``
+and every usage error must not pay for the measuring stack: it imports only
+the standard library and skpool's light modules (NumPy at most). **Never import
+torch, transformers, scikit-learn, SciPy, matplotlib, pandas, dask or POT here,
+nor a skpool module that does** (:mod:`skpool.evaluation`, :mod:`skpool.analysis`,
+...): the commands import them inside their functions, reached through
+:func:`_command`. ``tests/test_cli_imports.py`` measures it with
+``python -X importtime``.
 """
 
 from __future__ import annotations
@@ -9,7 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import commands
 from .formatting import parse_size
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -29,6 +37,11 @@ MODEL_KINDS = ("a bundled model name (all-MiniLM-L6-v2, all-mpnet-base-v2), a lo
                "Face model folder, or a hub id (owner/name) that transformers reads from its "
                "local cache")
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+#: The names of ``skpool.evaluation.TASKS`` and ``POOLINGS``, written out because that
+#: module imports scikit-learn and torch (tests/test_cli_imports.py checks they agree).
+TASK_NAMES = ("bbc-news", "rotten-tomatoes", "lee-50")
+POOLING_NAMES = ("mean", "cls", "max", "last", "model", "gaussian-diag", "gaussian-projected",
+                 "w2-gaussian", "w2-exact")
 #: Largest seed NumPy's legacy generator (scikit-learn's ``check_random_state``) takes.
 MAX_SEED = 2**32 - 1
 
@@ -94,19 +107,16 @@ def _size(text: str) -> int:
 
 
 def _task(text: str) -> str:
-    from ..evaluation import TASKS
-
-    if text not in TASKS:
-        raise argparse.ArgumentTypeError(f"expected a task among {', '.join(TASKS)}, got {text!r}")
+    if text not in TASK_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"expected a task among {', '.join(TASK_NAMES)}, got {text!r}")
     return text
 
 
 def _pooling(text: str) -> str:
-    from ..evaluation import POOLINGS
-
-    if text not in POOLINGS:
+    if text not in POOLING_NAMES:
         raise argparse.ArgumentTypeError(
-            f"expected a pooling among {', '.join(POOLINGS)}, got {text!r}")
+            f"expected a pooling among {', '.join(POOLING_NAMES)}, got {text!r}")
     return text
 
 
@@ -132,6 +142,22 @@ def _figure_path(text: str) -> Path:
 # ---------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------
+def _command(name: str):
+    """The command ``skpool.cli.commands.<name>``, imported only when it runs.
+
+    Commands import the measuring stack; the parser must not (see the module
+    docstring), so subparsers name their command through this.
+    """
+
+    def run(args):
+        from . import commands
+
+        return getattr(commands, name)(args)
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
 class _Several(argparse.Action):
     """``nargs="+"`` that may be repeated: the values add up, and replace the default."""
 
@@ -142,10 +168,55 @@ class _Several(argparse.Action):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line, like every other error."""
+    """An argument parser whose usage errors are one line, like every other error.
+
+    ``checks``: functions of the parsed namespace returning an error message (or
+    None) for options that are wrong together; they run as the command line is
+    parsed, so such a conflict is a usage error (status 2) like a bad value.
+    """
+
+    def __init__(self, *args, checks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._checks = tuple(checks)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        for check in self._checks:
+            message = check(namespace)
+            if message:
+                self.error(message)
+        return namespace, extras
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# ---------------------------------------------------------------------------------------
+# Options that are wrong together (checked once the command's options are parsed)
+# ---------------------------------------------------------------------------------------
+def _check_scheduler_store(args) -> str | None:
+    """A remote cluster's workers write the tokens into --store: it must be given."""
+    from .._cluster import parse_scheduler
+
+    scheduler = getattr(args, "scheduler", None)
+    if (scheduler is None or not hasattr(args, "store") or args.store is not None
+            or parse_scheduler(scheduler)[0] == "local"):
+        return None
+    return (f"--scheduler {scheduler} needs --store DIR: the workers write the token "
+            "embeddings there, so DIR must be on a file system they share with this machine")
+
+
+def _check_layers(args) -> str | None:
+    """``--layers``: each layer once (the range depends on the model, checked when it loads)."""
+    layers = getattr(args, "layers", None) or []
+    repeated = sorted({layer for layer in layers if layers.count(layer) > 1})
+    if repeated:
+        return (f"argument --layers: each layer once, got {', '.join(map(str, repeated))} "
+                "more than once")
+    return None
+
+
+COMMAND_CHECKS = (_check_scheduler_store, _check_layers)
 
 
 def _cache_option(parser) -> None:
@@ -196,8 +267,9 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         "--device", default="auto", metavar="DEV",
         help="torch device for encoding: 'auto' (GPU when present), 'cpu', 'cuda', ... "
              "(default: auto)")
-    _cache_option(encoding)
-    encoding.add_argument(
+    caching = encoding.add_mutually_exclusive_group()
+    _cache_option(caching)
+    caching.add_argument(
         "--no-cache", action="store_true",
         help="neither read nor write the embedding cache. By default every text's token "
              "embeddings (all layers) are kept there, so report, pairs, ot and layers on "
@@ -266,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs)
     report = subcommands.add_parser(
-        "report", parents=[common],
+        "report", checks=COMMAND_CHECKS, parents=[common],
         help="collapse report of one model on one corpus (the main job)",
         description="Encode a corpus with one model and report its second-order collapse: "
                     "mean SOCM +/- standard error, mean d_mu and d_Sigma, the number of "
@@ -275,11 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "truncations. --plot saves the d_mu-d_Sigma scatter of the pairs "
                     "coloured by SOCM (the paper's Figure 17).")
     _add_store_option(report)
-    report.set_defaults(func=commands.run_report)
+    report.set_defaults(func=_command("run_report"))
 
     common_nomodel = _common_options(model=False, pairs_default=None, pairs_help=socm_pairs)
     compare = subcommands.add_parser(
-        "compare", parents=[common_nomodel],
+        "compare", checks=COMMAND_CHECKS, parents=[common_nomodel],
         help="the collapse report of several models on the same texts",
         description="Run the collapse report for several models (bundled names, local "
                     "folders or hub ids, e.g. a backbone and its fine-tuned version) on the same "
@@ -287,12 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "per statistic, the models named on the axes, one paper column wide.")
     compare.add_argument("models", nargs="+", metavar="MODEL",
                          help=MODEL_KINDS)
-    compare.set_defaults(func=commands.run_compare)
+    compare.set_defaults(func=_command("run_compare"))
 
     common_layers = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs,
                                     layer=False)
     layers = subcommands.add_parser(
-        "layers", parents=[common_layers],
+        "layers", checks=COMMAND_CHECKS, parents=[common_layers],
         help="collapse and token concentration at every hidden layer",
         description="The layer profile of one model: mean SOCM, spread ratio tr(Sigma) and "
                     "mean within-text cosine at every hidden layer, from one encoding pass "
@@ -304,14 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--log-scale", action="store_true",
                         help="--plot: the SOCM and spread panels on a log scale (an "
                              "embedding layer far above 1 squashes the other layers)")
-    layers.set_defaults(func=commands.run_layers)
+    layers.set_defaults(func=_command("run_layers"))
 
     common_ot = _common_options(
         model=True, pairs_default=DEFAULT_OT_PAIRS,
         pairs_help=f"number of distinct text pairs compared (default: {DEFAULT_OT_PAIRS}); "
                    "each needs an exact transport problem")
     ot = subcommands.add_parser(
-        "ot", parents=[common_ot],
+        "ot", checks=COMMAND_CHECKS, parents=[common_ot],
         help="Gaussian vs exact 2-Wasserstein distance of token clouds",
         description="Compare, on sampled pairs of texts, the exact W2 between the token "
                     "clouds (POT's emd2) with the Gaussian W2 from their means and "
@@ -321,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="use the mean-normalized clouds X / ||mean(X)|| of SOCM instead of "
                          "the raw token embeddings")
     _add_store_option(ot)
-    ot.set_defaults(func=commands.run_ot)
+    ot.set_defaults(func=_command("run_ot"))
 
     common_pairs = _common_options(
         model=True, pairs_default=DEFAULT_SEARCHED_PAIRS,
@@ -329,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "all N(N-1)/2 pairs when there are at most K, otherwise K pairs drawn at "
                    "random, which the output says")
     pairs = subcommands.add_parser(
-        "pairs", parents=[common_pairs],
+        "pairs", checks=COMMAND_CHECKS, parents=[common_pairs],
         help="the pairs of texts mean pooling conflates",
         description="List the pairs of texts with the highest SOCM and, as a second view, "
                     "the near pairs (the 1% of all pairs with the highest cosine of the "
@@ -343,14 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add the Gaussian and exact W2 (not squared) of the raw token "
                             "clouds of each listed pair")
     _add_store_option(pairs)
-    pairs.set_defaults(func=commands.run_pairs)
+    pairs.set_defaults(func=_command("run_pairs"))
 
     common_evaluate = _common_options(
         model=False, layer=False, dataset=False, pairs_default=DEFAULT_EVALUATE_PAIRS,
         pairs_help=f"SOCM pairs sampled per task and layer, the same pairs at every layer "
                    f"(default: {DEFAULT_EVALUATE_PAIRS:,})")
     evaluate = subcommands.add_parser(
-        "evaluate", parents=[common_evaluate],
+        "evaluate", checks=COMMAND_CHECKS, parents=[common_evaluate],
         help="does collapse predict the downstream score? (layers x poolings x tasks)",
         description="For each model, hidden layer and pooling: the mean SOCM of each task's "
                     "texts (standard error, trace violations, concentration-matched SOCM, "
@@ -390,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="B",
                           help="bootstrap resamples for the intervals and the similarity "
                                "spreads (default: 1000)")
-    evaluate.set_defaults(func=commands.run_evaluate)
+    evaluate.set_defaults(func=_command("run_evaluate"))
 
     cache = subcommands.add_parser(
         "cache", help="what the embedding cache holds; empty or shrink it",
@@ -407,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cache_option(info)
     info.add_argument("--json", metavar="PATH", default=None,
                       help="also write the summary as JSON to PATH ('-' for stdout)")
-    info.set_defaults(func=commands.run_cache_info)
+    info.set_defaults(func=_command("run_cache_info"))
     clear = actions.add_parser(
         "clear", help="empty the cache, or shrink it to --max-size",
         description="Remove the cache's entries: all of them, or with --max-size the least "
@@ -416,5 +488,5 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("--max-size", type=_size, default=None, metavar="SIZE",
                        help="keep the most recently used entries that fit in SIZE (e.g. "
                             "500M, 2G; units of 1024 bytes) and remove the rest")
-    clear.set_defaults(func=commands.run_cache_clear)
+    clear.set_defaults(func=_command("run_cache_clear"))
     return parser
