@@ -1,0 +1,281 @@
+"""The driver of :func:`~skpool.evaluation.evaluate`: encode once, score every layer and pooling."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+
+from .._progress import check_progress, progress_bar
+from .._validation import check_positive_int, describe
+from ..encoder import TokenEncoder, TruncationWarning
+from ..math.matching import matched_mean_socm
+from ..math.socm import concentration, mean_socm
+from ..ot import pairwise_w2
+from ..pooling import MeanPooler
+from ._correlations import socm_score_correlations
+from ._neighbours import neighbour_socm
+from ._records import Evaluation, EvaluationRecord, TextDiagnostic
+from ._scores import cosines, cross_validate, default_classifier, similarity_score
+from ._stats import error_by_quintile
+from .poolings import DEFAULT_POOLINGS, POOLINGS
+from .tasks import TASKS
+
+
+def _check_models(models) -> list[tuple[str, TokenEncoder]]:
+    """``(label, encoder)`` pairs from names, folders, encoders or a label mapping."""
+    if isinstance(models, (str, os.PathLike, TokenEncoder)):
+        models = [models]
+    items = list(models.items()) if isinstance(models, Mapping) else [
+        (None, model) for model in models]
+    if not items:
+        raise ValueError("Expected at least one model. Received none.")
+    out = []
+    for label, model in items:
+        if isinstance(model, TokenEncoder):
+            encoder = clone(model)
+        elif isinstance(model, (str, os.PathLike)):
+            encoder = TokenEncoder(model=model)
+        else:
+            raise TypeError(f"Expected each model to be a model name, a folder or a "
+                            f"TokenEncoder. Received {describe(model)}.")
+        out.append((str(label if label is not None else encoder.model), encoder))
+    labels = [label for label, _ in out]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"Expected distinct model names. Received {labels}.")
+    return out
+
+
+def _check_names(values, registry, *, name: str) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    values = list(values)
+    unknown = [v for v in values if v not in registry]
+    if not values or unknown:
+        raise ValueError(f"Expected {name} among {list(registry)}. Received {values}.")
+    return list(dict.fromkeys(values))
+
+
+def _seed(random_state) -> int:
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _resolve_layers(layers, n_layers: int, label: str) -> list[int]:
+    """Non-negative, sorted, distinct hidden-state indices of a model with ``n_layers``."""
+    if layers is None:
+        return list(range(n_layers + 1))
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
+            raise TypeError(f"Expected layers to be ints. Received {describe(layer)}.")
+        if not -(n_layers + 1) <= layer <= n_layers:
+            raise ValueError(
+                f"Expected layers in [{-(n_layers + 1)}, {n_layers}] for {label!r} ({n_layers} "
+                f"layers, so {n_layers + 1} hidden states). Received {layer}."
+            )
+    return sorted({int(layer) % (n_layers + 1) for layer in layers})
+
+
+def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "lee-50"), *,
+             layers=None, poolings=DEFAULT_POOLINGS, n_texts=300, max_length=None,
+             n_pairs=1000, n_folds=5, classifier=None, n_bootstrap=1000, random_state=0,
+             cache=None, n_jobs=None, progress=False) -> Evaluation:
+    r"""Collapse against downstream scores for each model, layer, pooling and task.
+
+    Each model encodes the texts of all tasks once, every requested layer
+    from the same forward pass, into the token cache (``cache``, or a
+    temporary folder removed at the end); each layer is then read back from
+    the cache, so one encoding serves every task and pooling. For each layer
+    and task it measures the mean SOCM of the task's texts (``n_pairs``
+    sampled pairs, the same pairs at every layer), the concentration-matched
+    SOCM on the same pairs, the concentration, and the score of each pooling:
+
+    - classification tasks: stratified ``n_folds``-fold accuracy of the pooler
+      followed by ``classifier`` (default ``StandardScaler ->
+      LogisticRegression(max_iter=2000)``), the pooler fitted on each
+      training fold; ``score_std`` is the standard deviation over folds;
+    - similarity tasks (Lee-50): Spearman correlation with the human scores
+      of the cosine of pooled vectors, or of :math:`-W_2` between the
+      mean-normalized clouds (``"w2-gaussian"``, ``"w2-exact"``);
+      ``score_std`` is its bootstrap standard deviation over pairs.
+
+    Then the correlations of collapse and score (:func:`socm_score_correlations`)
+    and, for each model and classification task at its last evaluated layer,
+    the error rate of the first pooling by quintile of the text's spread and of its mean
+    SOCM to its 5 nearest texts by mean pooling (:func:`error_by_quintile`).
+
+    Parameters
+    ----------
+    models : str, path, TokenEncoder, sequence of them, or dict of name to them
+        Bundled names, model folders or configured encoders (their ``layer``
+        is ignored). A dict names the models in the records.
+    tasks : sequence of str, default=("bbc-news", "rotten-tomatoes", "lee-50")
+        Names of :data:`TASKS`.
+    layers : sequence of int or None, default=None
+        Hidden-state indices (negative count from the end) for every model;
+        None: all of them, ``0 .. n_layers``.
+    poolings : sequence of str, default=DEFAULT_POOLINGS
+        Names of :data:`POOLINGS`; each is run on the tasks it applies to.
+    n_texts : int or None, default=300
+        Texts sampled (stratified) from each classification corpus; the
+        similarity task keeps all its documents unless fewer are asked for.
+    max_length : int or None, default=None
+        Passed to every encoder built from a name (the model's own limit
+        when None); an encoder given as such keeps its own.
+    n_pairs : int or None, default=1000
+        SOCM pairs per task and layer (None: all pairs, exact).
+    n_folds : int, default=5
+    classifier : estimator or None
+    n_bootstrap : int, default=1000
+        Resamples for the similarity ``score_std`` and the correlation intervals.
+    random_state : int, RandomState instance or None, default=0
+        One seed for the samples of texts and pairs, the folds and the bootstraps.
+    cache : str, path or None
+        Token-cache folder to keep (and reuse in later runs); None: a
+        temporary one. An encoder given with its own ``cache`` keeps it.
+    n_jobs : int or None
+        Workers for SOCM and exact :math:`W_2` (joblib convention).
+    progress : bool, default=False
+        Show a progress bar per model over its layers and tasks (on stderr).
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> from skpool.evaluation import evaluate
+    >>> result = evaluate("all-MiniLM-L6-v2", ["lee-50"], layers=[-1], poolings=["mean"],
+    ...                   n_texts=8, n_pairs=20, n_bootstrap=50)
+    >>> record = result.records[0]
+    >>> record.task, record.metric, record.layer, record.n_texts
+    ('lee-50', 'spearman', 6, 8)
+    """
+    model_list = _check_models(models)
+    task_names = _check_names(tasks, TASKS, name="tasks")
+    pooling_names = _check_names(poolings, POOLINGS, name="poolings")
+    n_texts = check_positive_int(n_texts, name="n_texts", minimum=5, allow_none=True)
+    n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
+    n_folds = check_positive_int(n_folds, name="n_folds", minimum=2)
+    n_bootstrap = check_positive_int(n_bootstrap, name="n_bootstrap", minimum=2)
+    if layers is not None:
+        if isinstance(layers, (numbers.Integral, str)):
+            layers = [layers]
+        layers = list(layers)
+        if not layers:
+            raise ValueError("Expected layers to name at least one layer. Received none.")
+    if classifier is None:
+        classifier = default_classifier()
+    elif not (hasattr(classifier, "fit") and hasattr(classifier, "predict")):
+        raise TypeError(f"Expected classifier to be a scikit-learn classifier (fit and "
+                        f"predict). Received {describe(classifier)}.")
+    seed = _seed(random_state)
+    progress = check_progress(progress)
+
+    data = {}
+    for name in task_names:
+        task = TASKS[name]
+        data[name] = task.load(n_texts=n_texts, random_state=seed)
+        if task.kind == "classification":
+            counts = np.bincount(data[name].labels)
+            if counts[counts > 0].min() < n_folds:
+                raise ValueError(
+                    f"Expected every class of {name} to hold at least n_folds={n_folds} texts "
+                    f"for stratified cross-validation. Received {counts.tolist()} texts per "
+                    f"class with n_texts={n_texts}; sample more texts or use fewer folds."
+                )
+    all_texts = list(dict.fromkeys(t for name in task_names for t in data[name].texts))
+
+    records, diagnostics = [], []
+    with tempfile.TemporaryDirectory(prefix="skpool-evaluate-") as scratch:
+        for label, base in model_list:
+            params = {"cache": base.cache if base.cache is not None else (cache or scratch)}
+            if max_length is not None and base.max_length is None:
+                params["max_length"] = max_length
+            encoder = clone(base).set_params(**params)
+            encoder.fit()
+            resolved = _resolve_layers(layers, encoder.n_layers_, label)
+            pooling_of = {p: POOLINGS[p].resolve(label, encoder) for p in pooling_names}
+            bar = progress_bar(progress, total=len(resolved) * len(task_names),
+                               desc=f"evaluate {label}", unit="step")
+            bar.set_postfix_str(f"encoding {len(all_texts)} texts")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TruncationWarning)
+                for start in range(0, len(all_texts), 64):  # fill the cache, a chunk at a time
+                    encoder.transform_layers(all_texts[start:start + 64], resolved)
+            for layer in resolved:
+                layer_encoder = clone(encoder).set_params(layer=layer)
+                for name in task_names:
+                    bar.set_postfix_str(f"layer {layer}, {name}")
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", TruncationWarning)
+                        tokens = layer_encoder.transform(data[name].texts)
+                    new, found = _evaluate_layer(
+                        label, layer, TASKS[name], data[name], tokens,
+                        tokens.n_truncated, pooling_names, pooling_of,
+                        classifier=classifier, n_pairs=n_pairs, n_folds=n_folds,
+                        n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
+                        diagnose=layer == resolved[-1])
+                    records.extend(new)
+                    diagnostics.extend(found)
+                    bar.update(1)
+            bar.close()
+    correlations = socm_score_correlations(records, n_bootstrap=n_bootstrap, random_state=seed)
+    settings = {"tasks": task_names, "poolings": pooling_names, "n_texts": n_texts,
+                "n_pairs": n_pairs, "n_folds": n_folds, "n_bootstrap": n_bootstrap,
+                "random_state": seed, "max_length": max_length}
+    return Evaluation(records=tuple(records), correlations=correlations,
+                      diagnostics=tuple(diagnostics), settings=settings)
+
+
+def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_names,
+                    pooling_of, *, classifier, n_pairs, n_folds, n_bootstrap, seed, n_jobs,
+                    diagnose):
+    socm = mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
+    matched = matched_mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
+    spread = concentration(tokens)
+    common = dict(model=model, layer=int(layer), task=task.name, metric=task.metric,
+                  mean_socm=socm.mean, stderr=socm.stderr,
+                  n_trace_violations=socm.n_trace_violations, matched_socm=matched.mean,
+                  matched_stderr=matched.stderr, mean_spread=spread.mean_spread,
+                  mean_cosine=spread.average_cosine, n_texts=len(tokens),
+                  n_pairs=socm.n_pairs, n_truncated=n_truncated)
+    records, diagnostics = [], []
+    rng = check_random_state(seed)
+    for name in pooling_names:
+        pooling = POOLINGS[name]
+        if not pooling.applies_to(task):
+            continue
+        effective = POOLINGS[pooling_of[name]]
+        if task.kind == "classification":
+            folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+            scores, correct = cross_validate(effective.make(), classifier, tokens,
+                                              dataset.labels, folds)
+            score, score_std = float(scores.mean()), float(scores.std())
+            if diagnose and not diagnostics:
+                near = neighbour_socm(tokens, MeanPooler().fit_transform(tokens),
+                                      n_neighbors=min(5, len(tokens) - 1))
+                for by, values in (("spread", spread.spread), ("neighbour_socm", near)):
+                    diagnostics.append(TextDiagnostic(
+                        model=model, task=task.name, layer=int(layer), pooling=name, by=by,
+                        bins=error_by_quintile(values, correct)))
+        else:
+            if effective.kind == "distance":
+                distances = pairwise_w2(tokens, kind=effective.w2, normalize=True,
+                                        n_jobs=n_jobs)
+                similarities = -distances[dataset.pairs[:, 0], dataset.pairs[:, 1]]
+            else:
+                vectors = effective.make().fit_transform(tokens)
+                similarities = cosines(vectors, dataset.pairs, name)
+            score, score_std = similarity_score(similarities, dataset.scores, n_bootstrap, rng)
+        records.append(EvaluationRecord(pooling=name, score=score, score_std=score_std,
+                                        **common))
+    return records, diagnostics

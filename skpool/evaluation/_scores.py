@@ -1,0 +1,48 @@
+"""The downstream scores: cross-validated accuracy and Spearman with human similarity."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ._stats import rowwise_spearman
+
+
+def default_classifier():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
+def cross_validate(pooler, classifier, tokens, labels, folds):
+    """Fold accuracies and per-text out-of-fold correctness (the pooler fits per fold)."""
+    correct = np.zeros(len(tokens), dtype=bool)
+    scores = []
+    for train, test in folds.split(np.zeros((len(tokens), 1)), labels):
+        model = make_pipeline(clone(pooler), clone(classifier))
+        model.fit(tokens[train], labels[train])
+        correct[test] = model.predict(tokens[test]) == labels[test]
+        scores.append(float(correct[test].mean()))
+    return np.array(scores), correct
+
+
+def cosines(vectors: np.ndarray, pairs: np.ndarray, pooling: str) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    if not (norms > 0).all():
+        bad = int(np.flatnonzero(~(norms > 0))[0])
+        raise ValueError(f"The {pooling}-pooled vector of text {bad} is zero: its cosine "
+                         "similarity is undefined.")
+    unit = vectors / norms[:, None]
+    return np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
+
+
+def similarity_score(similarities, human, n_bootstrap, rng):
+    """Spearman of model and human similarity, and its bootstrap std over pairs."""
+    rho = float(stats.spearmanr(similarities, human)[0])
+    rows = rng.randint(0, human.size, size=(n_bootstrap, human.size))
+    values = rowwise_spearman(similarities[rows], human[rows])
+    values = values[np.isfinite(values)]
+    return rho, float(values.std(ddof=1)) if values.size > 1 else 0.0
