@@ -16,6 +16,10 @@ and saves them.
   pair (a :class:`PairComponents`), for the scatter of the paper's Figure 17.
 - :func:`ot_report` compares Gaussian and exact :math:`W_2` on pairs of texts
   (an :class:`OTReport`).
+- :func:`rescale_spread` and :func:`swap_spread` (from
+  :mod:`skpool.interventions`) change every text's spread while keeping its
+  mean token: the interventional control of whether collapse measures
+  anything mean pooling uses.
 
 A measured corpus is always a :class:`CollapseRecord`, filled by one
 function; ``record.to_dict()`` is what ``skpool ... --json`` writes. The
@@ -39,6 +43,7 @@ from .encoder import TokenEncoder, encode_to_store
 from .math import _pairwise, _sampling
 from .math.socm import (Concentration, concentration, mean_socm,
                         pairwise_socm_components)
+from .interventions import rescale_spread, swap_spread
 from .ot import compare_w2
 from .tokensets import TokenSets, check_token_sets
 
@@ -55,6 +60,8 @@ __all__ = [
     "layer_profile",
     "pair_components",
     "ot_report",
+    "rescale_spread",
+    "swap_spread",
 ]
 
 
