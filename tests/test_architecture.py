@@ -24,6 +24,7 @@ LAYERS = {
     "tokensets": DATA,
     "_store": DATA,
     "datasets": DATA,
+    "_reader": DATA,
     "": MEASUREMENT,  # everything not named here
     "cli": PRESENTATION,
     "plotting": PRESENTATION,

@@ -22,7 +22,7 @@ from skpool import CollapseFeatures, CollapseScorer, MeanPooler
 from skpool.analysis import (collapse_report, collapse_report_of_tokens, compare_models,
                              layer_profile, ot_report, pair_components)
 from skpool.cli import main
-from skpool.datasets import load_corpus, load_rotten_tomatoes, load_wiki_films, read_corpus_file
+from skpool.datasets import load_corpus, load_rotten_tomatoes, load_wiki_films, read_corpus
 from skpool._validation import check_texts
 
 NO_MODEL = "/nonexistent/skpool-model"
@@ -89,18 +89,18 @@ CLI_CASES = [
      "does not exist"),
     ("unknown corpus name", lambda t: ["compare", "m1", "--dataset", "wiki-flms"], 1,
      "wiki-films"),
-    ("corpus file with another suffix", lambda t: ["report", "--dataset", str(t / "x.csv")],
-     1, ".txt"),
+    ("corpus file with another suffix", lambda t: ["report", "--dataset", str(t / "x.xlsx")],
+     1, ".txt/.jsonl/.csv/.tsv/.parquet"),
     ("invalid JSON line",
      lambda t: ["report", "--dataset", str(_write(t, "bad.jsonl", '{"text": "a"}\n{"text"\n'))],
      1, "line 2"),
     ("JSON line without text",
      lambda t: ["report", "--dataset", str(_write(t, "b.jsonl", '{"text": "a"}\n{"x": 1}\n'))],
-     1, '"text" field'),
+     1, "b.jsonl, line 2, column 'text'"),
     ("lone surrogate in a JSON line",
      lambda t: ["ot", "--dataset",
                 str(_write(t, "s.jsonl", '{"text": "fine"}\n{"text": "abc\\ud800def"}\n'))],
-     1, "index 1"),
+     1, "s.jsonl, line 2, column 'text'"),
     ("file that is not UTF-8",
      lambda t: ["layers", "--dataset", str(_write(t, "latin.txt", b"caf\xe9\nok\n", "wb"))],
      1, "UTF-8"),
@@ -157,9 +157,9 @@ LIBRARY_CASES = [
      "n_texts"),
     ("corpus seed negative", lambda t: load_corpus(str(_corpus(t)), n_texts=2,
                                                   random_state=-1), ValueError, "random_state"),
-    ("missing file", lambda t: read_corpus_file(t / "none.txt"), FileNotFoundError,
+    ("missing file", lambda t: read_corpus(t / "none.txt"), FileNotFoundError,
      "does not exist"),
-    ("file not UTF-8", lambda t: read_corpus_file(_latin1(t)), ValueError, "UTF-8"),
+    ("file not UTF-8", lambda t: read_corpus(_latin1(t)), ValueError, "UTF-8"),
     ("lone surrogate", lambda t: check_texts(["ok", "abc\ud800def"]), ValueError, "index 1"),
     ("a single string", lambda t: check_texts("one text"), TypeError, "wrap it in a list"),
     ("a None text", lambda t: check_texts(["a", None]), TypeError, "index 1"),

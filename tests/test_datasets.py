@@ -182,7 +182,7 @@ def test_registry_gives_each_name_its_loader_and_the_loader_count():
 def test_corpus_files_are_read_and_sampled_in_order(tmp_path):
     path = tmp_path / "texts.jsonl"
     path.write_text("".join(f'{{"text": "text {i}"}}\n' for i in range(10)), encoding="utf-8")
-    assert datasets.read_corpus_file(path) == [f"text {i}" for i in range(10)]
+    assert datasets.read_corpus(path).texts == [f"text {i}" for i in range(10)]
     corpus = datasets.load_corpus(str(path), n_texts=4, random_state=0)
     assert corpus.n_available == 10 and len(corpus.texts) == 4
     numbers = [int(t.split()[1]) for t in corpus.texts]
