@@ -405,3 +405,22 @@ def test_commands_keep_the_cache_under_its_limit(capsys, monkeypatch, home, tiny
     assert code == 1 and out == ""
     assert err.startswith("skpool: error: SKPOOL_CACHE_MAX_SIZE: expected a size")
     assert len(forward_passes) == 1  # refused before any work
+
+
+@pytest.mark.parametrize("action", ["clear", "info"])
+def test_cache_that_is_a_file_is_named_not_emptied(capsys, home, tmp_path, action):
+    # "removed 0 entries" would hide that --cache names the wrong thing
+    path = tmp_path / "notes.txt"
+    path.write_text("not a cache\n", encoding="utf-8")
+    code, out, err = run(capsys, "cache", action, "--cache", path)
+    assert code == 1 and out == ""
+    assert err.startswith(f"skpool: error: --cache: {str(path)!r} is a file, not a cache folder")
+    assert path.read_text(encoding="utf-8") == "not a cache\n"
+
+
+def test_report_cache_that_is_a_file_fails_before_the_model(capsys, home, tmp_path, corpus):
+    path = tmp_path / "notes.txt"
+    path.write_text("x\n", encoding="utf-8")
+    code, out, err = run(capsys, "report", "--dataset", corpus, "--model", "/nonexistent/m",
+                         "--cache", path, "--quiet")
+    assert code == 1 and "is a file, not a cache folder" in err and "/nonexistent" not in err

@@ -110,7 +110,14 @@ def _cache_folder(args) -> Path | None:
 
     if getattr(args, "no_cache", False):  # the parser refuses it with --cache
         return None
-    return default_cache_folder() if args.cache is None else Path(args.cache).expanduser()
+    if args.cache is None:
+        return default_cache_folder()
+    folder = Path(args.cache).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"--cache: {str(args.cache)!r} is a file, not a cache folder (give the folder "
+            "that holds the embedding cache, or a new folder to create one)")
+    return folder
 
 
 def _cache_limit() -> int:
