@@ -10,6 +10,12 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 LOCK := requirements/lock.txt
+# Where pip finds the CPU build of torch that the lock pins (torch==2.13.0+cpu): it is
+# published on PyTorch's CPU wheel index, not on PyPI. Empty (the default), pip uses only
+# the indexes and wheel folders it is configured with (`pip config list`); off such a
+# machine run e.g. `make test TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX_URL ?=
+TORCH_INDEX := $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 
 .PHONY: demo test install bench clean lock
 
@@ -31,7 +37,7 @@ $(STAMP): pyproject.toml requirements/data.txt $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -c $(LOCK) pip
 	# The CPU wheel first: later requirements on torch are then already met.
-	$(BIN)/python -m pip install -c $(LOCK) "torch==2.13.0"
+	$(BIN)/python -m pip install -c $(LOCK) $(TORCH_INDEX) "torch==2.13.0"
 	$(BIN)/python -m pip install -c $(LOCK) -e ".[test]"
 	$(BIN)/python -m pip install -c $(LOCK) --no-deps -r requirements/data.txt
 	touch $(STAMP)

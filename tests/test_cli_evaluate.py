@@ -108,3 +108,17 @@ def test_several_models_and_tasks_add_up_and_replace_the_default():
     assert args.model == ["a", "b", "c"]
     assert args.dataset == ["lee-50", "bbc-news"] and args.pooling == ["mean", "cls"]
     assert parser.parse_args(["evaluate"]).model == ["all-MiniLM-L6-v2"]  # default untouched
+
+
+def test_help_states_the_defaults_the_commands_use(capsys):
+    # each command's --n-texts help names the default it parses to
+    from skpool.cli import build_parser
+
+    parser = build_parser()
+    for command in ("evaluate", "report", "layers"):
+        default = parser.parse_args([command]).n_texts
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        option = text[text.index("--n-texts N, -n N"):]
+        assert f"(default: {default})" in option[:200], (command, option[:200])

@@ -446,12 +446,6 @@ def run_pairs(args) -> int:
     """``skpool pairs``: the pairs of texts mean pooling conflates."""
     from ..pairs import pairs_report
 
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        raise ImportError("skpool pairs needs pandas, which is not installed: "
-                          f"{_install_hint('pandas')}") from None
-
     def measure(corpus):
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
                               max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,

@@ -227,7 +227,8 @@ def _cache_option(parser) -> None:
 
 
 def _common_options(*, model: bool, pairs_default, pairs_help: str,
-                    layer: bool = True, dataset: bool = True) -> argparse.ArgumentParser:
+                    layer: bool = True, dataset: bool = True,
+                    n_texts_default: int = DEFAULT_N_TEXTS) -> argparse.ArgumentParser:
     """Options shared by every subcommand (a parent parser); ``layer``: offer ``--layer``;
     ``dataset``: offer the one-corpus ``--dataset``."""
     parent = _Parser(add_help=False)
@@ -243,9 +244,9 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
                  "'rotten-tomatoes', 'lee-50', or a path: a .txt file (one text per line, "
                  "blank lines skipped) or a .jsonl file (a \"text\" field per line)")
     corpus.add_argument(
-        "--n-texts", "-n", type=_n_texts, default=DEFAULT_N_TEXTS, metavar="N",
-        help=f"use a random sample of N texts (default: {DEFAULT_N_TEXTS}); 'all' uses every "
-             "text. All-pairs SOCM grows with N^2: beyond a few hundred texts, sample pairs "
+        "--n-texts", "-n", type=_n_texts, default=n_texts_default, metavar="N",
+        help=f"use a random sample of N texts{'' if dataset else ' per corpus'} (default: "
+             f"{n_texts_default}); 'all' uses every text. All-pairs SOCM grows with N^2: beyond a few hundred texts, sample pairs "
              "with --pairs")
     corpus.add_argument(
         "--seed", type=_seed, default=0, metavar="S",
@@ -419,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     common_evaluate = _common_options(
         model=False, layer=False, dataset=False, pairs_default=DEFAULT_EVALUATE_PAIRS,
+        n_texts_default=DEFAULT_EVALUATE_TEXTS,
         pairs_help=f"SOCM pairs sampled per task and layer, the same pairs at every layer "
                    f"(default: {DEFAULT_EVALUATE_PAIRS:,})")
     evaluate = subcommands.add_parser(
@@ -434,7 +436,6 @@ def build_parser() -> argparse.ArgumentParser:
                     "the nearest texts. Each model encodes every task's texts once (all "
                     "layers, through the embedding cache). --plot saves SOCM against score, "
                     "one colour per model, layers labelled.")
-    evaluate.set_defaults(n_texts=DEFAULT_EVALUATE_TEXTS)
     evaluate.add_argument(
         "--model", "-m", nargs="+", action=_Several, default=[DEFAULT_MODEL], metavar="M",
         help=f"one or several models, the option repeated or several names: {MODEL_KINDS} "
