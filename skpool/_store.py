@@ -18,7 +18,12 @@ them). The header is JSON::
     {"format": "skpool-token-store", "format_version": 1, "skpool_version": "0.1.0",
      "dtype": "<f4", "dim": 384, "n_texts": 1000, "n_tokens": 31562, "n_truncated": 0,
      "model": null or {"model": ..., "fingerprint": ..., "layer": ..., ...},
-     "texts_sha256": null or the digest of the encoded texts}
+     "texts_sha256": null or the digest of the encoded texts,
+     "store_id": a random id, new each time a store is written}
+
+A memory-mapped ``data.npy`` pickles as its path and the ``store_id`` it was
+opened with: unpickled after the store was replaced (by another corpus of
+the same shape, say), it is refused instead of reading the new data.
 
 A store that a distributed encoder is still writing holds, instead of the
 three arrays, ``skpool-tokens-plan.json`` (the same identity fields plus the
@@ -26,25 +31,31 @@ partition bounds) and one folder per finished partition,
 ``parts/000017/{data,offsets,truncated}.npy``. Each partition is written into
 a hidden temporary folder and renamed into place in one step, so a partition
 folder that exists is complete; a worker killed mid-write leaves only a
-temporary folder, which is ignored and removed. When every partition exists
-they are concatenated (a bounded number of rows at a time) into the final
-arrays, and the header is written last.
+temporary folder, which is ignored and removed. A finished partition that is
+damaged all the same (a file cut short) is found when the run resumes and
+encoded again. When every partition exists they are concatenated (a bounded
+number of rows at a time, by one process at a time: several processes may
+write one store) into the final arrays, and the header is written last.
 
 A reader refuses a folder without a header (incomplete or not a store), a
-format version it does not know, and arrays that disagree with the header.
+format version it does not know, and a header or arrays that are damaged
+(:class:`DamagedStore`, naming the store and the fault).
 A writer resuming into a folder refuses one written for other texts, another
 model or settings, or another skpool version: stores are never mixed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
+import warnings
 import weakref
 from pathlib import Path
 
@@ -52,7 +63,8 @@ import numpy as np
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "HEADER", "PLAN", "StoredArray", "open_stored",
            "save_arrays", "load_arrays", "read_header", "texts_digest", "PartitionedStore",
-           "check_mmap_mode", "tell_dask", "backing_file", "scratch_array", "seal"]
+           "check_mmap_mode", "tell_dask", "backing_file", "scratch_array", "seal",
+           "DamagedStore", "file_identity"]
 
 FORMAT = "skpool-token-store"
 FORMAT_VERSION = 1
@@ -89,7 +101,9 @@ class StoredArray(np.memmap):
     def __reduce_ex__(self, protocol):
         reference = getattr(self, "_reference", None)
         if reference is not None and reference[1] == self.shape:
-            return (open_stored, (reference[0],))
+            # the path and what the file held when it was opened: a store replaced
+            # since (another corpus of the same shape) is refused, never read instead
+            return (_reopen_stored, reference)
         return np.asarray(self).copy().__reduce_ex__(protocol)
 
     def __reduce__(self):
@@ -118,24 +132,91 @@ def tell_dask() -> None:
 
 
 def open_stored(path) -> StoredArray:
-    """Open the ``.npy`` file ``path`` as a read-only :class:`StoredArray`."""
+    """Open the ``.npy`` file ``path`` as a read-only :class:`StoredArray`.
+
+    A file that cannot be read, is shorter than its own header says (cut off
+    by a full disk or a killed copy) or holds no C-ordered numeric array gives
+    a ValueError naming it.
+    """
     tell_dask()
     path = os.fspath(path)
-    with open(path, "rb") as stream:
-        version = np.lib.format.read_magic(stream)
-        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read(stream)
-        offset = stream.tell()
-    if dtype.hasobject or fortran:
-        raise ValueError(f"Expected {path} to hold a C-ordered numeric array.")
+    shape, dtype, offset = _npy_layout(path)
     if int(np.prod(shape)) == 0:
         # mmap cannot map zero bytes
         array = np.zeros(shape, dtype=dtype).view(StoredArray)
         array._reference = None
         return array
     array = StoredArray(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
-    array._reference = (os.path.abspath(path), tuple(shape))
+    array._reference = (os.path.abspath(path), tuple(shape), file_identity(path))
+    return array
+
+
+def _npy_layout(path) -> tuple[tuple, np.dtype, int]:
+    """``(shape, dtype, data offset)`` of the ``.npy`` file ``path``, read from its
+    header; a ValueError naming the file if it is unreadable, not a C-ordered
+    numeric array, or shorter than its header says."""
+    try:
+        with open(path, "rb") as stream:
+            version = np.lib.format.read_magic(stream)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read(stream)
+            offset = stream.tell()
+            size = os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"Could not read the array file {path}: {exc}") from None
+    if dtype.hasobject or fortran or dtype.kind not in "biuf":
+        raise ValueError(f"Expected {path} to hold a C-ordered numeric array.")
+    needed = offset + int(np.prod(shape)) * dtype.itemsize
+    if size < needed:
+        raise ValueError(
+            f"The array file {path} is truncated: it holds {size} bytes, its header "
+            f"({shape}, {dtype}) needs {needed}."
+        )
+    return tuple(shape), dtype, offset
+
+
+def file_identity(path) -> str:
+    """What distinguishes the file ``path`` from another written at the same place.
+
+    The ``data.npy`` of a token store is named by the store's ``store_id``
+    (a random id its header gets each time a store is written), which every
+    machine sharing the folder reads alike; any other file (a scratch array)
+    by its size and modification time.
+    """
+    path = Path(os.fspath(path))
+    if path.name == "data.npy":
+        try:
+            store_id = json.loads((path.parent / HEADER).read_text(encoding="utf-8"))[
+                "store_id"]
+        except (OSError, ValueError, TypeError, KeyError):
+            store_id = None
+        if isinstance(store_id, str):
+            return f"store {store_id}"
+    try:
+        status = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"file of {status.st_size} bytes modified at {status.st_mtime_ns} ns"
+
+
+def _reopen_stored(path, shape, identity) -> StoredArray:
+    """Unpickle a :class:`StoredArray`: the same file, unchanged since it was pickled."""
+    found = file_identity(path)
+    if found != identity:
+        where = os.path.dirname(path) if os.path.basename(path) == "data.npy" else path
+        raise ValueError(
+            f"The token store {where} was replaced after these token sets were opened "
+            f"from it ({identity} then, {found} now): it no longer holds the data they "
+            "refer to. Open the store again (TokenSets.load) and start the computation "
+            "again; never replace a store that a running computation reads."
+        )
+    array = open_stored(path)
+    if array.shape != tuple(shape):
+        raise ValueError(
+            f"The array file {path} changed since it was opened: shape {array.shape}, "
+            f"was {tuple(shape)}. Open it again and start the computation again."
+        )
     return array
 
 
@@ -242,6 +323,8 @@ def _header(data, offsets, truncated, *, model, texts_sha256) -> dict:
         "n_truncated": int(np.count_nonzero(truncated)),
         "model": model,
         "texts_sha256": texts_sha256,
+        # a new id each time a store is written: a pickled memory map refers to it
+        "store_id": uuid.uuid4().hex,
     }
 
 
@@ -281,6 +364,14 @@ def save_arrays(path, data, offsets, truncated, *, model=None, texts_sha256=None
     return path
 
 
+class DamagedStore(ValueError):
+    """A folder that holds a token store whose header or arrays cannot be used.
+
+    Where the store is a cache of an encoding (:func:`skpool.encoder.encode_to_store`)
+    it is encoded again; elsewhere the message names the store and the fault.
+    """
+
+
 def read_header(path) -> dict:
     """The header of the store at ``path``; a clear ValueError if there is none."""
     path = Path(os.fspath(path)).expanduser()
@@ -299,9 +390,11 @@ def read_header(path) -> dict:
     try:
         header = json.loads(header_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"Could not read the token store header {header_file}: {exc}") from None
+        raise DamagedStore(f"The token store {path} is damaged: its header {header_file} "
+                           f"cannot be read ({exc}).") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"The file {header_file} is not a skpool token store header.")
+        raise DamagedStore(f"The token store {path} is damaged: {header_file} is not a "
+                           "skpool token store header.")
     version = header.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
@@ -309,6 +402,23 @@ def read_header(path) -> dict:
             f"({_skpool_version()}) reads version {FORMAT_VERSION} only. It was written by "
             f"skpool {header.get('skpool_version')!r}: re-encode the corpus, or read it with "
             "that version."
+        )
+    for field, minimum in (("dim", 1), ("n_texts", 0), ("n_tokens", 0)):
+        value = header.get(field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            found = "no such field" if field not in header else repr(value)
+            raise DamagedStore(
+                f"The token store {path} is damaged: its header {header_file} needs "
+                f"{field!r}, an int >= {minimum}; it holds {found}."
+            )
+    try:
+        dtype = np.dtype(header.get("dtype"))
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype.kind != "f" or not isinstance(header.get("dtype"), str):
+        raise DamagedStore(
+            f"The token store {path} is damaged: its header {header_file} needs 'dtype', "
+            f"a floating-point NumPy dtype such as '<f4'; it holds {header.get('dtype')!r}."
         )
     return header
 
@@ -326,10 +436,12 @@ def load_arrays(path, *, mmap_mode=None):
     for name in _ARRAYS:
         file = path / f"{name}.npy"
         try:
+            _npy_layout(file)  # a file cut short is named as such, whatever reads it
             arrays[name] = (open_stored(file) if name == "data" and mmap_mode == "r"
                             else np.load(file, allow_pickle=False))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"Could not read {file} of the token store {path}: {exc}") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise DamagedStore(f"The token store {path} is damaged: {name}.npy cannot be "
+                               f"read ({exc}).") from None
     data, offsets, truncated = arrays["data"], arrays["offsets"], arrays["truncated"]
     expected = {
         "data": ((header["n_tokens"], header["dim"]), np.dtype(header["dtype"])),
@@ -339,7 +451,7 @@ def load_arrays(path, *, mmap_mode=None):
     for name, (shape, dtype) in expected.items():
         array = arrays[name]
         if array.shape != shape or array.dtype != dtype:
-            raise ValueError(
+            raise DamagedStore(
                 f"The token store {path} is damaged: {name}.npy holds an array of shape "
                 f"{array.shape} and dtype {array.dtype}; its header says shape {shape} and "
                 f"dtype {dtype}."
@@ -414,51 +526,120 @@ class PartitionedStore:
             )
 
     def complete(self) -> bool:
-        """True if the folder already holds the finished store for this identity."""
+        """True if the folder already holds the finished store for this identity.
+
+        Raises :class:`DamagedStore` if it holds a finished store that cannot be
+        used (see :meth:`discard`), ValueError if one of another identity.
+        """
         if not (self.path / HEADER).is_file():
             return False
         self._check_identity(read_header(self.path), check_bounds=False)
+        load_arrays(self.path, mmap_mode="r")  # the arrays agree with the header
         return True
 
+    def discard(self) -> None:
+        """Remove a damaged store's files (the header first), so that it is written again."""
+        for name in (HEADER, PLAN, *(f"{a}.npy" for a in _ARRAYS)):
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / "parts", ignore_errors=True)
+
     def open(self) -> list[int]:
-        """Create or check the plan; remove leftovers; return the partitions still to do."""
+        """Create or check the plan; return the partitions still to do.
+
+        A finished partition that is damaged (a file cut short by a full disk,
+        say) is removed with a warning and counts as still to do. Several
+        processes may open the same folder at once: the first writes the plan,
+        the others check theirs against it.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"Expected a folder for the token store. {self.path} is a file.")
+        self.path.mkdir(parents=True, exist_ok=True)
         plan_file = self.path / PLAN
-        if plan_file.is_file():
-            try:
-                found = json.loads(plan_file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"Could not read the store plan {plan_file}: {exc}") from None
-            self._check_identity(found, check_bounds=True)
-        else:
-            if self.path.is_dir() and any(self.path.iterdir()):
+        if not plan_file.is_file():
+            if (self.path / HEADER).is_file():  # another process finished it meanwhile
+                return []
+            # hidden names are temporary files, possibly another process's plan
+            if any(not entry.name.startswith(".") for entry in self.path.iterdir()):
                 raise ValueError(
                     f"The folder {self.path} is not empty and holds no skpool token store; "
                     "refusing to write into it. Choose an empty or new folder."
                 )
-            self.path.mkdir(parents=True, exist_ok=True)
-            _write_json(plan_file, self._plan())
+            _create_json(plan_file, self._plan())
+        try:
+            found = json.loads(plan_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DamagedStore(f"The token store {self.path} is damaged: its plan {plan_file} "
+                               f"cannot be read ({exc}).") from None
+        if not isinstance(found, dict):
+            raise DamagedStore(f"The token store {self.path} is damaged: its plan "
+                               f"{plan_file} holds no JSON object.")
+        self._check_identity(found, check_bounds=True)
         parts = self.path / "parts"
         parts.mkdir(exist_ok=True)
-        for leftover in parts.glob(".tmp-*"):  # written by a worker that died
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in self.path.glob(".*.tmp"):  # a concatenation that was interrupted
-            leftover.unlink(missing_ok=True)
-        return [k for k in range(self.bounds.size - 1) if not self._part(k).is_dir()]
+        # A worker that died mid-write leaves a temporary folder; one still being
+        # written (by a process sharing this store) is recent, so only old ones go.
+        # finalize() removes the rest with the partitions.
+        for leftover in parts.glob(".tmp-*"):
+            if _age_s(leftover) > _STALE_S:
+                shutil.rmtree(leftover, ignore_errors=True)
+        todo = []
+        for k in range(self.bounds.size - 1):
+            if not self._part(k).is_dir():
+                todo.append(k)
+                continue
+            fault = self._part_fault(k)
+            if fault is not None:
+                warnings.warn(
+                    f"Partition {k} of the token store {self.path} is damaged ({fault}); "
+                    "it is encoded again.", UserWarning, stacklevel=3)
+                self._remove_part(k)
+                todo.append(k)
+        return todo
 
     def _part(self, k: int) -> Path:
         return self.path / "parts" / f"{k:06d}"
+
+    def _part_fault(self, k: int) -> str | None:
+        """Why finished partition ``k`` cannot be used, or None if it can."""
+        folder = self._part(k)
+        n_texts = int(self.bounds[k + 1] - self.bounds[k])
+        try:
+            shape, dtype, _ = _npy_layout(folder / "data.npy")
+            offsets = np.load(folder / "offsets.npy", allow_pickle=False)
+            truncated = np.load(folder / "truncated.npy", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            return str(exc)
+        if len(shape) != 2 or dtype.kind != "f":
+            return f"data.npy holds an array of shape {shape} and dtype {dtype}"
+        if (offsets.shape != (n_texts + 1,) or offsets.dtype.kind not in "iu"
+                or offsets[0] != 0 or offsets[-1] != shape[0]):
+            return (f"offsets.npy holds {offsets.size - 1} texts ending at token "
+                    f"{offsets[-1] if offsets.size else None}; expected {n_texts} texts "
+                    f"ending at token {shape[0]}")
+        if truncated.shape != (n_texts,):
+            return f"truncated.npy holds {truncated.size} flags, expected {n_texts}"
+        return None
+
+    def _remove_part(self, k: int) -> None:
+        # renamed first, so that the partition disappears in one step
+        doomed = self._part(k).with_name(f".tmp-{k:06d}-{uuid.uuid4().hex}")
+        try:
+            os.rename(self._part(k), doomed)
+        except OSError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
 
     # -- one partition (runs on a worker) ---------------------------------------------------
     def write_part(self, k: int, data, offsets, truncated) -> None:
         """Write partition ``k`` atomically: a temporary folder renamed into place."""
         final = self._part(k)
-        if final.is_dir():  # a retried task whose first run finished after all
+        # a retried task whose first run finished after all, or a store that another
+        # process writing it too has finished
+        if final.is_dir() or (self.path / HEADER).is_file():
             return
         temp = final.with_name(f".tmp-{k:06d}-{uuid.uuid4().hex}")
-        temp.mkdir(parents=True)
         try:
+            temp.mkdir(parents=True)
             for name, array in zip(_ARRAYS, (data, offsets, truncated)):
                 _save_npy(temp / f"{name}.npy", array)
             try:
@@ -469,11 +650,33 @@ class PartitionedStore:
                 shutil.rmtree(temp, ignore_errors=True)  # another attempt won the race
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
+            if (self.path / HEADER).is_file():  # finished meanwhile, its parts removed
+                return
             raise
 
     # -- the end ----------------------------------------------------------------------------
     def finalize(self) -> Path:
-        """Concatenate the partitions into the final arrays; write the header last."""
+        """Concatenate the partitions into the final arrays; write the header last.
+
+        One process at a time (a lock file in the folder): a process that waited
+        finds the store finished by another and only checks it.
+        """
+        with _exclusive(self.path / _LOCK):
+            try:
+                if (self.path / HEADER).is_file():  # another process finished it
+                    self._check_identity(read_header(self.path), check_bounds=False)
+                    # partitions this process wrote after the other one finished
+                    shutil.rmtree(self.path / "parts", ignore_errors=True)
+                    return self.path
+                self._concatenate()
+            finally:
+                (self.path / _LOCK).unlink(missing_ok=True)
+        return self.path
+
+    def _concatenate(self) -> None:
+        # we hold the lock: a temporary file here is from a concatenation that died
+        for leftover in self.path.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
         n_parts = self.bounds.size - 1
         missing = [k for k in range(n_parts) if not self._part(k).is_dir()]
         if missing:
@@ -489,19 +692,16 @@ class PartitionedStore:
         # (thousands of open memory maps would exhaust the file descriptors)
         parts = []
         for k in range(n_parts):
+            fault = self._part_fault(k)
+            if fault is not None:
+                raise DamagedStore(
+                    f"Partition {k} of the token store {self.path} is damaged ({fault}). "
+                    "Run the same call again: damaged partitions are encoded again."
+                )
             folder = self._part(k)
+            shape, dtype, _ = _npy_layout(folder / "data.npy")
             offsets = np.load(folder / "offsets.npy")
             truncated = np.load(folder / "truncated.npy")
-            data = np.load(folder / "data.npy", mmap_mode="r")
-            shape, dtype = data.shape, data.dtype
-            del data
-            n_texts = int(self.bounds[k + 1] - self.bounds[k])
-            if offsets.shape != (n_texts + 1,) or offsets[-1] != shape[0]:
-                raise ValueError(
-                    f"Partition {k} of the token store {self.path} is damaged ({folder}: "
-                    f"{offsets.size - 1} texts, expected {n_texts}). Delete that folder and "
-                    "run again to re-encode it."
-                )
             parts.append((shape, dtype, offsets, truncated))
         dim, dtype = parts[0][0][1], parts[0][1]
         n_tokens = sum(int(p[0][0]) for p in parts)
@@ -530,7 +730,57 @@ class PartitionedStore:
         # the store is complete: the plan and the partitions are no longer needed
         (self.path / PLAN).unlink(missing_ok=True)
         shutil.rmtree(self.path / "parts", ignore_errors=True)
-        return self.path
+
+
+# A partition's temporary folder untouched this long belongs to no live writer
+# (a partition is seconds of work).
+_STALE_S = 3600.0
+_LOCK = ".skpool-finalize.lock"
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _create_json(path: Path, content: dict) -> None:
+    """Write ``path`` unless it exists (then keep the other writer's): first one wins."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(temp, "w", encoding="utf-8") as stream:
+        json.dump(content, stream, indent=1, sort_keys=True)
+        stream.flush()
+        os.fsync(stream.fileno())
+    try:
+        os.link(temp, path)  # fails if path exists, also on network file systems
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here: last one wins, the contents are checked anyway
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on the file ``path`` (created if needed) inside the block.
+
+    ``flock`` is released by the kernel when its process dies, so a killed
+    run leaves no stale lock; where there is none (Windows) the block runs
+    unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a+b") as stream:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
 
 
 class _Shape:

@@ -168,6 +168,12 @@ class CollapseScorer:
         check_positive_int(self.n_pairs, name="n_pairs", allow_none=True)
         check_random_state_param(self.random_state)
         check_n_jobs(self.n_jobs)
+        if self.encoder is not None and not isinstance(self.encoder, TokenEncoder):
+            raise TypeError(
+                "Expected the scorer's encoder to be a TokenEncoder or None (search the "
+                f"estimator for one). Received {describe(self.encoder)}; for a model name "
+                "pass TokenEncoder(model=...)."
+            )
         encoder = self.encoder if self.encoder is not None else find_encoder(estimator)
         tokens = _tokens_of(X, encoder)
         result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state,

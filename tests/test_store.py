@@ -31,11 +31,16 @@ def test_the_format_is_plain_numpy_files_and_a_json_header(corpus, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "s" / "offsets.npy"), offsets)
     np.testing.assert_array_equal(np.load(tmp_path / "s" / "truncated.npy"), truncated)
     header = json.loads((tmp_path / "s" / HEADER).read_text())
+    store_id = header.pop("store_id")
     assert header == {
         "format": "skpool-token-store", "format_version": 1, "skpool_version": "0.1.0",
         "dtype": "<f4", "dim": 6, "n_texts": 5, "n_tokens": 17, "n_truncated": 2,
         "model": {"model": "m"}, "texts_sha256": None,
     }
+    # a new id each time a store is written
+    save_arrays(tmp_path / "s", data, offsets, truncated, overwrite=True)
+    again = json.loads((tmp_path / "s" / HEADER).read_text())["store_id"]
+    assert len(store_id) == len(again) == 32 and again != store_id
 
 
 @pytest.mark.parametrize("mmap_mode", [None, "r"])

@@ -40,8 +40,8 @@ from numbers import Integral
 
 import numpy as np
 
-from .._store import PartitionedStore, texts_digest
-from .._validation import check_texts, describe
+from .._store import DamagedStore, PartitionedStore, texts_digest
+from .._validation import check_n_jobs, check_texts, describe
 from ..tokensets import TokenSets
 from .encoder import TokenEncoder, TruncationWarning
 from .models import folder_fingerprint, resolve_model
@@ -89,6 +89,24 @@ def _encode_partition(encoder: TokenEncoder, store: PartitionedStore, k: int, te
     return k, tokens.n_tokens
 
 
+def _partitions_to_do(store: PartitionedStore) -> list[int] | None:
+    """The partitions still to encode, or None if the store is finished.
+
+    The folder is a cache of this encoding (the texts and the model are at
+    hand), so a store whose header or arrays cannot be used, or a plan that
+    cannot be read, is removed with a warning and encoded again: nothing that
+    could be used is lost.
+    """
+    try:
+        if store.complete():
+            return None
+        return store.open()
+    except DamagedStore as exc:
+        warnings.warn(f"{exc} It is encoded again.", UserWarning, stacklevel=3)
+        store.discard()
+        return store.open()
+
+
 def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITION_SIZE,
                     n_jobs=None) -> TokenSets:
     """Encode texts in partitions into a token store on disk; return it memory-mapped.
@@ -127,12 +145,16 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
         If ``path`` holds a store of other texts, another model or settings or
         another skpool version (stores are never mixed), or is a non-empty
         folder that is not a store; if a text cannot be encoded (the message
-        names its index in ``texts``).
+        names its index in ``texts``); if ``n_jobs`` is 0.
 
     Warns
     -----
     TruncationWarning
         When texts were cut at ``max_length`` (counted over the whole corpus).
+    UserWarning
+        When ``path`` holds a damaged store (an unreadable header or plan,
+        arrays that disagree with their header, a finished partition cut
+        short): the damaged part is encoded again.
 
     Examples
     --------
@@ -166,11 +188,12 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
     # one bar over the partitions here, rather than one per partition on the workers
     encoder = clone(encoder).set_params(progress=False)
     encoder._check_params()
+    n_jobs = check_n_jobs(n_jobs)
     bounds = np.r_[np.arange(0, len(texts), int(partition_size)), len(texts)]
     store = PartitionedStore(path, model=_model_identity(encoder),
                              texts_sha256=texts_digest(texts), bounds=bounds)
-    if not store.complete():
-        todo = store.open()
+    todo = _partitions_to_do(store)
+    if todo is not None:
         if todo:
             done = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(
                 delayed(_encode_partition)(encoder, store, k,
