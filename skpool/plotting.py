@@ -789,7 +789,9 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
     for axis, task in zip(axes, tasks):
         metric = "score"
         for k, model in enumerate(models):
-            points = sorted((r for r in chosen if r["task"] == task and r["model"] == model),
+            # a score that does not exist (None or NaN, its record says why) is not drawn
+            points = sorted((r for r in chosen if r["task"] == task and r["model"] == model
+                             and _has_score(r)),
                             key=lambda r: r["layer"])
             if not points:
                 continue
@@ -815,6 +817,12 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
         figure.suptitle(title, fontsize=11)
     _save(figure, path)
     return figure
+
+
+def _has_score(record) -> bool:
+    """False for a score that does not exist (None or NaN); a missing field is reported later."""
+    value = record.get("score", 0.0)
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def _short_label(name, *, last_part: bool = True) -> str:

@@ -272,12 +272,18 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
         with _verbosity(args):
             measured = measure(corpus)
         out.print(measured.text)
-        _write_json(args, measured.records, out)
+        failed = None
+        try:
+            _write_json(args, measured.records, out)
+        except (OSError, ValueError) as exc:  # the figure does not depend on the JSON
+            failed = exc
         if args.plot is not None:
             import matplotlib.pyplot as plt
 
             plt.close(plot(corpus, measured, out))
             out.status(f"skpool: saved figure to {args.plot}")
+        if failed is not None:
+            raise failed
     _trim_cache(args, out)
     return 0
 
@@ -469,16 +475,30 @@ def run_pairs(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    """``skpool evaluate``: collapse against downstream scores, layer by layer."""
+    """``skpool evaluate``: collapse against downstream scores, layer by layer.
+
+    Each finished (model, layer, task, pooling) result goes to a journal under
+    ``$SKPOOL_HOME/evaluate/`` named by the arguments, so that a run that fails
+    or is killed keeps its finished part and a rerun with the same arguments
+    resumes; the journal is removed once the outputs are written.
+    """
     from ..evaluation import DEFAULT_POOLINGS, TASKS, evaluate
+    from ..evaluation._journal import Journal
 
     models = args.model
     poolings = args.pooling or list(DEFAULT_POOLINGS)
+    journal = Journal(_journal_path(args))
 
     def load(args, out):
         tasks = args.dataset or list(TASKS)
         out.status(f"skpool: tasks {', '.join(tasks)}; {len(models)} model(s); poolings "
                    f"{', '.join(poolings)}")
+        if len(journal):
+            out.status(f"skpool: resuming: {len(journal):,} finished result(s) found in "
+                       f"{journal.path}")
+        else:
+            out.status(f"skpool: each finished result is kept in {journal.path} until the "
+                       "run completes; a rerun with the same arguments resumes from it")
         return tasks
 
     def measure(tasks):
@@ -486,7 +506,7 @@ def run_evaluate(args) -> int:
         result = evaluate(encoders, tasks, layers=args.layers, poolings=poolings,
                           n_texts=args.n_texts, n_pairs=args.pairs, n_folds=args.folds,
                           n_bootstrap=args.bootstrap, random_state=args.seed,
-                          n_jobs=args.n_jobs, progress=_progress(args))
+                          n_jobs=args.n_jobs, progress=_progress(args), journal=journal)
         return Measured(list(result.records), formatting.format_evaluation(result), result)
 
     def plot(tasks, measured, out):
@@ -495,6 +515,25 @@ def run_evaluate(args) -> int:
         return plot_socm_vs_score(measured.records, path=args.plot, pooling=poolings[0],
                                   title=", ".join(_short(m, 24) for m in models))
 
-    return _run(args, measure=measure, plot=plot, load=load, status=lambda tasks: (
+    code = _run(args, measure=measure, plot=plot, load=load, status=lambda tasks: (
         "skpool: each model encodes every task's texts once; SOCM over "
         f"{args.pairs:,} sampled pairs per task and layer"))
+    journal.remove()  # every output is written: nothing left to resume
+    return code
+
+
+#: The options that shape ``skpool evaluate``'s results: the same values, the same journal.
+_EVALUATE_SHAPING = ("model", "dataset", "layers", "pooling", "n_texts", "pairs", "folds",
+                     "bootstrap", "seed", "max_length")
+
+
+def _journal_path(args) -> Path:
+    """The journal of an ``skpool evaluate`` run: ``$SKPOOL_HOME/evaluate/<hash of its options>``."""
+    import hashlib
+    import json
+
+    from ..encoder._cache import skpool_home
+
+    shaping = {name: getattr(args, name, None) for name in _EVALUATE_SHAPING}
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode())
+    return skpool_home() / "evaluate" / f"run-{digest.hexdigest()[:20]}.jsonl"

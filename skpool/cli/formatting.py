@@ -402,6 +402,15 @@ QUINTILE_COLUMNS = [
 ]
 
 
+def _evaluation_notes(result) -> list[str]:
+    """Why a score is '-', and which poolings a task cannot use."""
+    lines = [f"score '-' ({r.model}, layer {r.layer}, {r.task}, {r.pooling}): {r.note}"
+             for r in result.records if r.note]
+    for pooling, tasks in result.settings.get("not_run", {}).items():
+        lines.append(f"{pooling} does not apply to {', '.join(tasks)} (not run there)")
+    return lines
+
+
 def format_evaluation(result) -> str:
     """Return the three tables of an :class:`~skpool.evaluation.Evaluation`."""
     settings = result.settings
@@ -412,6 +421,7 @@ def format_evaluation(result) -> str:
         "concentration-matched SOCM (every text at tr(Sigma) = 1); spread = mean tr(Sigma); "
         "cosine = mean within-text cosine; tr>2 = texts breaking the paper's assumption",
         format_table(result.records, EVALUATE_COLUMNS),
+        *_evaluation_notes(result),
         "",
         "Spearman correlation of collapse and score across layers (and models), with a "
         f"{settings['n_bootstrap']}-resample bootstrap 95% interval; partial = controlling "

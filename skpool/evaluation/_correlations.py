@@ -14,12 +14,16 @@ _MIN_POINTS = 4
 
 
 def _correlation(points, task, pooling, scope, measure, n_bootstrap, confidence, seed):
+    notes = []
+    scored = [r for r in points if np.isfinite(r.score)]
+    if len(scored) < len(points):  # a score that does not exist is not a point
+        notes.append(f"{len(points) - len(scored)} point(s) without a score left out")
+        points = scored
     x = np.array([getattr(r, measure) for r in points])
     y = np.array([r.score for r in points])
     covariates = np.array([[r.mean_spread, r.mean_cosine] for r in points])
     values = dict(spearman=None, p_value=None, ci_low=None, ci_high=None,
                   partial_spearman=None, partial_p_value=None)
-    notes = []
     if len(points) < _MIN_POINTS:
         notes.append(f"{len(points)} points: at least {_MIN_POINTS} are needed")
     else:

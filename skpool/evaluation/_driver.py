@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import numbers
 import os
 import tempfile
@@ -21,12 +23,14 @@ from ..math.socm import concentration, mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
 from ._correlations import socm_score_correlations
+from ._journal import Journal, entry_key
 from ._neighbours import neighbour_socm
 from ._records import Evaluation, EvaluationRecord, TextDiagnostic
-from ._scores import cosines, cross_validate, default_classifier, similarity_score
+from ._scores import (UndefinedScore, cosines, cross_validate, default_classifier,
+                      similarity_score)
 from ._stats import error_by_quintile
 from .poolings import DEFAULT_POOLINGS, POOLINGS
-from .tasks import TASKS
+from .tasks import TASKS, Task
 
 
 def _check_models(models) -> list[tuple[str, TokenEncoder]]:
@@ -87,7 +91,7 @@ def _resolve_layers(layers, n_layers: int, label: str) -> list[int]:
 def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "lee-50"), *,
              layers=None, poolings=DEFAULT_POOLINGS, n_texts=300, max_length=None,
              n_pairs=1000, n_folds=5, classifier=None, n_bootstrap=1000, random_state=0,
-             cache=None, n_jobs=None, progress=False) -> Evaluation:
+             cache=None, n_jobs=None, progress=False, journal=None) -> Evaluation:
     r"""Collapse against downstream scores for each model, layer, pooling and task.
 
     Each model encodes the texts of all tasks once, every requested layer
@@ -117,13 +121,16 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     models : str, path, TokenEncoder, sequence of them, or dict of name to them
         Bundled names, model folders or configured encoders (their ``layer``
         is ignored). A dict names the models in the records.
-    tasks : sequence of str, default=("bbc-news", "rotten-tomatoes", "lee-50")
-        Names of :data:`TASKS`.
+    tasks : sequence of str or Task, default=("bbc-news", "rotten-tomatoes", "lee-50")
+        Names of :data:`TASKS` and tasks built from your own data
+        (:meth:`Task.from_data`), mixed as you like; distinct names.
     layers : sequence of int or None, default=None
         Hidden-state indices (negative count from the end) for every model;
         None: all of them, ``0 .. n_layers``.
     poolings : sequence of str, default=DEFAULT_POOLINGS
-        Names of :data:`POOLINGS`; each is run on the tasks it applies to.
+        Names of :data:`POOLINGS`; each is run on the tasks it applies to
+        (``settings["not_run"]`` of the result names the tasks a pooling
+        skipped); a task that none of them applies to is an error.
     n_texts : int or None, default=300
         Texts sampled (stratified) from each classification corpus; the
         similarity task keeps all its documents unless fewer are asked for.
@@ -145,10 +152,22 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         Workers for SOCM and exact :math:`W_2` (joblib convention).
     progress : bool, default=False
         Show a progress bar per model over its layers and tasks (on stderr).
+    journal : str, path or None, default=None
+        A JSON-lines file that keeps each finished (model, layer, task,
+        pooling) result as soon as it is computed. Results already there,
+        computed from the same settings, model, texts, layer and pooling, are
+        taken instead of being computed again: a run that failed or was
+        killed resumes where it stopped. (The model is known by its name,
+        folder and shape: weights changed in place in the same folder are not
+        noticed; use a new journal then.)
 
     Returns
     -------
     Evaluation
+        A score that does not exist (e.g. CLS pooling at the embedding layer
+        gives every text the same vector, so every pair the same cosine and
+        no Spearman correlation) is NaN in its record, with the reason in
+        the record's ``note``; ``to_dict`` writes it as None.
 
     Examples
     --------
@@ -160,7 +179,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     ('lee-50', 'spearman', 6, 8)
     """
     model_list = _check_models(models)
-    task_names = _check_names(tasks, TASKS, name="tasks")
+    task_list = _check_tasks(tasks)
     pooling_names = _check_names(poolings, POOLINGS, name="poolings")
     n_texts = check_positive_int(n_texts, name="n_texts", minimum=5, allow_none=True)
     n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
@@ -177,22 +196,27 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     elif not (hasattr(classifier, "fit") and hasattr(classifier, "predict")):
         raise TypeError(f"Expected classifier to be a scikit-learn classifier (fit and "
                         f"predict). Received {describe(classifier)}.")
+    not_run = _check_applicable(pooling_names, task_list)
     seed = _seed(random_state)
     progress = check_progress(progress)
+    if journal is not None and not isinstance(journal, Journal):
+        journal = Journal(journal)
 
     data = {}
-    for name in task_names:
-        task = TASKS[name]
-        data[name] = task.load(n_texts=n_texts, random_state=seed)
+    for task in task_list:
+        data[task.name] = task.load(n_texts=n_texts, random_state=seed)
         if task.kind == "classification":
-            counts = np.bincount(data[name].labels)
-            if counts[counts > 0].min() < n_folds:
-                raise ValueError(
-                    f"Expected every class of {name} to hold at least n_folds={n_folds} texts "
-                    f"for stratified cross-validation. Received {counts.tolist()} texts per "
-                    f"class with n_texts={n_texts}; sample more texts or use fewer folds."
-                )
-    all_texts = list(dict.fromkeys(t for name in task_names for t in data[name].texts))
+            _check_folds(task.name, data[task.name].labels, n_folds, n_texts)
+    all_texts = list(dict.fromkeys(t for task in task_list for t in data[task.name].texts))
+    settings = {"tasks": [task.name for task in task_list], "poolings": pooling_names,
+                "n_texts": n_texts, "n_pairs": n_pairs, "n_folds": n_folds,
+                "n_bootstrap": n_bootstrap, "random_state": seed, "max_length": max_length,
+                "not_run": not_run}
+    # What a result depends on besides its model, task, layer and pooling.
+    shaping = {k: settings[k] for k in ("n_texts", "n_pairs", "n_folds", "n_bootstrap",
+                                        "random_state")}
+    shaping["classifier"] = repr(classifier)
+    task_ids = {task.name: _data_fingerprint(data[task.name]) for task in task_list}
 
     records, diagnostics = [], []
     with tempfile.TemporaryDirectory(prefix="skpool-evaluate-") as scratch:
@@ -204,41 +228,137 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             encoder.fit()
             resolved = _resolve_layers(layers, encoder.n_layers_, label)
             pooling_of = {p: POOLINGS[p].resolve(label, encoder) for p in pooling_names}
-            bar = progress_bar(progress, total=len(resolved) * len(task_names),
+            model_id = {"label": label, "model": str(encoder.model),
+                        "path": str(encoder.model_path_), "max_length": encoder.max_length_,
+                        "n_layers": encoder.n_layers_, "dim": encoder.embedding_dim_}
+
+            def key_of(layer, task, pooling):
+                return entry_key(settings=shaping, model=model_id, task=task.name,
+                                 kind=task.kind, data=task_ids[task.name], layer=layer,
+                                 pooling=pooling, effective=pooling_of[pooling])
+
+            steps = {(layer, task.name): [
+                (name, key_of(layer, task, name),
+                 _diagnose_here(task, layer == resolved[-1], name, pooling_names))
+                for name in pooling_names if POOLINGS[name].applies_to(task)]
+                for layer in resolved for task in task_list}
+            found = {key: journal.get(key, needs_diagnostics=diagnose)
+                     for todo in steps.values() for _, key, diagnose in todo
+                     } if journal is not None else {}
+            missing = sorted({layer for (layer, _), todo in steps.items()
+                              if any(found.get(key) is None for _, key, _ in todo)})
+            bar = progress_bar(progress, total=len(resolved) * len(task_list),
                                desc=f"evaluate {label}", unit="step")
-            bar.set_postfix_str(f"encoding {len(all_texts)} texts")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", TruncationWarning)
-                for start in range(0, len(all_texts), 64):  # fill the cache, a chunk at a time
-                    encoder.transform_layers(all_texts[start:start + 64], resolved)
+            if missing:  # fill the cache with the layers still to score, a chunk at a time
+                bar.set_postfix_str(f"encoding {len(all_texts)} texts")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", TruncationWarning)
+                    for start in range(0, len(all_texts), 64):
+                        encoder.transform_layers(all_texts[start:start + 64], missing)
             for layer in resolved:
                 layer_encoder = clone(encoder).set_params(layer=layer)
-                for name in task_names:
-                    bar.set_postfix_str(f"layer {layer}, {name}")
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", TruncationWarning)
-                        tokens = layer_encoder.transform(data[name].texts)
-                    new, found = _evaluate_layer(
-                        label, layer, TASKS[name], data[name], tokens,
-                        tokens.n_truncated, pooling_names, pooling_of,
+                for task in task_list:
+                    bar.set_postfix_str(f"layer {layer}, {task.name}")
+                    new, new_diagnostics = _evaluate_layer(
+                        label, layer, task, data[task.name], layer_encoder,
+                        steps[(layer, task.name)], found, pooling_of, journal,
                         classifier=classifier, n_pairs=n_pairs, n_folds=n_folds,
-                        n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs,
-                        diagnose=layer == resolved[-1])
+                        n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs)
                     records.extend(new)
-                    diagnostics.extend(found)
+                    diagnostics.extend(new_diagnostics)
                     bar.update(1)
             bar.close()
     correlations = socm_score_correlations(records, n_bootstrap=n_bootstrap, random_state=seed)
-    settings = {"tasks": task_names, "poolings": pooling_names, "n_texts": n_texts,
-                "n_pairs": n_pairs, "n_folds": n_folds, "n_bootstrap": n_bootstrap,
-                "random_state": seed, "max_length": max_length}
     return Evaluation(records=tuple(records), correlations=correlations,
                       diagnostics=tuple(diagnostics), settings=settings)
 
 
-def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_names,
-                    pooling_of, *, classifier, n_pairs, n_folds, n_bootstrap, seed, n_jobs,
-                    diagnose):
+def _diagnose_here(task, last_layer: bool, name: str, pooling_names) -> bool:
+    """Whether the per-text diagnostic goes with this result: the first pooling of a
+    classification task at the model's last evaluated layer."""
+    if task.kind != "classification" or not last_layer:
+        return False
+    first = next(p for p in pooling_names if POOLINGS[p].applies_to(task))
+    return name == first
+
+
+def _check_tasks(tasks) -> list[Task]:
+    """Tasks from names of :data:`TASKS` and :class:`Task` objects, distinct by name."""
+    if isinstance(tasks, (str, Task)):
+        tasks = [tasks]
+    out = []
+    for task in tasks:
+        if isinstance(task, Task):
+            out.append(task)
+        elif isinstance(task, str) and task in TASKS:
+            out.append(TASKS[task])
+        else:
+            raise ValueError(f"Expected tasks among {list(TASKS)} or Task objects (a task "
+                             f"built from your data with Task.from_data). Received "
+                             f"{describe(task)}.")
+    if not out:
+        raise ValueError(f"Expected at least one task among {list(TASKS)}. Received none.")
+    seen: dict[str, Task] = {}
+    for task in out:  # a name given twice is one task; two tasks of one name are an error
+        if seen.setdefault(task.name, task) is not task:
+            raise ValueError(f"Expected distinct task names. Received two tasks named "
+                             f"{task.name!r}; name them apart (Task.from_data(..., name=...)).")
+    return list(seen.values())
+
+
+def _check_applicable(pooling_names, task_list) -> dict:
+    """Which requested poolings skip which tasks; an error if a task would get no score."""
+    for task in task_list:
+        if not any(POOLINGS[name].applies_to(task) for name in pooling_names):
+            usable = [name for name, pooling in POOLINGS.items() if pooling.applies_to(task)]
+            raise ValueError(
+                f"Expected a pooling that can score the {task.kind} task {task.name!r}: "
+                f"{', '.join(pooling_names)} "
+                f"{'does' if len(pooling_names) == 1 else 'do'} not apply to {task.kind} "
+                f"tasks. Received poolings {pooling_names}; choose among {usable} for it.")
+    not_run = {}
+    for name in pooling_names:
+        skipped = [t.name for t in task_list if not POOLINGS[name].applies_to(t)]
+        if skipped:
+            not_run[name] = skipped
+    return not_run
+
+
+def _check_folds(name: str, labels, n_folds: int, n_texts) -> None:
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() < n_folds:
+        raise ValueError(
+            f"Expected every class of {name} to hold at least n_folds={n_folds} texts "
+            f"for stratified cross-validation. Received {counts.tolist()} texts per "
+            f"class with n_texts={n_texts}; sample more texts or use fewer folds."
+        )
+
+
+def _data_fingerprint(dataset) -> str:
+    """A hash of what a task's texts, labels or rated pairs are (for the journal)."""
+    digest = hashlib.sha256()
+    for text in dataset.texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    for name in ("labels", "pairs", "scores"):
+        values = getattr(dataset, name, None)
+        if values is not None:
+            digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def _evaluate_layer(model, layer, task, dataset, layer_encoder, todo, found, pooling_of,
+                    journal, *, classifier, n_pairs, n_folds, n_bootstrap, seed, n_jobs):
+    """The results of one model, layer and task: from the journal, else measured now."""
+    records, diagnostics = [], []
+    if all(found.get(key) is not None for _, key, _ in todo):
+        for _, key, _ in todo:
+            record, kept = found[key]
+            records.append(record)
+            diagnostics.extend(kept)
+        return records, diagnostics
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        tokens = layer_encoder.transform(dataset.texts)
     socm = mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
     matched = matched_mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
     spread = concentration(tokens)
@@ -247,35 +367,47 @@ def _evaluate_layer(model, layer, task, dataset, tokens, n_truncated, pooling_na
                   n_trace_violations=socm.n_trace_violations, matched_socm=matched.mean,
                   matched_stderr=matched.stderr, mean_spread=spread.mean_spread,
                   mean_cosine=spread.average_cosine, n_texts=len(tokens),
-                  n_pairs=socm.n_pairs, n_truncated=n_truncated)
-    records, diagnostics = [], []
-    rng = check_random_state(seed)
-    for name in pooling_names:
-        pooling = POOLINGS[name]
-        if not pooling.applies_to(task):
+                  n_pairs=socm.n_pairs, n_truncated=tokens.n_truncated)
+    for name, key, diagnose in todo:
+        if found.get(key) is not None:
+            record, kept = found[key]
+            records.append(record)
+            diagnostics.extend(kept)
             continue
         effective = POOLINGS[pooling_of[name]]
+        note, new_diagnostics = "", []
         if task.kind == "classification":
             folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
             scores, correct = cross_validate(effective.make(), classifier, tokens,
-                                              dataset.labels, folds)
+                                             dataset.labels, folds)
             score, score_std = float(scores.mean()), float(scores.std())
-            if diagnose and not diagnostics:
+            if diagnose:
                 near = neighbour_socm(tokens, MeanPooler().fit_transform(tokens),
                                       n_neighbors=min(5, len(tokens) - 1))
                 for by, values in (("spread", spread.spread), ("neighbour_socm", near)):
-                    diagnostics.append(TextDiagnostic(
+                    new_diagnostics.append(TextDiagnostic(
                         model=model, task=task.name, layer=int(layer), pooling=name, by=by,
                         bins=error_by_quintile(values, correct)))
         else:
-            if effective.kind == "distance":
-                distances = pairwise_w2(tokens, kind=effective.w2, normalize=True,
-                                        n_jobs=n_jobs)
-                similarities = -distances[dataset.pairs[:, 0], dataset.pairs[:, 1]]
-            else:
-                vectors = effective.make().fit_transform(tokens)
-                similarities = cosines(vectors, dataset.pairs, name)
-            score, score_std = similarity_score(similarities, dataset.scores, n_bootstrap, rng)
-        records.append(EvaluationRecord(pooling=name, score=score, score_std=score_std,
-                                        **common))
+            # Each pooling draws its bootstrap from the seed itself, so that its
+            # spread does not depend on which other poolings ran (or resumed) first.
+            rng = check_random_state(seed)
+            try:
+                if effective.kind == "distance":
+                    distances = pairwise_w2(tokens, kind=effective.w2, normalize=True,
+                                            n_jobs=n_jobs)
+                    similarities = -distances[dataset.pairs[:, 0], dataset.pairs[:, 1]]
+                else:
+                    vectors = effective.make().fit_transform(tokens)
+                    similarities = cosines(vectors, dataset.pairs, name)
+                score, score_std = similarity_score(similarities, dataset.scores,
+                                                    n_bootstrap, rng, pooling=name)
+            except UndefinedScore as exc:
+                score, score_std, note = math.nan, math.nan, f"no score: {exc}"
+        record = EvaluationRecord(pooling=name, score=score, score_std=score_std, note=note,
+                                  **common)
+        if journal is not None:
+            journal.add(key, record, new_diagnostics)
+        records.append(record)
+        diagnostics.extend(new_diagnostics)
     return records, diagnostics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 
@@ -16,7 +17,8 @@ class EvaluationRecord:
         Hidden-state index (0 is the embedding output).
     metric : {"accuracy", "spearman"}
     score : float
-        Mean fold accuracy, or Spearman correlation with the human scores.
+        Mean fold accuracy, or Spearman correlation with the human scores;
+        NaN where it does not exist (``note`` says why).
     score_std : float
         Standard deviation of the fold accuracies; for similarity, the
         bootstrap standard deviation of the Spearman correlation over pairs.
@@ -33,6 +35,9 @@ class EvaluationRecord:
         within-text cosine.
     n_texts, n_pairs, n_truncated : int
         Texts, SOCM pairs used, texts cut at ``max_length``.
+    note : str
+        Why ``score`` is NaN (e.g. every pair gets the same cosine, so its
+        Spearman correlation is undefined); empty otherwise.
     """
 
     model: str
@@ -52,10 +57,18 @@ class EvaluationRecord:
     n_texts: int
     n_pairs: int
     n_truncated: int
+    note: str = ""
 
     def to_dict(self) -> dict:
-        """The record as a plain ``dict`` (JSON-ready)."""
-        return asdict(self)
+        """The record as a plain ``dict`` (JSON-ready: a NaN or infinite number is None)."""
+        return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EvaluationRecord:
+        """The record :meth:`to_dict` wrote (None read back as NaN)."""
+        return cls(**{key: math.nan if value is None and key != "note" else value
+                      for key, value in values.items()})
 
 
 @dataclass(frozen=True)

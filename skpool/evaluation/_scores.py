@@ -28,19 +28,35 @@ def cross_validate(pooler, classifier, tokens, labels, folds):
     return np.array(scores), correct
 
 
+class UndefinedScore(Exception):
+    """A score that does not exist for these vectors (the message says why)."""
+
+
 def cosines(vectors: np.ndarray, pairs: np.ndarray, pooling: str) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1)
     if not (norms > 0).all():
         bad = int(np.flatnonzero(~(norms > 0))[0])
-        raise ValueError(f"The {pooling}-pooled vector of text {bad} is zero: its cosine "
-                         "similarity is undefined.")
+        raise UndefinedScore(f"the {pooling}-pooled vector of text {bad} is zero, so its "
+                             "cosine similarity is undefined")
     unit = vectors / norms[:, None]
     return np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
 
 
-def similarity_score(similarities, human, n_bootstrap, rng):
-    """Spearman of model and human similarity, and its bootstrap std over pairs."""
+def similarity_score(similarities, human, n_bootstrap, rng, *, pooling: str):
+    """Spearman of model and human similarity, and its bootstrap std over pairs.
+
+    Raises :class:`UndefinedScore` when the model gives every pair the same
+    similarity (a rank correlation needs ranks: CLS pooling at the embedding
+    layer gives every text the same vector) or a non-finite one.
+    """
+    if not np.isfinite(similarities).all():
+        raise UndefinedScore(f"the {pooling} similarity of some pairs is not finite")
+    if np.ptp(similarities) == 0.0:
+        raise UndefinedScore(
+            f"every pair gets the same {pooling} similarity ({float(similarities[0]):.4g}): "
+            "the pooled vectors do not tell the texts apart, so the Spearman correlation "
+            "with the human scores is undefined")
     rho = float(stats.spearmanr(similarities, human)[0])
     rows = rng.randint(0, human.size, size=(n_bootstrap, human.size))
     values = rowwise_spearman(similarities[rows], human[rows])

@@ -1,0 +1,110 @@
+"""Finished results of :func:`~skpool.evaluation.evaluate` kept on disk as they complete.
+
+A journal is a JSON-lines file, one line per finished (model, layer, task,
+pooling) result: ``{"key": ..., "record": ..., "diagnostics": [...]}``. The
+key is a hash of everything the result depends on (the settings that shape
+the numbers, the model, the task's data, the layer and the pooling), so a
+journal can only ever hand back a result computed from the same inputs; a
+line written under other settings is simply never asked for. Each line is
+written and flushed to the file system (``fsync``) before the run goes on,
+so a crash or a kill loses at most the result being computed; a line cut
+short by a kill is dropped when the journal is opened again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from ._records import EvaluationRecord, TextDiagnostic
+from ._stats import QuintileBin
+
+#: The journal's format; a change of what a record holds changes it.
+FORMAT = "skpool-evaluate-journal-v1"
+
+
+def entry_key(**parts) -> str:
+    """The hash naming one result: of ``parts`` (JSON-ready values), in a fixed order."""
+    text = json.dumps({"format": FORMAT, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Journal:
+    """The finished results of one run, read from and appended to ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON-lines file; created (with its folder) on the first result.
+    """
+
+    def __init__(self, path):
+        self.path = Path(os.fspath(path)).expanduser()
+        self._done: dict[str, tuple[EvaluationRecord, tuple]] = {}
+        if self.path.is_dir():
+            raise ValueError(f"Expected the evaluation journal {self.path} to be a file. "
+                             "Received a folder.")
+        if self.path.exists():
+            self._read()
+
+    def _read(self) -> None:
+        kept = []
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                    record = EvaluationRecord.from_dict(entry["record"])
+                    diagnostics = tuple(_diagnostic(d) for d in entry["diagnostics"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # cut short by a kill, or not a result line: computed again
+                self._done[entry["key"]] = (record, diagnostics)
+                kept.append(line if line.endswith("\n") else line + "\n")
+        # Rewrite without the lines dropped, so the next line does not continue a cut one.
+        partial = self.path.with_name(self.path.name + ".tmp")
+        partial.write_text("".join(kept), encoding="utf-8")
+        os.replace(partial, self.path)
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def get(self, key: str, *, needs_diagnostics: bool = False):
+        """``(record, diagnostics)`` finished under ``key``, or None.
+
+        A result written without the per-text diagnostic does not count when
+        ``needs_diagnostics``: it is computed again, with it.
+        """
+        found = self._done.get(key)
+        if found is None or (needs_diagnostics and not found[1]):
+            return None
+        return found
+
+    def add(self, key: str, record: EvaluationRecord, diagnostics=()) -> None:
+        """Append one finished result and flush it to disk."""
+        entry = {"key": key, "record": record.to_dict(),
+                 "diagnostics": [_diagnostic_dict(d) for d in diagnostics]}
+        line = json.dumps(entry, allow_nan=False) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._done[key] = (record, tuple(diagnostics))
+
+    def remove(self) -> None:
+        """Delete the journal (the run is complete and its results are kept elsewhere)."""
+        self.path.unlink(missing_ok=True)
+
+
+def _diagnostic_dict(diagnostic: TextDiagnostic) -> dict:
+    return {"model": diagnostic.model, "task": diagnostic.task, "layer": diagnostic.layer,
+            "pooling": diagnostic.pooling, "by": diagnostic.by,
+            "bins": [asdict(b) for b in diagnostic.bins]}
+
+
+def _diagnostic(values: dict) -> TextDiagnostic:
+    return TextDiagnostic(model=values["model"], task=values["task"], layer=values["layer"],
+                          pooling=values["pooling"], by=values["by"],
+                          bins=tuple(QuintileBin(**b) for b in values["bins"]))
