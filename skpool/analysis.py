@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import check_random_state
 
+from . import _html_documents as _pages
+from ._html import HTMLReport
 from ._progress import check_progress, progress_bar
 from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
                           check_texts, describe)
@@ -57,6 +59,7 @@ __all__ = [
     "collapse_report",
     "collapse_report_of_tokens",
     "compare_models",
+    "comparison_to_html",
     "layer_profile",
     "pair_components",
     "ot_report",
@@ -158,9 +161,17 @@ class CollapseRecord(_Record):
     mean_cosine: float
 
 
+#: Most pairs whose components a report page computes (a uniform sample beyond).
+HTML_PAIRS = 20_000
+
+
 @dataclass(frozen=True)
-class CollapseReport:
+class CollapseReport(HTMLReport):
     """A :class:`CollapseRecord` with the token clouds it was measured on.
+
+    ``to_html(path)`` writes the report as one self-contained HTML page (the
+    verdict, the pair scatter, the most collapsed pairs and the conflated near
+    pairs with their texts, the per-text spread); a notebook shows it inline.
 
     Attributes
     ----------
@@ -169,11 +180,37 @@ class CollapseReport:
         The token embeddings of the corpus (for plots or further metrics).
     concentration : Concentration
         Spread ratio and mean within-text cosine of each text.
+    texts : tuple of str or None
+        The texts measured (shown in the HTML report), when known.
     """
 
     record: CollapseRecord
     tokens: TokenSets
     concentration: Concentration
+    texts: tuple | None = None
+
+    def _html_document(self, *, texts=None, ids=None, command=None, n_jobs=None) -> dict:
+        """The HTML page's document: the record and its pairs, spreads and texts.
+
+        ``texts`` and ``ids`` (one per text) replace the report's own; the
+        pairs are the report's (the same sample), at most ``HTML_PAIRS``.
+        """
+        r = self.record
+        texts = self.texts if texts is None else _check_page_texts(texts, r.n_texts)
+        ids = _pages.text_ids(r.n_texts, None if ids is None
+                              else _check_page_texts(ids, r.n_texts, what="ids"))
+        sampled = not r.exact or r.n_pairs > HTML_PAIRS
+        components = pair_components(self.tokens, n_pairs=min(r.n_pairs, HTML_PAIRS)
+                                     if sampled else None, random_state=r.seed, n_jobs=n_jobs)
+        details = _pages.pair_details(components, spread=self.spread, ids=ids,
+                                      random_state=r.seed or 0)
+        details.update(_pages.spread_details(self.spread, self.mean_cosine, ids))
+        listed = [row[side] for view in ("top_pairs", "near_pairs") for row in details[view]
+                  for side in ("i", "j")]
+        details.update(_pages.text_details(
+            texts, ids, full=[*listed, *_pages.widest(self.spread, ids)],
+            hover=[*details["points"]["i"], *details["points"]["j"]]))
+        return _pages.document("report", [r.to_dict()], details, command=command)
 
     @property
     def spread(self) -> np.ndarray:
@@ -273,6 +310,17 @@ def _check_pair_texts(texts, what: str = "SOCM") -> list[str]:
             f"Received {len(texts)}."
         )
     return texts
+
+
+def _check_page_texts(values, n: int, what: str = "texts") -> tuple:
+    """``texts`` (or ``ids``) for an HTML page: one per measured text."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"Expected {what} to be a sequence with one entry per text ({n}). "
+                        f"Received {describe(values)}.")
+    if len(values) != n:
+        raise ValueError(f"Expected {what} to have one entry per measured text ({n}). "
+                         f"Received {len(values)}.")
+    return tuple(values)
 
 
 def _encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenSets, dict]:
@@ -397,9 +445,11 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     _check_options(n_pairs, random_state, n_jobs, progress)
     texts = _check_pair_texts(texts)
     tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
-    return collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
-                                     random_state=random_state, n_jobs=n_jobs,
-                                     progress=progress, **encoded)
+    report = collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
+                                       random_state=random_state, n_jobs=n_jobs,
+                                       progress=progress, **encoded)
+    return CollapseReport(record=report.record, tokens=report.tokens,
+                          concentration=report.concentration, texts=tuple(texts))
 
 
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
@@ -439,9 +489,41 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
     ]
 
 
+def comparison_to_html(reports, path, *, command=None):
+    """Write the reports of :func:`compare_models` as one self-contained HTML page.
+
+    Parameters
+    ----------
+    reports : list of CollapseReport
+        One per model, on the same texts.
+    path : str or os.PathLike
+        The HTML file to write.
+    command : str, optional
+        The command line shown as the way to reproduce the page.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from ._html import write_html
+
+    return write_html(path, comparison_document(reports, command=command))
+
+
+def comparison_document(reports, *, command=None) -> dict:
+    """The HTML document of several :class:`CollapseReport` (or records) on the same texts."""
+    records = [getattr(r, "record", r) for r in reports]
+    if not records or not all(isinstance(r, CollapseRecord) for r in records):
+        raise TypeError("Expected a non-empty list of CollapseReport (compare_models). "
+                        f"Received {describe(reports)}.")
+    return _pages.document("compare", [r.to_dict() for r in records], command=command)
+
+
 @dataclass(frozen=True)
-class LayerProfile:
+class LayerProfile(HTMLReport):
     """Collapse at every requested hidden layer of an encoder.
+
+    ``to_html(path)`` writes the profile as one self-contained HTML page.
 
     Attributes
     ----------
@@ -478,6 +560,9 @@ class LayerProfile:
         except ImportError:  # pragma: no cover - pandas is a test dependency
             raise ImportError("LayerProfile.to_frame needs pandas: pip install pandas") from None
         return pd.DataFrame(self.to_dicts())
+
+    def _html_document(self, *, command=None) -> dict:
+        return _pages.document("layers", self.to_dicts(), command=command)
 
 
 def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
@@ -717,8 +802,11 @@ class OTRecord(_Record):
 
 
 @dataclass(frozen=True)
-class OTReport:
+class OTReport(HTMLReport):
     """An :class:`OTRecord` with the comparison it summarizes.
+
+    ``to_html(path)`` writes it as one self-contained HTML page (the scatter of
+    Gaussian against exact :math:`W_2`, the pairs with their texts).
 
     Attributes
     ----------
@@ -726,10 +814,28 @@ class OTReport:
     comparison : skpool.ot.W2Comparison
         The table of pairs (``.table``) that :func:`~skpool.plotting.plot_w2_comparison`
         draws.
+    texts : tuple of str or None
+        The texts compared, when known.
     """
 
     record: OTRecord
     comparison: object
+    texts: tuple | None = None
+
+    def _html_document(self, *, texts=None, ids=None, command=None) -> dict:
+        """The HTML page's document: the record, every pair's W2 and the texts."""
+        r = self.record
+        texts = self.texts if texts is None else _check_page_texts(texts, r.n_texts)
+        ids = _pages.text_ids(r.n_texts, None if ids is None
+                              else _check_page_texts(ids, r.n_texts, what="ids"))
+        table = self.comparison.table
+        i = [ids[k] for k in table["i"]]
+        j = [ids[k] for k in table["j"]]
+        details = {"ot": {"i": i, "j": j,
+                          "exact_w2": [_finite_or_none(v) for v in table["exact_w2"]],
+                          "gaussian_w2": [_finite_or_none(v) for v in table["gaussian_w2"]]}}
+        details.update(_pages.text_details(texts, ids, hover=[*i, *j]))
+        return _pages.document("ot", [r.to_dict()], details, command=command)
 
 
 def _finite_or_none(value):
@@ -790,4 +896,4 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
         mean_gaussian_w2=float(table["gaussian_w2"].mean()),
         n_gelbrich_violations=int(comparison.n_gelbrich_violations),
     )
-    return OTReport(record=record, comparison=comparison)
+    return OTReport(record=record, comparison=comparison, texts=tuple(texts))

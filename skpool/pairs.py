@@ -38,12 +38,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import (PairComponents, _check_options, _check_pair_texts, _encode, _labels,
-                       _Record, _make_encoder, _paired_components, pair_components)
+from . import _html_documents as _pages
+from ._html import HTMLReport
+from .analysis import (PairComponents, _check_options, _check_page_texts, _check_pair_texts,
+                       _encode, _labels, _Record, _make_encoder, _paired_components,
+                       pair_components)
 from ._progress import progress_bar
 from ._validation import check_positive_int, check_texts, describe
 from .math._ragged import segment_means
-from .math.socm import concentration
+from .math.socm import TRACE_ASSUMPTION, concentration
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["PairsRecord", "PairsReport", "pairs_report", "pairs_report_of_tokens",
@@ -108,7 +111,7 @@ class PairsRecord(_Record):
 
 
 @dataclass(frozen=True)
-class PairsReport:
+class PairsReport(HTMLReport):
     r"""The pairs mean pooling conflates, in two views.
 
     Attributes
@@ -123,6 +126,16 @@ class PairsReport:
     searched : PairComponents
         :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})` of every pair searched for the
         SOCM view (what ``--plot`` draws); ``i``, ``j`` index the texts given.
+    texts : tuple of str or None
+        The texts, when given (the HTML report shows them in full).
+    ids : tuple or None
+        Each text's position (the ``i``, ``j`` of the tables).
+    spread : ndarray of shape (n_texts,) or None
+        Each text's spread ratio :math:`\operatorname{tr}\Sigma`.
+
+    ``to_html(path)`` writes the report as one self-contained HTML page: the
+    scatter of every pair searched (hover a point for its texts) and both
+    lists with full texts side by side, sortable and filterable.
 
     Notes
     -----
@@ -141,6 +154,40 @@ class PairsReport:
     by_socm: object
     conflated: object
     searched: PairComponents
+    texts: tuple | None = None
+    ids: tuple | None = None
+    spread: np.ndarray | None = None
+
+    def to_records(self) -> list[dict]:
+        """``skpool pairs --json``: one record, what was searched and both lists of pairs."""
+        record = self.record.to_dict()
+        for view, table in (("by_socm", self.by_socm), ("conflated", self.conflated)):
+            rows = table.reset_index().to_dict("records")
+            record[view] = [{key: (value.item() if hasattr(value, "item") else value)
+                             for key, value in row.items()} for row in rows]
+        return [record]
+
+    def _html_document(self, *, texts=None, command=None) -> dict:
+        """The HTML page's document: the record with its lists, the scatter, the texts."""
+        records = self.to_records()
+        n = self.record.n_texts
+        texts = self.texts if texts is None else _check_page_texts(texts, n)
+        ids = _pages.text_ids(n, self.ids)
+        details = _pages.pair_details(self.searched, spread=self.spread, ids=ids,
+                                      random_state=self.record.seed or 0)
+        # the lists are the record's own (the near pairs among every pair, by cosine)
+        del details["top_pairs"], details["near_pairs"]
+        socm = np.asarray(self.searched.socm)
+        details["summary"] = {
+            "mean_socm": float(socm.mean()),
+            "n_trace_violations": int(np.count_nonzero(self.spread > TRACE_ASSUMPTION))}
+        details.update(_pages.spread_details(self.spread, None, ids))
+        listed = [row[side] for view in ("by_socm", "conflated") for row in records[0][view]
+                  for side in ("i", "j")]
+        details.update(_pages.text_details(
+            texts, ids, full=[*listed, *_pages.widest(self.spread, ids)],
+            hover=[*details["points"]["i"], *details["points"]["j"]]))
+        return _pages.document("pairs", records, details, command=command)
 
 
 def _import_pandas():
@@ -371,6 +418,9 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         conflated=_table(pd, *near_rows, near_values, spread, texts, positions,
                          snippet_length),
         searched=searched,
+        texts=None if texts is None else tuple(texts),
+        ids=tuple(positions.tolist()),
+        spread=spread,
     )
 
 

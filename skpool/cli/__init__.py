@@ -23,6 +23,7 @@ line); set ``SKPOOL_DEBUG=1`` to see the traceback instead.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import warnings
 
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors: argparse has printed
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    # the HTML report prints the command that reproduces it
+    args.command_line = shlex.join(["skpool", *(sys.argv[1:] if argv is None else argv)])
     debug = os.environ.get("SKPOOL_DEBUG", "") not in ("", "0")
     try:
         with warnings.catch_warnings():

@@ -56,6 +56,8 @@ class Measured:
     records: list
     text: str
     result: object = None
+    #: ``html(command) -> document``: the HTML page of ``--html`` (see skpool._html)
+    html: Callable | None = None
 
 
 def _check_writable(option: str, path) -> None:
@@ -79,7 +81,8 @@ def _check_writable(option: str, path) -> None:
 
 def _check_outputs(args) -> None:
     """Fail before the long work if an output file cannot be written."""
-    for option, path in (("--json", args.json), ("--plot", args.plot)):
+    for option, path in (("--json", args.json), ("--plot", args.plot),
+                         ("--html", getattr(args, "html", None))):
         if path is not None and str(path) != "-":
             _check_writable(option, path)
     if args.plot is not None:
@@ -207,6 +210,16 @@ def _write_json(args, records, out: _Output) -> None:
         out.status(f"skpool: wrote {len(records)} record(s) to {args.json}")
 
 
+def _write_html(args, measured: Measured, out: _Output) -> None:
+    if getattr(args, "html", None) is None:
+        return
+    from .._html import write_html
+
+    path = write_html(args.html, measured.html(getattr(args, "command_line", None)))
+    out.status(f"skpool: wrote the HTML report to {args.html} "
+                f"({formatting.size_text(path.stat().st_size)})")
+
+
 def _short(name: str, width: int = 32) -> str:
     name = str(name).rstrip("/")
     return name if len(name) <= width else "..." + name[-(width - 3):]
@@ -273,10 +286,12 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
             measured = measure(corpus)
         out.print(measured.text)
         failed = None
-        try:
-            _write_json(args, measured.records, out)
-        except (OSError, ValueError) as exc:  # the figure does not depend on the JSON
-            failed = exc
+        # the figure and the page do not depend on the JSON, nor each other
+        for write, what in ((_write_json, measured.records), (_write_html, measured)):
+            try:
+                write(args, what, out)
+            except (OSError, ValueError) as exc:
+                failed = failed or exc
         if args.plot is not None:
             import matplotlib.pyplot as plt
 
@@ -337,7 +352,8 @@ def run_report(args) -> int:
                                  dataset=corpus.name, n_jobs=args.n_jobs,
                                  progress=_progress(args), store=args.store)
         text = formatting.format_report(result.record, n_available=corpus.n_available)
-        return Measured([result.record], text, result)
+        return Measured([result.record], text, result, html=lambda command: (
+            result._html_document(ids=corpus.positions, command=command, n_jobs=args.n_jobs)))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_pair_scatter
@@ -371,8 +387,11 @@ def run_compare(args) -> int:
                                  random_state=args.seed, dataset=corpus.name,
                                  n_jobs=args.n_jobs, progress=_progress(args),
                                  **_encoder_params(args))
+        from ..analysis import comparison_document
+
         records = [r.record for r in results]
-        return Measured(records, formatting.format_comparison(records, corpus.name))
+        return Measured(records, formatting.format_comparison(records, corpus.name),
+                        html=lambda command: comparison_document(results, command=command))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_model_comparison
@@ -409,7 +428,8 @@ def run_layers(args) -> int:
                                 dataset=corpus.name, n_jobs=args.n_jobs,
                                 progress=_progress(args))
         return Measured(list(profile.records),
-                        formatting.format_layers(profile.records, corpus.name))
+                        formatting.format_layers(profile.records, corpus.name),
+                        html=lambda command: profile._html_document(command=command))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_layer_profile
@@ -432,7 +452,9 @@ def run_ot(args) -> int:
                            random_state=args.seed, normalize=args.normalize,
                            dataset=corpus.name, n_jobs=args.n_jobs,
                            progress=_progress(args), store=args.store)
-        return Measured([result.record], formatting.format_ot(result.record), result)
+        return Measured([result.record], formatting.format_ot(result.record), result,
+                        html=lambda command: result._html_document(ids=corpus.positions,
+                                                                    command=command))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_w2_comparison
@@ -459,7 +481,7 @@ def run_pairs(args) -> int:
                               n_jobs=args.n_jobs, progress=_progress(args), store=args.store)
         return Measured(formatting.pairs_to_records(report),
                         formatting.format_pairs(report, n_available=corpus.n_available),
-                        report)
+                        report, html=lambda command: report._html_document(command=command))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_pairs_report
@@ -507,7 +529,8 @@ def run_evaluate(args) -> int:
                           n_texts=args.n_texts, n_pairs=args.pairs, n_folds=args.folds,
                           n_bootstrap=args.bootstrap, random_state=args.seed,
                           n_jobs=args.n_jobs, progress=_progress(args), journal=journal)
-        return Measured(list(result.records), formatting.format_evaluation(result), result)
+        return Measured(list(result.records), formatting.format_evaluation(result), result,
+                        html=lambda command: result._html_document(command=command))
 
     def plot(tasks, measured, out):
         from ..plotting import plot_socm_vs_score

@@ -369,12 +369,7 @@ def _wrap(text: str, width: int = 88) -> str:
 
 def pairs_to_records(report) -> list[dict]:
     """``skpool pairs --json``: one record, the search fields and both lists of pairs."""
-    record = report.record.to_dict()
-    for view, table in (("by_socm", report.by_socm), ("conflated", report.conflated)):
-        rows = table.reset_index().to_dict("records")
-        record[view] = [{key: (value.item() if hasattr(value, "item") else value)
-                         for key, value in row.items()} for row in rows]
-    return [record]
+    return report.to_records()
 
 
 def records_to_json(records) -> str:

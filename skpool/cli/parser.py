@@ -139,6 +139,13 @@ def _figure_path(text: str) -> Path:
     return path
 
 
+def _html_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise argparse.ArgumentTypeError(f"expected a file ending in .html or .htm, got {text!r}")
+    return path
+
+
 # ---------------------------------------------------------------------------------------
 # Parser
 # ---------------------------------------------------------------------------------------
@@ -299,6 +306,11 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
     output.add_argument(
         "--plot", type=_figure_path, metavar="PATH", default=None,
         help="save the figure to PATH (.png, .svg or .pdf; needs matplotlib)")
+    output.add_argument(
+        "--html", type=_html_path, metavar="FILE", default=None,
+        help="also write a self-contained HTML report to FILE (.html or .htm): the verdict, "
+             "interactive figures, sortable tables with the full texts and the JSON record; "
+             "it opens offline in any browser")
     chatter = output.add_mutually_exclusive_group()
     chatter.add_argument(
         "--quiet", "-q", action="store_true",

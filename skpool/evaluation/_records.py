@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from .._html import HTMLReport
+
 
 @dataclass(frozen=True)
 class EvaluationRecord:
@@ -138,8 +140,11 @@ class TextDiagnostic:
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(HTMLReport):
     """What :func:`evaluate` measured.
+
+    ``to_html(path)`` writes it as one self-contained HTML page (SOCM against
+    the score per task, the correlations with their intervals, every record).
 
     Attributes
     ----------
@@ -164,3 +169,11 @@ class Evaluation:
         import pandas as pd
 
         return pd.DataFrame(self.to_dicts())
+
+    def _html_document(self, *, command=None) -> dict:
+        from .._html_documents import document
+
+        details = {"correlations": [c.to_dict() for c in self.correlations],
+                   "diagnostics": [row for d in self.diagnostics for row in d.to_dicts()],
+                   "settings": dict(self.settings)}
+        return document("evaluate", self.to_dicts(), details, command=command)
