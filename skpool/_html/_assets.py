@@ -27,7 +27,8 @@ svg.chart { max-width: 100%; height: auto; background: #fff; }
 svg .frame { fill: none; stroke: #9aa0a6; stroke-width: 1; }
 svg .grid { stroke: #eceef1; stroke-width: 1; }
 svg .tick { font-size: 11px; fill: #4a4f55; } svg .label { font-size: 12.5px; fill: #202124; }
-svg .note { font-size: 10.5px; fill: #5f6368; }
+svg .note { font-size: 10.5px; fill: #5f6368; paint-order: stroke; stroke: #fff;
+            stroke-width: 3px; stroke-linejoin: round; }
 svg .title { font-size: 12.5px; fill: #202124; font-weight: 600; }
 svg .reference { stroke: #5f6368; stroke-width: 1; stroke-dasharray: 5 4; }
 svg .pt { cursor: pointer; } svg .pt:hover, svg .pt.hot { stroke: #000; stroke-width: 1.5; }

@@ -252,6 +252,8 @@ def _pairs_text(kind: str, record: dict) -> str:
     if record.get("exact"):
         return f"all {number(n_pairs)} pairs (exact)"
     if kind == "ot":
+        if total is not None and n_pairs >= total:
+            return f"all {number(total)} pairs"
         return f"{number(n_pairs)} pairs drawn at random of {number(total)}"
     return f"{number(n_pairs)} sampled of {number(total)} (seed {record.get('seed')})"
 
@@ -366,7 +368,8 @@ def _pair_scatter(points: dict, marks: list, *, label: str) -> str:
                 continue
             body.append(f'<circle class="pt" data-set="{esc(set_name)}" data-k="{k}" '
                         f'data-row="{esc(set_name)}-{k + 1}" cx="{frame.x(row["d_mu"])}" '
-                        f'cy="{frame.y(row["d_sigma"])}" r="6" fill="none" stroke="{colour}" '
+                        f'cy="{frame.y(row["d_sigma"])}" r="6" fill="none" pointer-events="all" '
+                        f'stroke="{colour}" '
                         'stroke-width="1.8"/>')
     body.append(_colour_bar(frame, high, "skpool-viridis"))
     entries = [(colour, f"{name} (ringed; hover for the texts)", "ring")
@@ -417,6 +420,8 @@ def _series_panel(records: list, key: str, *, x_key: str, label: str, y_label: s
         if _finite(record.get(key)) and _finite(record.get(x_key)):
             groups.setdefault(str(record.get(group_key, "")) if group_key else "", []).append(
                 record)
+    if not groups:
+        return ""
     ys = [r[key] for rows in groups.values() for r in rows]
     errors = [r.get(error_key) or 0.0 for rows in groups.values() for r in rows] \
         if error_key else [0.0] * len(ys)
@@ -467,15 +472,11 @@ def _bar_panel(records: list, key: str, *, label: str, y_label: str, reference=N
                   bottom=74, x_label="", y_label=y_label, x_ticks=[])
     frame.x0, frame.x1 = -0.5, len(records) - 0.5
     body = [frame.axes()]
-    if reference is not None:
-        body.append(frame.hline(reference, reference_label))
     step = (frame.width - frame.left - frame.right) / max(len(records), 1)
     for k, record in enumerate(records):
         value = record.get(key)
         cx = frame.x(k)
-        name = str(record.get("model", "")).rstrip("/").rsplit("/", 1)[-1]
-        if len(name) > 22:
-            name = "\u2026" + name[-21:]
+        name = _short_name(record.get("model", ""))
         body.append(f'<text x="{cx}" y="{frame.height - frame.bottom + 15}" class="tick" '
                     f'text-anchor="middle">{esc(name)}</text>'
                     f'<text x="{cx}" y="{frame.height - frame.bottom + 29}" class="note" '
@@ -494,6 +495,8 @@ def _bar_panel(records: list, key: str, *, label: str, y_label: str, reference=N
         if _finite(error) and error > 0:
             body.append(f'<line x1="{cx}" x2="{cx}" y1="{frame.y(value - error)}" '
                         f'y2="{frame.y(value + error)}" stroke="#202124"/>')
+    if reference is not None:  # over the bars, its label on a white halo
+        body.append(frame.hline(reference, reference_label))
     return frame.svg("".join(body), label=label)
 
 
@@ -517,8 +520,12 @@ def _w2_scatter(ot: dict, *, label: str) -> str:
     return frame.svg("".join(body), label=label, element_id="w2-scatter")
 
 
-def _score_panels(records: list, pooling: str) -> str:
-    """Per task: SOCM against score, one colour per model, each point labelled by its layer."""
+def _score_panels(records: list, pooling: str, correlations=()) -> str:
+    """Per task: SOCM against score, one colour per model, each point labelled by its layer.
+
+    The title of each panel gives the Spearman correlation over all its points
+    (with its interval) when ``correlations`` holds it.
+    """
     rows = [r for r in records if r.get("pooling") == pooling]
     tasks = list(dict.fromkeys(str(r.get("task")) for r in rows))
     models = list(dict.fromkeys(str(r.get("model")) for r in rows))
@@ -532,10 +539,22 @@ def _score_panels(records: list, pooling: str) -> str:
         x_low, x_high = span([r["mean_socm"] for r in points])
         y_low, y_high = span([r["score"] - (r.get("score_std") or 0) for r in points]
                              + [r["score"] + (r.get("score_std") or 0) for r in points])
-        frame = Frame((x_low, x_high), (y_low, y_high), width=400, height=300,
-                      x_label="mean SOCM of the task's texts", y_label=f"{metric} ({pooling})")
-        body = [frame.axes(), f'<text x="{frame.left + 4}" y="{frame.top - 4}" class="title">'
-                              f"{esc(task)}</text>"]
+        frame = Frame((x_low, x_high), (y_low, y_high), width=520, height=320, right=158,
+                      top=24, x_label="mean SOCM of the task's texts",
+                      y_label=f"{metric} ({pooling})")
+        title = task
+        for c in correlations:
+            if (str(c.get("task")) == task and str(c.get("pooling")) == pooling
+                    and c.get("measure", "mean_socm") == "mean_socm"
+                    and c.get("scope", c.get("group")) in ("all models", "all", None)
+                    and _finite(c.get("spearman"))):
+                title += f":  Spearman \u03c1 = {c['spearman']:.2f}"
+                if _finite(c.get("ci_low")) and _finite(c.get("ci_high")):
+                    title += f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]"
+                title += f", n = {number(c.get('n_points', c.get('n')))}"
+                break
+        body = [frame.axes(), f'<text x="{frame.left}" y="{frame.top - 8}" class="title">'
+                              f"{esc(title)}</text>"]
         for n, model in enumerate(models):
             colour = PALETTE[n % len(PALETTE)]
             for r in (p for p in points if str(p.get("model")) == model):
@@ -551,11 +570,10 @@ def _score_panels(records: list, pooling: str) -> str:
                             f"{esc(number(r['score']))}</title></circle>"
                             f'<text x="{px + 5}" y="{py - 5}" class="note">'
                             f"{esc(r.get('layer'))}</text>")
-        entries = [(PALETTE[n % len(PALETTE)], m.rstrip("/").rsplit("/", 1)[-1], "dot")
+        entries = [(PALETTE[n % len(PALETTE)], _short_name(m), "dot")
                    for n, m in enumerate(models)] if len(models) > 1 else []
-        entries.append(("#5f6368", "bars: \u00b1 1 sd (folds or bootstrap)", "line"))
-        body.append(legend(entries, x=frame.left + 8, y=frame.height - frame.bottom - 12
-                           - 15 * (len(entries) - 1)))
+        entries.append(("#5f6368", "\u00b1 1 sd of the score", "line"))
+        body.append(legend(entries, x=frame.width - frame.right + 10, y=frame.top + 8))
         panels.append(frame.svg("".join(body), label=f"mean SOCM against {metric} on {task}"))
     return "".join(panels)
 
@@ -563,6 +581,14 @@ def _score_panels(records: list, pooling: str) -> str:
 # ---------------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------------
+def _short_name(name) -> str:
+    """A model's name for a legend: a long path or hub id by its last part."""
+    name = str(name).rstrip("/")
+    if len(name) > 28 and "/" in name:
+        name = name.rsplit("/", 1)[-1]
+    return name if len(name) <= 28 else "\u2026" + name[-27:]
+
+
 def _figure(svg: str, caption: str) -> str:
     return f'<figure class="figure">{svg}<figcaption>{esc(caption)}</figcaption></figure>'
 
@@ -757,11 +783,19 @@ def _layers_body(records, details) -> str:
 def _compare_body(records, details) -> str:
     sentences = []
     for r in records:
-        for sentence in verdict_sentences(
-                r.get("mean_socm"), r.get("n_trace_violations"), r.get("n_texts"),
-                stderr=r.get("stderr"), exact=r.get("exact"),
-                where=f" for {r.get('model')} (layer {r.get('layer')}, {_limit(r)})"):
-            sentences.append(sentence)
+        if _finite(r.get("mean_socm")):
+            violations = r.get("n_trace_violations")
+            sentences.append(
+                f"{r.get('model')} (layer {r.get('layer')}, {_limit(r)}): mean SOCM "
+                f"{r['mean_socm']:.4f}, {_place_on_scale(r['mean_socm'])}"
+                + (f"; {number(violations)} of {number(r.get('n_texts'))} texts have "
+                   f"tr \u03a3 > {TRACE_LIMIT:g}" if isinstance(violations, int) else "") + ".")
+    if sentences:
+        sentences.append(
+            f"The paper's range: {PAPER_RANGE[0]:.3f}\u2013{PAPER_RANGE[1]:.3f} for twelve "
+            f"encoders on 1,000 Wikipedia texts (all-mpnet-base-v2: {PAPER_MPNET:.3f}); higher "
+            "means more collapse. Texts with tr \u03a3 > 2 break the paper's assumption: pairs "
+            "with them can have d_\u03a3 and SOCM above 1 (shown as computed).")
     panels = []
     for key, y_label, reference, reference_label, error in (
             ("mean_socm", "mean SOCM", None, "", "stderr"),
@@ -843,7 +877,7 @@ def _evaluate_body(records, details) -> str:
         parts.append('<h2 id="socm-score">Mean SOCM against the score</h2>')
         for pooling in poolings[:3]:
             parts.append(f'<h3>{esc(pooling)} pooling</h3><div class="charts">'
-                         f"{_score_panels(scored, pooling)}</div>")
+                         f"{_score_panels(scored, pooling, correlations)}</div>")
         parts.append('<p class="note">Each point is one model at one layer (its number beside '
                      "it); the points are not joined, since layers are not a trajectory in "
                      "this plane. Bars: \u00b1 1 standard deviation of the score over folds "

@@ -82,8 +82,10 @@ class Frame:
         self.left, self.right, self.top, self.bottom = left, right, top, bottom
         self.x_ticks = x_ticks if x_ticks is not None else nice_ticks(*x_range)
         self.y_ticks = y_ticks if y_ticks is not None else nice_ticks(*y_range)
-        self.x0, self.x1 = min(self.x_ticks[0], x_range[0]), max(self.x_ticks[-1], x_range[1])
-        self.y0, self.y1 = min(self.y_ticks[0], y_range[0]), max(self.y_ticks[-1], y_range[1])
+        self.x0, self.x1 = (min([*self.x_ticks[:1], x_range[0]]),
+                            max([*self.x_ticks[-1:], x_range[1]]))
+        self.y0, self.y1 = (min([*self.y_ticks[:1], y_range[0]]),
+                            max([*self.y_ticks[-1:], y_range[1]]))
         if self.x1 <= self.x0:
             self.x1 = self.x0 + 1.0
         if self.y1 <= self.y0:

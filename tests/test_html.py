@@ -1,0 +1,380 @@
+"""The HTML reports, opened in a real browser (Debian's Chromium driven by Playwright).
+
+Each command writes its page with ``--html`` on the tiny random BERT and a corpus
+holding hostile lines; the page is opened from disk with the network watched.
+Every page must: log no console error, request nothing but its own file, show the
+numbers and texts of the command's ``--json``, sort its tables, keep its title and
+DOM whatever the texts hold, and leave a screenshot. The first part checks what
+needs no browser: escaping, the embedded JSON, the size bound, the listed pairs
+against an independent computation, bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skpool import TokenEncoder, pairwise_socm, socm_components
+from skpool._html import MAX_POINTS, MAX_TABLE_ROWS, render_fragment, render_html, write_html
+from skpool.analysis import CollapseReport, collapse_report_of_tokens
+from skpool.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+
+HOSTILE = [
+    "<script>document.title='x'</script>",
+    "<img src=x onerror=\"document.title='y'\">",
+    "she said \"the film\" and 'the book' & more",
+    "\u05e1\u05e8\u05d8 \u05d8\u05d5\u05d1 the film \u05de\u05d0\u05d5\u05d3",  # Hebrew, RTL
+    "the dog \U0001F600\U0001F3AC saw a film",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Without a browser
+# ---------------------------------------------------------------------------------------
+def embedded(page: str, ident: str):
+    match = re.search(rf'<script type="application/json" id="{ident}">(.*?)</script>', page,
+                      re.S)
+    assert match, ident
+    return json.loads(match.group(1))
+
+
+def random_report(n=12, seed=0, texts=None):
+    rng = np.random.default_rng(seed)
+    clouds = [rng.normal(size=(int(rng.integers(3, 9)), 8)) + rng.normal(size=8) + 2.0
+              for _ in range(n)]
+    report = collapse_report_of_tokens(clouds, model="<i>m</i>", dataset="<b>d</b>",
+                                       random_state=0)
+    if texts is not None:
+        report = CollapseReport(record=report.record, tokens=report.tokens,
+                                concentration=report.concentration, texts=tuple(texts))
+    return clouds, report
+
+
+def test_user_strings_are_escaped_and_the_json_is_the_record(tmp_path):
+    texts = [*HOSTILE, *(f"text {k} </script><!--" for k in range(7))]
+    _, report = random_report(texts=texts)
+    page = report.to_html(tmp_path / "r.html", command="skpool report --dataset '<x>'") \
+        .read_text(encoding="utf-8")
+    for raw in (*HOSTILE[:3], "<i>m</i>", "<b>d</b>", "'<x>'", "</script><!--"):
+        assert raw not in page, raw
+    # the only script elements are the page's own three
+    assert page.count("<script") == 3
+    assert embedded(page, "skpool-record") == [report.record.to_dict()]
+    details = embedded(page, "skpool-details")
+    assert set(details["texts"].values()) <= set(texts)
+    assert HOSTILE[0] in details["texts"].values() or HOSTILE[0] in details["snippets"].values()
+
+
+def test_listed_pairs_are_those_of_the_pairwise_matrices():
+    clouds, report = random_report(n=30, seed=3)
+    # pair by pair through the public two-text function
+    n = len(clouds)
+    socm, d_mu, d_sigma = (np.zeros((n, n)) for _ in range(3))
+    for a in range(n):
+        for b in range(a + 1, n):
+            socm[a, b], d_mu[a, b], d_sigma[a, b] = socm_components(clouds[a], clouds[b])
+    upper = np.triu_indices(n, k=1)
+    details = report._html_document()["details"]
+    # the highest SOCM, in order
+    order = np.argsort(-socm[upper], kind="stable")[:len(details["top_pairs"])]
+    assert [(r["i"], r["j"]) for r in details["top_pairs"]] == [
+        (int(upper[0][k]), int(upper[1][k])) for k in order]
+    for row in details["top_pairs"]:
+        assert row["socm"] == pytest.approx(socm[row["i"], row["j"]], rel=1e-6)
+        assert row["cosine"] == pytest.approx(1 - 2 * d_mu[row["i"], row["j"]], rel=1e-6)
+    # the near pairs: the 10 (at least top) smallest d_mu, by decreasing d_sigma
+    near = np.argsort(d_mu[upper], kind="stable")[:max(10, int(np.ceil(0.01 * upper[0].size)))]
+    expected = sorted(((int(upper[0][k]), int(upper[1][k])) for k in near),
+                      key=lambda p: -d_sigma[p])
+    assert [(r["i"], r["j"]) for r in details["near_pairs"]] == expected[:10]
+    assert details["points"]["n_computed"] == upper[0].size == len(details["points"]["socm"])
+
+
+def test_the_page_stays_bounded_for_2000_texts():
+    # 2,000 texts of about 900 characters and 20,000 pairs: the size the docs promise
+    rng = np.random.default_rng(0)
+    n, n_pairs = 2000, 20_000
+    ids = list(range(n))
+    words = "the film of a man who found love in the city at night".split()
+    texts = [" ".join(rng.choice(words, size=170)) for _ in range(n)]
+    i, j = rng.integers(0, n, n_pairs), rng.integers(0, n, n_pairs)
+    d_mu, d_sigma = rng.uniform(0, 0.6, n_pairs), rng.uniform(0, 1.5, n_pairs)
+
+    class Components:
+        pass
+
+    from skpool import _html_documents as pages
+
+    components = Components()
+    components.i, components.j, components.d_mu, components.d_sigma = i, j, d_mu, d_sigma
+    components.socm, components.n_pairs_total, components.exact = (1 - d_mu) * d_sigma, \
+        n * (n - 1) // 2, False
+    spread = rng.uniform(0.5, 3, n)
+    details = pages.pair_details(components, spread=spread, ids=ids)
+    details.update(pages.spread_details(spread, rng.uniform(0, 1, n), ids))
+    listed = [r[s] for v in ("top_pairs", "near_pairs") for r in details[v] for s in "ij"]
+    details.update(pages.text_details(texts, ids, full=[*listed, *pages.widest(spread, ids)],
+                                      hover=[*details["points"]["i"], *details["points"]["j"]]))
+    record = {"model": "m", "layer": 6, "dataset": "d", "n_texts": n, "n_pairs": n_pairs,
+              "exact": False, "mean_socm": 0.3, "stderr": 0.01, "n_trace_violations": 600}
+    page = render_html({"kind": "report", "records": [record], "details": details})
+    assert len(page.encode("utf-8")) < 5 * 2**20
+    assert page.count('data-set="points"') == MAX_POINTS
+    assert "2,000 of them drawn here" in page
+
+
+def test_long_tables_are_cut_with_a_note():
+    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": 0.1, "n_texts": 5}
+               for k in range(MAX_TABLE_ROWS + 7)]
+    page = render_html({"kind": "layers", "records": records})
+    assert f"The first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 7} rows" in page
+    assert len(embedded(page, "skpool-record")) == MAX_TABLE_ROWS + 7
+
+
+def test_notebook_view_is_the_page_in_a_sandboxed_frame():
+    _, report = random_report(texts=[f"t{k} <b>" for k in range(12)])
+    fragment = report._repr_html_()
+    assert fragment.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in fragment
+    assert "<script" not in fragment and "&lt;script" in fragment
+
+
+@pytest.mark.parametrize("document, error, message", [
+    ({"kind": "plot"}, ValueError, "Expected document['kind'] among report"),
+    ([], TypeError, "Expected document to be a dict. Received list"),
+])
+def test_bad_documents(document, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        render_html(document)
+
+
+def test_texts_must_match_the_measured_corpus(tmp_path):
+    _, report = random_report()
+    with pytest.raises(ValueError, match=r"one entry per measured text \(12\)\. Received 3"):
+        report.to_html(tmp_path / "r.html", texts=["a", "b", "c"])
+    with pytest.raises(IsADirectoryError, match="Expected an HTML file path"):
+        write_html(tmp_path, {"kind": "report"})
+
+
+def test_html_option_needs_an_html_file(capsys):
+    assert main(["report", "--html", "out.png"]) == 2
+    assert "expected a file ending in .html or .htm, got 'out.png'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------
+# In the browser
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="the HTML report tests need Playwright's Python package (pip install "
+               "playwright) and Debian's chromium; skipped")
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("the HTML report tests need Debian's chromium (apt-get install chromium); "
+                    "skipped")
+    with sync_api.sync_playwright() as playwright:
+        # the system browser: Playwright's own download cannot work offline
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+class Opened:
+    """A page opened from disk, with its console errors and every request it made."""
+
+    def __init__(self, browser, path: Path):
+        self.errors, self.requests = [], []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url)
+        self.page.wait_for_load_state("load")
+
+    def check_clean(self, tmp_path, name):
+        assert self.errors == []
+        assert self.requests == [self.url]
+        self.page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+    def cells(self, table: str, column: int) -> list:
+        return self.page.eval_on_selector_all(
+            f"#{table} tbody tr", f"rows => rows.map(r => r.cells[{column}].textContent)")
+
+    def column_of(self, table: str, header: str) -> int:
+        headers = self.page.eval_on_selector_all(f"#{table} thead th",
+                                                 "hs => hs.map(h => h.textContent)")
+        return headers.index(header)
+
+
+@pytest.fixture
+def hostile_corpus(tmp_path, sample_texts):
+    path = tmp_path / "hostile.txt"
+    path.write_text("\n".join([*HOSTILE, *sample_texts]) + "\n", encoding="utf-8")
+    return path, [*HOSTILE, *sample_texts]
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured
+
+
+def tiny(tiny_model_dir, corpus, *extra):
+    return ["--model", tiny_model_dir, "--dataset", corpus, "--n-texts", "all", "--device",
+            "cpu", "--quiet", "--no-cache", *extra]
+
+
+def check_hostile_texts_are_text(opened, expected_title):
+    page = opened.page
+    assert page.title() == expected_title
+    # the texts are in the DOM as text: no element came out of them
+    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+    shown = page.evaluate("Array.from(document.querySelectorAll('td.text')).map(c => "
+                          "c.textContent)")
+    assert HOSTILE[0] in shown and HOSTILE[1] in shown
+
+
+def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, hostile_corpus):
+    corpus, texts = hostile_corpus
+    html, out_json = tmp_path / "r.html", tmp_path / "r.json"
+    run(capsys, "report", *tiny(tiny_model_dir, corpus, "--html", html, "--json", out_json))
+    record = json.loads(out_json.read_text())[0]
+    opened = Opened(browser, html)
+    opened.check_clean(tmp_path, "report")
+    page = opened.page
+    title = page.title()
+    assert title.startswith("Collapse report: ") and "script" not in title
+    check_hostile_texts_are_text(opened, title)
+    # the header and the verdict hold the JSON's numbers
+    assert f"Mean SOCM {record['mean_socm']:.4f}" in page.inner_text("#verdict")
+    assert f"{record['n_trace_violations']} of {record['n_texts']} texts" in \
+        page.inner_text("#verdict") or record["n_trace_violations"] == 0
+    assert page.inner_text("#records").count(f"{record['mean_socm']:.4f}") == 1
+    # the top pair, computed here independently, with its two full texts side by side
+    tokens = TokenEncoder(model=str(tiny_model_dir), device="cpu").fit_transform(texts)
+    socm = pairwise_socm(tokens)
+    i, j = np.unravel_index(np.argmax(np.triu(socm, k=1)), socm.shape)
+    first = page.eval_on_selector("#top-pairs tbody tr", "r => Array.from(r.cells).map("
+                                  "c => c.textContent)")
+    assert first[:5] == ["S1", str(i), texts[i], str(j), texts[j]]
+    assert float(first[8]) == pytest.approx(socm[i, j], abs=6e-5)
+    # sorting by SOCM: ascending, then descending
+    column = opened.column_of("top-pairs", "SOCM")
+    header = page.locator("#top-pairs thead th").nth(column)
+    header.click()
+    values = [float(v) for v in opened.cells("top-pairs", column)]
+    assert values == sorted(values, reverse=True)
+    header.click()
+    values = [float(v) for v in opened.cells("top-pairs", column)]
+    assert values == sorted(values)
+    # filtering keeps the rows that hold the query
+    page.fill("input[data-filter='spread-table']", "dog")
+    visible = page.eval_on_selector_all("#spread-table tbody tr", "rows => rows.filter("
+                                        "r => r.style.display !== 'none').map(r => r.textContent)")
+    assert visible and all("dog" in v.lower() for v in visible)
+    # hovering a point shows its pair's ids and texts
+    page.hover("#pair-scatter circle[data-set='top-pairs'][data-k='0']")
+    tip = page.inner_text("#skpool-tip")
+    assert tip.startswith(f"pair {i} \u2013 {j}") and texts[i][:40] in tip
+    assert page.title() == title and opened.errors == []
+
+
+def test_pairs_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, hostile_corpus):
+    corpus, texts = hostile_corpus
+    html, out_json = tmp_path / "p.html", tmp_path / "p.json"
+    run(capsys, "pairs", *tiny(tiny_model_dir, corpus, "--top", 4, "--html", html, "--json",
+                               out_json))
+    record = json.loads(out_json.read_text())[0]
+    opened = Opened(browser, html)
+    opened.check_clean(tmp_path, "pairs")
+    check_hostile_texts_are_text(opened, opened.page.title())
+    for table, view in (("top-pairs", "by_socm"), ("near-pairs", "conflated")):
+        rows = opened.page.eval_on_selector_all(
+            f"#{table} tbody tr", "rows => rows.map(r => Array.from(r.cells).map("
+                                  "c => c.textContent))")
+        assert len(rows) == len(record[view])
+        columns = opened.page.eval_on_selector_all(f"#{table} thead th",
+                                                   "hs => hs.map(h => h.textContent)")
+        for row, pair in zip(rows, record[view]):
+            assert row[1:5] == [str(pair["i"]), texts[pair["i"]], str(pair["j"]),
+                                texts[pair["j"]]]
+            assert row[columns.index("SOCM")] == f"{pair['socm']:.4f}"
+            assert row[columns.index("d_\u03a3")] == f"{pair['d_sigma']:.4f}"
+
+
+def test_layers_compare_ot_pages_in_the_browser(browser, capsys, tmp_path, tiny_model_dir,
+                                                hostile_corpus):
+    corpus, _ = hostile_corpus
+    for command, extra in (("layers", []), ("compare", []), ("ot", ["--pairs", 78])):
+        html, out_json = tmp_path / f"{command}.html", tmp_path / f"{command}.json"
+        args = tiny(tiny_model_dir, corpus, *extra, "--html", html, "--json", out_json)
+        if command == "compare":
+            args = [str(tiny_model_dir), str(tiny_model_dir), *args[2:]]
+        run(capsys, command, *args)
+        records = json.loads(out_json.read_text())
+        opened = Opened(browser, html)
+        opened.check_clean(tmp_path, command)
+        text = opened.page.inner_text("main")
+        for record in records:
+            key = "mean_socm" if command != "ot" else "median_ratio"
+            assert f"{record[key]:.4f}" in text, (command, key)
+        if command == "layers":
+            assert len(opened.cells("records", 0)) == len(records) == 3
+            assert opened.page.locator("svg.chart").count() == 3
+        if command == "ot":
+            # every pair of the 13 texts, so every text is on the page
+            assert opened.page.locator("#w2-scatter circle.pt").count() == 78
+            check_hostile_texts_are_text(opened, opened.page.title())
+
+
+def test_evaluate_page_in_the_browser(browser, tmp_path):
+    # the records and correlations of an evaluation, as evaluate's result writes them
+    records = [{"model": model, "layer": layer, "pooling": "mean", "task": "lee-50",
+                "metric": "spearman", "score": 0.3 + 0.01 * layer + 0.1 * m,
+                "score_std": 0.02, "mean_socm": 0.1 + 0.02 * layer, "stderr": 0.01,
+                "n_trace_violations": 0, "matched_socm": 0.1, "matched_stderr": 0.01,
+                "mean_spread": 1.0, "mean_cosine": 0.5, "n_texts": 50, "n_pairs": 100,
+                "n_truncated": 0}
+               for m, model in enumerate(["<b>model-a</b>", "model-b"]) for layer in range(4)]
+    correlations = [{"task": "lee-50", "pooling": "mean", "scope": "all models",
+                     "measure": "mean_socm", "n_points": 8, "spearman": 0.61,
+                     "p_value": 0.11, "ci_low": -0.12, "ci_high": 0.93,
+                     "partial_spearman": 0.4, "partial_p_value": 0.3, "note": ""}]
+    path = write_html(tmp_path / "e.html", {"kind": "evaluate", "records": records,
+                                            "details": {"correlations": correlations}})
+    opened = Opened(browser, path)
+    opened.check_clean(tmp_path, "evaluate")
+    verdict = opened.page.inner_text("#verdict")
+    assert "Spearman \u03c1 = 0.61, 95% interval -0.12 to 0.93 over 8 points" in verdict
+    assert len(opened.cells("records", 0)) == 8
+    assert "lee-50:  Spearman \u03c1 = 0.61 [-0.12, 0.93], n = 8" in \
+        opened.page.inner_text("svg.chart text.title")
+    assert "<b>model-a</b>" in opened.cells("records", 0)
+    # one point per model and layer, unjoined, with one colour per model
+    assert opened.page.locator("svg.chart circle").count() >= 8
+    assert opened.page.locator("svg.chart path").count() == 0
+
+
+def test_render_fragment_runs_in_a_notebook_like_frame(browser, tmp_path):
+    _, report = random_report(texts=[*HOSTILE, *(f"t{k}" for k in range(7))])
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<!DOCTYPE html><title>nb</title>{render_fragment(report._html_document())}",
+                    encoding="utf-8")
+    opened = Opened(browser, host)
+    assert opened.errors == [] and opened.page.title() == "nb"
+    frame = opened.page.frames[1]
+    assert frame.title().startswith("Collapse report")
+    assert frame.evaluate("document.querySelectorAll('main img').length") == 0
