@@ -361,7 +361,7 @@ def test_evaluate_page_in_the_browser(browser, tmp_path):
     assert "Spearman \u03c1 = 0.61, 95% interval -0.12 to 0.93 over 8 points" in verdict
     assert len(opened.cells("records", 0)) == 8
     assert "lee-50:  Spearman \u03c1 = 0.61 [-0.12, 0.93], n = 8" in \
-        opened.page.inner_text("svg.chart text.title")
+        opened.page.text_content("svg.chart text.title")
     assert "<b>model-a</b>" in opened.cells("records", 0)
     # one point per model and layer, unjoined, with one colour per model
     assert opened.page.locator("svg.chart circle").count() >= 8
@@ -376,5 +376,6 @@ def test_render_fragment_runs_in_a_notebook_like_frame(browser, tmp_path):
     opened = Opened(browser, host)
     assert opened.errors == [] and opened.page.title() == "nb"
     frame = opened.page.frames[1]
+    frame.wait_for_selector("main h1")
     assert frame.title().startswith("Collapse report")
     assert frame.evaluate("document.querySelectorAll('main img').length") == 0
