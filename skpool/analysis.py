@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +43,8 @@ from ._validation import (check_n_jobs, check_positive_int, check_random_state_p
                           check_texts, describe)
 from .encoder import TokenEncoder, encode_to_store
 from .math import _pairwise, _sampling
-from .math.socm import (Concentration, concentration, mean_socm,
-                        pairwise_socm_components)
+from .math.socm import (TRACE_ASSUMPTION, Concentration, MeanSOCMResult, concentration,
+                        mean_socm, pairwise_socm_components)
 from .interventions import rescale_spread, swap_spread
 from .ot import compare_w2
 from .tokensets import TokenSets, check_token_sets
@@ -167,7 +167,7 @@ HTML_PAIRS = 20_000
 
 @dataclass(frozen=True)
 class CollapseReport(HTMLReport):
-    """A :class:`CollapseRecord` with the token clouds it was measured on.
+    r"""A :class:`CollapseRecord` with the token clouds it was measured on.
 
     ``to_html(path)`` writes the report as one self-contained HTML page (the
     verdict, the pair scatter, the most collapsed pairs and the conflated near
@@ -182,12 +182,16 @@ class CollapseReport(HTMLReport):
         Spread ratio and mean within-text cosine of each text.
     texts : tuple of str or None
         The texts measured (shown in the HTML report), when known.
+    pairs : PairComponents or None
+        Each measured pair's :math:`d_\mu`, :math:`d_\Sigma` and SOCM, the
+        very values the record averages, when asked for with ``pairs=True``.
     """
 
     record: CollapseRecord
     tokens: TokenSets
     concentration: Concentration
     texts: tuple | None = None
+    pairs: PairComponents | None = None
 
     def _html_document(self, *, texts=None, ids=None, command=None, n_jobs=None) -> dict:
         """The HTML page's document: the record and its pairs, spreads and texts.
@@ -200,8 +204,12 @@ class CollapseReport(HTMLReport):
         ids = _pages.text_ids(r.n_texts, None if ids is None
                               else _check_page_texts(ids, r.n_texts, what="ids"))
         sampled = not r.exact or r.n_pairs > HTML_PAIRS
-        components = pair_components(self.tokens, n_pairs=min(r.n_pairs, HTML_PAIRS)
-                                     if sampled else None, random_state=r.seed, n_jobs=n_jobs)
+        if self.pairs is not None and r.n_pairs <= HTML_PAIRS:
+            components = self.pairs  # the report's own pairs, already computed
+        else:
+            components = pair_components(self.tokens, n_pairs=min(r.n_pairs, HTML_PAIRS)
+                                         if sampled else None, random_state=r.seed,
+                                         n_jobs=n_jobs)
         details = _pages.pair_details(components, spread=self.spread, ids=ids,
                                       random_state=r.seed or 0)
         details.update(_pages.spread_details(self.spread, self.mean_cosine, ids))
@@ -244,11 +252,19 @@ def _labels(model, layer, dataset, *, n_truncated=0, max_length=None,
 
 
 def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
-             n_jobs, progress=False) -> tuple[CollapseRecord, Concentration]:
-    """Fill a :class:`CollapseRecord`: the one place the corpus numbers are computed."""
-    result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state, n_jobs=n_jobs,
-                       progress=progress)
+             n_jobs, progress=False, pairs=None) -> tuple[CollapseRecord, Concentration]:
+    """Fill a :class:`CollapseRecord`: the one place the corpus numbers are computed.
+
+    ``pairs``: the :class:`PairComponents` of these ``n_pairs`` and
+    ``random_state``, already computed; the means are then taken over them
+    instead of computing the pairs a second time.
+    """
     conc = concentration(tokens)
+    if pairs is not None:
+        result = _mean_of_pairs(pairs, conc)
+    else:
+        result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state,
+                           n_jobs=n_jobs, progress=progress)
     record = CollapseRecord(
         **labels,
         n_texts=len(tokens),
@@ -265,6 +281,26 @@ def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
         mean_cosine=conc.average_cosine,
     )
     return record, conc
+
+
+def _mean_of_pairs(pairs: PairComponents, conc: Concentration) -> MeanSOCMResult:
+    """:func:`~skpool.mean_socm`'s result from per-pair values already computed.
+
+    The same estimator: the plain mean over the pairs, exact for all pairs,
+    else with the standard error of sampling without replacement.
+    """
+    m, total = int(pairs.socm.size), pairs.n_pairs_total
+    if pairs.exact:
+        stderr = 0.0
+    elif m == 1:
+        stderr = math.inf
+    else:
+        stderr = math.sqrt(max(float(pairs.socm.var(ddof=1)), 0.0) / m * (1.0 - m / total))
+    return MeanSOCMResult(
+        mean=float(pairs.socm.mean()), stderr=stderr, n_pairs=m, exact=bool(pairs.exact),
+        mean_d_mu=float(pairs.d_mu.mean()), mean_d_sigma=float(pairs.d_sigma.mean()),
+        n_trace_violations=int(np.count_nonzero(conc.spread > TRACE_ASSUMPTION)),
+        n_texts=pairs.n_texts, n_pairs_total=total)
 
 
 # ---------------------------------------------------------------------------------------
@@ -347,7 +383,7 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
                               dataset: str = "", n_pairs: int | None = None,
                               random_state=None, n_truncated: int | None = None,
                               max_length: int | None = None, n_jobs=None,
-                              progress: bool = False) -> CollapseReport:
+                              progress: bool = False, pairs: bool = False) -> CollapseReport:
     r"""Measure second-order collapse of token clouds already encoded.
 
     Parameters
@@ -374,6 +410,11 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
         core, each worker with one BLAS thread.
     progress : bool, default=False
         Show a tqdm bar on stderr over the pairs (pairs per second).
+    pairs : bool, default=False
+        Also return each measured pair's components (``CollapseReport.pairs``,
+        for the scatter of Figure 17): the record's means are then taken over
+        these very values, computed once. Holds three floats per measured
+        pair, so meant for the exact SOCM of a few hundred texts or a sample.
 
     Returns
     -------
@@ -387,21 +428,29 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     >>> report = collapse_report_of_tokens(clouds, model="toy")
     >>> report.record.n_pairs, report.record.exact
     (6, True)
+    >>> shown = collapse_report_of_tokens(clouds, model="toy", pairs=True)
+    >>> shown.pairs.socm.shape, bool(np.isclose(shown.pairs.socm.mean(), report.record.mean_socm))
+    ((6,), True)
     """
     _check_options(n_pairs, random_state, n_jobs, progress)
+    pairs = check_progress(pairs, name="pairs")  # a flag, checked like progress
     tokens = check_token_sets(tokens, min_texts=2)
     if n_truncated is None:
         n_truncated = tokens.n_truncated
     labels = _labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
                      random_state=random_state)
+    components = None
+    if pairs:
+        components = pair_components(tokens, n_pairs=n_pairs, random_state=random_state,
+                                     n_jobs=n_jobs, progress=progress)
     record, conc = _measure(tokens, labels, n_pairs=n_pairs, random_state=random_state,
-                            n_jobs=n_jobs, progress=progress)
-    return CollapseReport(record=record, tokens=tokens, concentration=conc)
+                            n_jobs=n_jobs, progress=progress, pairs=components)
+    return CollapseReport(record=record, tokens=tokens, concentration=conc, pairs=components)
 
 
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
                     dataset: str = "", n_jobs=None, progress: bool = False,
-                    store=None) -> CollapseReport:
+                    store=None, pairs: bool = False) -> CollapseReport:
     r"""Encode a corpus and measure its second-order collapse.
 
     This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
@@ -437,19 +486,24 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
         cluster inside ``joblib.parallel_config(backend="dask")``; a run
         started again resumes, a finished store is read back) and measure the
         memory-mapped tokens.
+    pairs : bool, default=False
+        Also return each measured pair's components (``CollapseReport.pairs``,
+        for the scatter of Figure 17): the record's means are then taken over
+        these very values, computed once. Holds three floats per measured
+        pair, so meant for the exact SOCM of a few hundred texts or a sample.
 
     Returns
     -------
     CollapseReport
     """
     _check_options(n_pairs, random_state, n_jobs, progress)
+    check_progress(pairs, name="pairs")  # before the encoding
     texts = _check_pair_texts(texts)
     tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
     report = collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
                                        random_state=random_state, n_jobs=n_jobs,
-                                       progress=progress, **encoded)
-    return CollapseReport(record=report.record, tokens=report.tokens,
-                          concentration=report.concentration, texts=tuple(texts))
+                                       progress=progress, pairs=pairs, **encoded)
+    return replace(report, texts=tuple(texts))
 
 
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,

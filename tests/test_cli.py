@@ -123,6 +123,41 @@ def test_report_jsonl_sampled_pairs_stdout_json_and_plot(capsys, tmp_path, tiny_
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("pairs", [None, 9])
+def test_report_plot_draws_the_pairs_the_report_measured(capsys, tmp_path, monkeypatch,
+                                                         tiny_model_dir, corpus_txt, pairs):
+    # --plot used to compute every pair's SOCM a second time for the figure
+    import skpool.analysis
+    import skpool.plotting
+
+    calls, drawn = [], []
+    real_components = skpool.analysis.pair_components
+    monkeypatch.setattr(skpool.analysis, "pair_components",
+                        lambda *a, **k: calls.append(k) or real_components(*a, **k))
+    real_scatter = skpool.plotting.plot_pair_scatter
+    monkeypatch.setattr(skpool.plotting, "plot_pair_scatter",
+                        lambda d_mu, d_sigma, socm, **k: drawn.append(socm)
+                        or real_scatter(d_mu, d_sigma, socm, **k))
+    sampled = () if pairs is None else ("--pairs", pairs, "--seed", 3)
+    code, out, err = run(capsys, "report", *tiny_args(tiny_model_dir, corpus_txt), *sampled,
+                         "--json", "-", "--plot", tmp_path / "f.png")
+    assert code == 0, err
+    with_plot = json.loads(out)[0]
+    assert len(calls) == 1 and len(drawn) == 1  # the pairs are computed once
+    assert drawn[0].size == with_plot["n_pairs"]
+    assert float(np.mean(drawn[0])) == with_plot["mean_socm"]  # the very pairs averaged
+    code, out, err = run(capsys, "report", *tiny_args(tiny_model_dir, corpus_txt), *sampled,
+                         "--json", "-")
+    assert code == 0, err
+    without = json.loads(out)[0]
+    for key, value in without.items():
+        if isinstance(value, float):
+            assert with_plot[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        else:
+            assert with_plot[key] == value, key
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_report_layer_and_max_length_options(capsys, tiny_model_dir, corpus_txt, sample_texts):
     code, out, err = run(capsys, "report", *tiny_args(tiny_model_dir, corpus_txt),
                          "--layer", 1, "--max-length", 16, "--json", "-")

@@ -347,10 +347,16 @@ def run_report(args) -> int:
     from ..analysis import collapse_report, pair_components
 
     def measure(corpus):
+        n = len(corpus.texts)
+        measured = min(args.pairs or n * (n - 1) // 2, n * (n - 1) // 2)
+        # --plot (and --html) draw the report's own pairs, kept from the one computation,
+        # when there are few enough to draw; beyond that a uniform sample of them
+        drawn = args.plot is not None or getattr(args, "html", None) is not None
+        keep = drawn and measured <= MAX_PLOTTED_PAIRS
         result = collapse_report(corpus.texts, _encoder(args, args.model),
                                  n_pairs=args.pairs, random_state=args.seed,
                                  dataset=corpus.name, n_jobs=args.n_jobs,
-                                 progress=_progress(args), store=args.store)
+                                 progress=_progress(args), store=args.store, pairs=keep)
         text = formatting.format_report(result.record, n_available=corpus.n_available)
         return Measured([result.record], text, result, html=lambda command: (
             result._html_document(ids=corpus.positions, command=command, n_jobs=args.n_jobs)))
@@ -358,17 +364,14 @@ def run_report(args) -> int:
     def plot(corpus, measured, out):
         from ..plotting import plot_pair_scatter
 
-        record = measured.result.record
-        # the figure shows the report's own pairs (the same sample, same seed), or a
-        # uniform sample of them when there are too many to draw
-        shown = None if record.n_pairs <= MAX_PLOTTED_PAIRS else MAX_PLOTTED_PAIRS
-        exact = record.exact and shown is None
-        out.status(f"skpool: computing d_mu, d_Sigma and SOCM of "
-                   f"{_pairs_note(record.n_pairs if shown is None else shown, record.n_texts)}"
-                   " for the figure" + (" (the report's pairs)" if shown is None else ""))
-        pairs = pair_components(measured.result.tokens, n_pairs=None if exact else
-                                (shown or record.n_pairs), random_state=args.seed,
-                                n_jobs=args.n_jobs, progress=_progress(args))
+        record, pairs = measured.result.record, measured.result.pairs
+        if pairs is None:
+            out.status(f"skpool: computing d_mu, d_Sigma and SOCM of "
+                       f"{_pairs_note(MAX_PLOTTED_PAIRS, record.n_texts)} for the figure "
+                       f"(a uniform sample of the report's {record.n_pairs:,})")
+            pairs = pair_components(measured.result.tokens, n_pairs=MAX_PLOTTED_PAIRS,
+                                    random_state=args.seed, n_jobs=args.n_jobs,
+                                    progress=_progress(args))
         return plot_pair_scatter(
             pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
             title=_pair_scatter_title(record, corpus.name, pairs))
