@@ -42,10 +42,10 @@ from ._records import CorrelationRecord, Evaluation, EvaluationRecord, TextDiagn
 from ._stats import (PartialSpearmanResult, QuintileBin, SpearmanResult, error_by_quintile,
                      partial_spearman, spearman_interval)
 from .poolings import DEFAULT_POOLINGS, POOLINGS
-from .tasks import TASKS
+from .tasks import TASKS, Task
 
 __all__ = [
-    "TASKS", "POOLINGS", "DEFAULT_POOLINGS", "SpearmanResult", "spearman_interval",
+    "TASKS", "Task", "POOLINGS", "DEFAULT_POOLINGS", "SpearmanResult", "spearman_interval",
     "PartialSpearmanResult", "partial_spearman", "QuintileBin", "error_by_quintile",
     "neighbour_socm", "EvaluationRecord", "CorrelationRecord", "TextDiagnostic", "Evaluation",
     "socm_score_correlations", "evaluate",

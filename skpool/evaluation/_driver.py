@@ -206,7 +206,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     for task in task_list:
         data[task.name] = task.load(n_texts=n_texts, random_state=seed)
         if task.kind == "classification":
-            _check_folds(task.name, data[task.name].labels, n_folds, n_texts)
+            _check_folds(task.name, data[task.name], n_folds, n_texts)
     all_texts = list(dict.fromkeys(t for task in task_list for t in data[task.name].texts))
     settings = {"tasks": [task.name for task in task_list], "poolings": pooling_names,
                 "n_texts": n_texts, "n_pairs": n_pairs, "n_folds": n_folds,
@@ -324,13 +324,15 @@ def _check_applicable(pooling_names, task_list) -> dict:
     return not_run
 
 
-def _check_folds(name: str, labels, n_folds: int, n_texts) -> None:
-    counts = np.bincount(labels)
+def _check_folds(name: str, dataset, n_folds: int, n_texts) -> None:
+    counts = np.bincount(dataset.labels)
     if counts[counts > 0].min() < n_folds:
+        per_class = (dict(zip(dataset.label_names, counts.tolist()))
+                     if dataset.label_names is not None else counts.tolist())
         raise ValueError(
             f"Expected every class of {name} to hold at least n_folds={n_folds} texts "
-            f"for stratified cross-validation. Received {counts.tolist()} texts per "
-            f"class with n_texts={n_texts}; sample more texts or use fewer folds."
+            f"for stratified cross-validation. Received {per_class} texts per class "
+            f"(n_texts={n_texts}); use more texts or fewer folds."
         )
 
 
