@@ -199,3 +199,90 @@ def test_user_tasks_and_a_bundled_task_run_together_scored_as_by_hand(tmp_path,
     assert got[("sts.csv", "mean")].score == pytest.approx(
         stats.spearmanr(cosine, data.scores)[0], abs=1e-9)
     assert got[("sts.csv", "mean")].metric == "spearman"
+
+
+# ---------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("rows, extra, message", [
+    ([("r1", "pos", "a"), ("r2", "pos", "b")], ["--label-column", "sentiment"],
+     "reviews.csv, column 'sentiment': every text has the label 'pos'"),
+    ([("r1", "pos", "a"), ("r2", "", "b")], ["--label-column", "sentiment"],
+     "reviews.csv, row 2, column 'sentiment': the label is missing"),
+    ([("r1", "pos", "a"), ("r2", "neg", "b")], ["--label-column", "stars"],
+     "stars"),
+    ([("r1", "pos", "a"), ("r2", "neg", "b")], [],
+     "needs --label-column C (classification) or --pair-columns A B"),
+])
+def test_bad_user_data_is_one_error_line_before_any_model_loads(capsys, tmp_path, rows, extra,
+                                                                message):
+    path = _write_csv(tmp_path / "reviews.csv", ["review_id", "sentiment", "review"], rows)
+    code, out, err = _run(capsys, "evaluate", "--dataset", path, "--text-column", "review",
+                          *extra, "--model", tmp_path / "no-such-model", "--quiet")
+    assert code == 1, err
+    assert err.startswith("skpool: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_columns_without_a_file_of_ones_own_are_refused(capsys, tmp_path):
+    code, out, err = _run(capsys, "evaluate", "--dataset", "lee-50", "--label-column", "y",
+                          "--model", tmp_path / "no-such-model", "--quiet")
+    assert code == 1 and "--label-column name columns of your own data files" in err
+
+
+def test_the_parser_takes_files_and_refuses_other_names():
+    from skpool.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate", "-d", "my.csv", "lee-50", "hf:imdb",
+                                      "--pair-columns", "a", "b", "--score-column", "s"])
+    assert args.dataset == ["my.csv", "lee-50", "hf:imdb"]
+    assert args.pair_columns == ["a", "b"] and args.score_column == "s"
+
+
+@pytest.mark.slow
+def test_the_reviews_question_is_one_command_and_matches_sentence_transformers(
+        capsys, tmp_path, bundled_model_path):
+    """Mean-pooling accuracy of ``skpool evaluate --dataset reviews.csv`` equals hand-written
+    sentence-transformers mean vectors + ``cross_val_score`` with the same folds."""
+    from sentence_transformers import SentenceTransformer
+
+    from skpool.datasets import DatasetNotInstalledError, load_rotten_tomatoes
+
+    try:
+        films = load_rotten_tomatoes(n_texts=40, random_state=0)
+    except DatasetNotInstalledError as exc:
+        pytest.skip(str(exc))
+    rows = [(f"rv{k + 1}", films.label_names[label], text)
+            for k, (text, label) in enumerate(zip(films.texts, films.labels))]
+    path = _write_csv(tmp_path / "reviews.csv", ["review_id", "sentiment", "review"], rows)
+    out_json = tmp_path / "reviews.json"
+    code, out, err = _run(capsys, "evaluate", "--dataset", path, "--text-column", "review",
+                          "--label-column", "sentiment", "--pooling", "mean", "cls", "max",
+                          "gaussian-diag", "--layers", "-1", "--pairs", "50", "--bootstrap",
+                          "20", "--device", "cpu", "--json", out_json)
+    assert code == 0, err
+    assert "reviews.csv: 40 texts, classes fresh, rotten" in err
+    records = json.loads(out_json.read_text())
+    assert [(r["task"], r["pooling"], r["metric"]) for r in records] == [
+        ("reviews.csv", p, "accuracy") for p in ("mean", "cls", "max", "gaussian-diag")]
+    assert all(r["layer"] == 6 and r["mean_socm"] > 0 for r in records)
+    for record in records:  # the table prints each pooling's accuracy with the mean SOCM
+        assert f"{record['score']:.4f}" in out and f"{record['mean_socm']:.4f}" in out
+
+    # by hand: the bundled folder's Transformer and mean Pooling modules (not its Normalize)
+    full = SentenceTransformer(str(bundled_model_path), device="cpu")
+    mean_only = SentenceTransformer(modules=[full[0], full[1]], device="cpu")
+    assert full[1].get_config_dict()["pooling_mode"] == "mean"
+    texts, labels = [r[2] for r in rows], [r[1] for r in rows]
+    vectors = mean_only.encode(texts, batch_size=16)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    scores = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                             vectors, labels, cv=folds)
+    assert records[0]["score"] == pytest.approx(scores.mean(), abs=1e-12)
+    assert records[0]["score_std"] == pytest.approx(scores.std(), abs=1e-12)

@@ -515,9 +515,9 @@ def run_evaluate(args) -> int:
     journal = Journal(_journal_path(args))
 
     def load(args, out):
-        tasks = args.dataset or list(TASKS)
-        out.status(f"skpool: tasks {', '.join(tasks)}; {len(models)} model(s); poolings "
-                   f"{', '.join(poolings)}")
+        tasks = [_evaluation_task(args, entry, out) for entry in args.dataset or list(TASKS)]
+        out.status(f"skpool: tasks {', '.join(getattr(t, 'name', t) for t in tasks)}; "
+                   f"{len(models)} model(s); poolings {', '.join(poolings)}")
         if len(journal):
             out.status(f"skpool: resuming: {len(journal):,} finished result(s) found in "
                        f"{journal.path}")
@@ -548,9 +548,37 @@ def run_evaluate(args) -> int:
     return code
 
 
+def _evaluation_task(args, entry: str, out):
+    """A bundled task's name as it is, or a :class:`~skpool.evaluation.Task` from a file."""
+    from ..evaluation import TASKS, Task
+
+    columns = {"text_column": args.text_column, "label_column": args.label_column,
+               "pair_columns": args.pair_columns, "score_column": args.score_column,
+               "id_column": args.id_column}
+    if entry in TASKS:
+        if not args.dataset or all(d in TASKS for d in args.dataset):
+            given = [f"--{k.replace('_', '-')}" for k, v in columns.items() if v is not None]
+            if given:
+                raise ValueError(f"{' and '.join(given)} name columns of your own data files; "
+                                 "the tasks given are all bundled (their columns are fixed).")
+        return entry
+    if args.label_column is None and args.pair_columns is None:
+        raise ValueError(f"skpool evaluate needs --label-column C (classification) or "
+                         f"--pair-columns A B with --score-column S (similarity) to score "
+                         f"{entry}.")
+    task = Task.from_data(entry, **columns)
+    data = task.load()
+    what = (f"{len(data.texts):,} texts, classes {', '.join(data.label_names)}"
+            if task.kind == "classification" else
+            f"{len(data.scores):,} rated pairs of {len(data.texts):,} texts")
+    out.status(f"skpool: {task.name}: {what} (every row of {entry})")
+    return task
+
+
 #: The options that shape ``skpool evaluate``'s results: the same values, the same journal.
 _EVALUATE_SHAPING = ("model", "dataset", "layers", "pooling", "n_texts", "pairs", "folds",
-                     "bootstrap", "seed", "max_length")
+                     "bootstrap", "seed", "max_length", "text_column", "label_column",
+                     "pair_columns", "score_column", "id_column")
 
 
 def _journal_path(args) -> Path:

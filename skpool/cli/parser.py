@@ -107,10 +107,13 @@ def _size(text: str) -> int:
 
 
 def _task(text: str) -> str:
-    if text not in TASK_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"expected a task among {', '.join(TASK_NAMES)}, got {text!r}")
-    return text
+    from .._reader import FILE_SUFFIXES  # NumPy only
+
+    if text in TASK_NAMES or text.startswith("hf:") or text.lower().endswith(FILE_SUFFIXES):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected a task among {', '.join(TASK_NAMES)}, a data file of your own "
+        f"({', '.join(FILE_SUFFIXES)}) or hf:NAME[:CONFIG][:SPLIT], got {text!r}")
 
 
 def _pooling(text: str) -> str:
@@ -456,9 +459,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", "-d", nargs="+", action=_Several, type=_task, default=None,
         metavar="TASK",
         help="tasks: bbc-news, rotten-tomatoes (accuracy), lee-50 (Spearman with human "
-             "similarity), several or repeated (default: all three). --n-texts samples "
-             f"each classification corpus (default: {DEFAULT_EVALUATE_TEXTS}); Lee-50 keeps "
-             "its 50 documents unless fewer are asked for")
+             "similarity), or your own data: a .csv, .tsv, .jsonl, .parquet or .txt file or "
+             "hf:NAME[:CONFIG][:SPLIT], a classification task with --label-column, a "
+             "similarity task with --pair-columns and --score-column; several or repeated, "
+             "mixed (default: the three bundled tasks). --n-texts samples each bundled "
+             f"classification corpus (default: {DEFAULT_EVALUATE_TEXTS}); Lee-50 keeps its "
+             "50 documents unless fewer are asked for; your own files are used whole")
+    yours = evaluate.add_argument_group(
+        "your data", "which columns of your files hold what (the same for every file given)")
+    yours.add_argument(
+        "--text-column", default=None, metavar="C",
+        help="the column of the texts (default: the column named 'text', else the only "
+             "column holding text)")
+    yours.add_argument(
+        "--label-column", default=None, metavar="C",
+        help="classification: the column of each text's label (strings or integers); "
+             "scored by stratified k-fold accuracy, as the bundled tasks")
+    yours.add_argument(
+        "--pair-columns", nargs=2, default=None, metavar=("A", "B"),
+        help="similarity: the two text columns of each rated pair (with --score-column); "
+             "scored as Lee-50, by the Spearman correlation with the scores")
+    yours.add_argument(
+        "--score-column", default=None, metavar="S",
+        help="similarity: the column of each pair's human score")
+    yours.add_argument(
+        "--id-column", default=None, metavar="C",
+        help="the column of each text's id, named in errors (default: the row number)")
     evaluate.add_argument(
         "--layers", type=_int, nargs="+", default=None, metavar="L",
         help="hidden layers, the same for every model: 0 is the embedding layer, -1 the last "
