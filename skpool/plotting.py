@@ -114,9 +114,10 @@ def plot_w2_comparison(table_or_result, ax=None, path=None, *, title=None):
     path : str or os.PathLike, optional
         Save the figure there; the format follows the extension.
     title : str, optional
-        The first line of the title (e.g. model, layer and corpus); the
-        number of pairs, the clouds and, for a comparison result, its summary
-        (median ratio, Spearman, Gelbrich-bound violations) follow.
+        The title (e.g. model, layer and corpus). The number of pairs, the
+        clouds and, for a comparison result, its summary (median ratio,
+        Spearman, Gelbrich-bound violations) are in a box in the upper left
+        corner, above the diagonal where no point can be.
 
     Returns
     -------
@@ -131,13 +132,13 @@ def plot_w2_comparison(table_or_result, ax=None, path=None, *, title=None):
     >>> figure = plot_w2_comparison(result)
     >>> figure.axes[0].get_xlabel()
     'exact $W_2$ (POT)'
-    >>> figure.axes[0].get_title().splitlines()[-1]
+    >>> figure.axes[0].texts[0].get_text().splitlines()[-1]
     'Gelbrich bound (Gaussian $\\leq$ exact) violated by 0 pairs'
     """
     columns = _columns(table_or_result, ("exact_w2", "gaussian_w2"),
                        function="plot_w2_comparison")
     exact, gaussian = columns["exact_w2"], columns["gaussian_w2"]
-    figure, ax = _axes(ax, figsize=(3.4, 4.0))  # one paper column
+    figure, ax = _axes(ax, figsize=(4.8, 4.8))
     ax.scatter(exact, gaussian, s=10, alpha=0.6, linewidths=0, color="tab:blue",
                label="text pairs")
     # One range for both axes, fitted to the data, so y = x is the diagonal.
@@ -156,8 +157,6 @@ def plot_w2_comparison(table_or_result, ax=None, path=None, *, title=None):
     clouds = ("mean-normalized token clouds" if getattr(table_or_result, "normalize", False)
               else "raw token clouds")
     lines = [f"{len(exact):,} pairs, {clouds}"]
-    if title:
-        lines.insert(0, str(title))
     summary = []
     for field, fmt in (("median_ratio", "median ratio {:.3f}"), ("spearman", "Spearman {:.3f}")):
         value = getattr(table_or_result, field, None)
@@ -168,7 +167,12 @@ def plot_w2_comparison(table_or_result, ax=None, path=None, *, title=None):
     violations = getattr(table_or_result, "n_gelbrich_violations", None)
     if violations is not None:
         lines.append(rf"Gelbrich bound (Gaussian $\leq$ exact) violated by {violations:,} pairs")
-    ax.set_title("\n".join(lines), fontsize=8)
+    # one title line (what was measured); what the comparison found in a box above the
+    # diagonal, under the legend, where no point can be (Gaussian <= exact)
+    ax.set_title(str(title) if title else r"Gaussian against exact $W_2$", fontsize=10)
+    ax.text(0.03, 0.84, "\n".join(lines), transform=ax.transAxes, ha="left", va="top",
+            fontsize=8, gid="skpool-summary",
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.8"})
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     _save(figure, path)
@@ -310,10 +314,11 @@ def plot_pair_scatter(d_mu, d_sigma, socm=None, ax=None, path=None, *, title=Non
 
     One point per pair of texts, coloured by its SOCM, with the histograms
     of :math:`d_\mu` (top) and :math:`d_\Sigma` (right) in the margins.
-    Values of :math:`d_\Sigma` above 1 (texts breaking the trace assumption
+    Both axes fit the data (with a margin, never below 0). Values of
+    :math:`d_\Sigma` above 1 (texts breaking the trace assumption
     :math:`\operatorname{tr}\Sigma \le 2`, as the last layer of
-    all-MiniLM-L6-v2 does) are shown, never clipped: the axis grows to hold
-    them and a dashed line marks :math:`d_\Sigma = 1`.
+    all-MiniLM-L6-v2 does) are shown, never clipped, and a dashed line marks
+    :math:`d_\Sigma = 1`.
 
     Parameters
     ----------
@@ -388,19 +393,20 @@ def plot_pair_scatter(d_mu, d_sigma, socm=None, ax=None, path=None, *, title=Non
     figure.colorbar(points, cax=cax, label="SOCM")
     cax.tick_params(labelsize=7)
 
-    x_high = 1.02 * max(1.0, float(d_mu.max()))
-    y_high = 1.04 * max(1.0, float(d_sigma.max()))
-    ax.set_xlim(0.0, x_high)
-    ax.set_ylim(0.0, y_high)
-    if d_sigma.max() > 1.0:
+    # the axes fit the data (real pairs sit in a narrow band of d_mu), never below 0
+    x_low, x_high = _data_limits(d_mu)
+    y_low, y_high = _data_limits(d_sigma)
+    ax.set_xlim(x_low, x_high)
+    ax.set_ylim(y_low, y_high)
+    if d_sigma.max() > 1.0 and y_low < 1.0:
         ax.axhline(1.0, color="0.3", linestyle="--", linewidth=0.9,
                    label=r"$d_\Sigma = 1$ (the bound when tr $\Sigma \leq 2$)")
         ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
     ax.set_xlabel(r"$d_\mu$")
     ax.set_ylabel(r"$d_\Sigma$")
 
-    top.hist(d_mu, bins=np.linspace(0.0, x_high, bins + 1), color="0.45")
-    right.hist(d_sigma, bins=np.linspace(0.0, y_high, bins + 1), color="0.45",
+    top.hist(d_mu, bins=np.linspace(x_low, x_high, bins + 1), color="0.45")
+    right.hist(d_sigma, bins=np.linspace(y_low, y_high, bins + 1), color="0.45",
                orientation="horizontal")
     top.tick_params(labelbottom=False, labelsize=7)
     right.tick_params(labelleft=False, labelsize=7)
@@ -412,6 +418,13 @@ def plot_pair_scatter(d_mu, d_sigma, socm=None, ax=None, path=None, *, title=Non
         top.set_title(title, fontsize=10)
     _save(figure, path)
     return figure
+
+
+def _data_limits(values, *, margin: float = 0.06):
+    """(low, high): the values' range widened by ``margin`` of it on each side, low >= 0."""
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = margin * (high - low) or 0.05 * max(abs(high), 1e-3)
+    return max(0.0, low - pad), high + pad
 
 
 #: How ``plot_pairs_report`` marks each view: (table attribute, label, marker, colour, prefix).
@@ -427,7 +440,8 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
     The scatter of every pair searched (:func:`plot_pair_scatter`), with the
     listed pairs marked: red circles for the highest SOCM, orange squares for
     the near pairs with the largest :math:`d_\Sigma`, each labelled with its
-    rank (``S1``, ``C1``, ...) as in the tables.
+    rank (``S1``, ``C1``, ...) as in the tables: beside its point, labels never
+    overlapping, pairs at the same place sharing one label (``"S2, C1"``).
 
     Parameters
     ----------
@@ -462,12 +476,14 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
     figure = plot_pair_scatter(searched.d_mu, searched.d_sigma, searched.socm, ax=ax,
                                title=title)
     scatter = figure.axes[0] if ax is None else ax
-    # everything the listed pairs reach stays inside the axes
-    reach = [float(np.max(getattr(report, view)["d_sigma"])) for view, *_ in _PAIR_VIEWS
-             if len(getattr(report, view))]
-    if reach and max(reach) * 1.04 > scatter.get_ylim()[1]:
-        scatter.set_ylim(0.0, 1.06 * max(reach))
-    low, high = scatter.get_ylim()
+    # the listed pairs stay inside the axes (a near pair need not be among those searched)
+    listed = [getattr(report, view) for view, *_ in _PAIR_VIEWS]
+    for axis_name, column, values in (("x", "d_mu", searched.d_mu),
+                                      ("y", "d_sigma", searched.d_sigma)):
+        every = np.concatenate([np.asarray(values, np.float64),
+                                *(np.asarray(t[column], np.float64) for t in listed)])
+        getattr(scatter, f"set_{axis_name}lim")(*_data_limits(every))
+    marks = []  # (name, x, y, colour), in rank order: S1..Sk, then C1..Ck
     for view, label, marker, colour, prefix in _PAIR_VIEWS:
         table = getattr(report, view)
         x = np.asarray(table["d_mu"], dtype=np.float64)
@@ -475,25 +491,77 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
         scatter.scatter(x, y, s=42, marker=marker, facecolors="none", edgecolors=colour,
                         linewidths=1.3, label=f"{label} ({prefix}1-{prefix}{len(table)})",
                         zorder=3)
-        if not len(table):
-            continue
-        # the listed pairs sit close together: their labels stand in a column beside
-        # them (SOCM right, near pairs left), one line apart, each joined to its point
-        right = prefix == "S"
-        column = float(x.max()) + 0.07 if right else float(x.min()) - 0.07
-        step, previous = 0.045 * (high - low), np.inf
-        for rank in np.argsort(-y, kind="stable"):
-            place = min(float(y[rank]), previous - step)
-            previous = place
-            scatter.annotate(f"{prefix}{rank + 1}", (x[rank], y[rank]), xytext=(column, place),
-                             textcoords="data", fontsize=6.5, color=colour,
-                             ha="left" if right else "right", va="center",
-                             arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.5,
-                                         "shrinkA": 1, "shrinkB": 3})
+        marks += [(f"{prefix}{rank + 1}", x[rank], y[rank], colour) for rank in range(len(x))]
+    _label_marks(figure, scatter, marks)
     # the pairs crowd the upper left (small d_mu, large d_Sigma): the legend goes below
     scatter.legend(loc="lower right", fontsize=7, framealpha=0.9)
     _save(figure, path)
     return figure
+
+
+def _label_marks(figure, ax, marks, *, fontsize: float = 6.5):
+    """Name each marked point beside it, without labels overlapping one another.
+
+    Points closer than a marker's width share one label (``"S2, C1"``). Each
+    label takes the first free place among rings of positions around its
+    point, nearest first, in rank order; a label set apart from its point is
+    joined to it by a short line. Working in points on the page keeps the
+    spacing the same at any data scale.
+    """
+    if not marks:
+        return
+    figure.canvas.draw()  # the axes' place on the page is known after a draw
+    to_points = 72.0 / figure.dpi
+    where = ax.transData.transform([(x, y) for _, x, y, _ in marks]) * to_points
+    groups = []  # [anchor position, names, colour]
+    for (name, *_, colour), position in zip(marks, where):
+        for group in groups:
+            if np.hypot(*(group[0] - position)) < 5.0:
+                group[1].append(name)
+                break
+        else:
+            groups.append([position, [name], colour])
+    box = ax.get_window_extent()
+    left, bottom = box.x0 * to_points, box.y0 * to_points
+    right, top = box.x1 * to_points, box.y1 * to_points
+    height = 1.25 * fontsize
+    taken = [(p[0] - 4.5, p[1] - 4.5, p[0] + 4.5, p[1] + 4.5) for p, *_ in groups]
+    directions = [(1, 0), (1, 1), (1, -1), (-1, 0), (-1, 1), (-1, -1), (0, 1), (0, -1)]
+    for position, names, colour in groups:
+        text = ", ".join(names)
+        width = 0.62 * fontsize * len(text)
+        best, best_overlap = None, np.inf
+        for distance in (7.0, 13.0, 20.0, 28.0, 38.0):
+            for dx, dy in directions:
+                cx, cy = position[0] + dx * distance, position[1] + dy * distance
+                x0 = cx if dx > 0 else cx - width if dx < 0 else cx - width / 2
+                rect = (x0, cy - height / 2, x0 + width, cy + height / 2)
+                if rect[0] < left or rect[2] > right or rect[1] < bottom or rect[3] > top:
+                    continue
+                overlap = sum(max(0.0, min(rect[2], o[2]) - max(rect[0], o[0]))
+                              * max(0.0, min(rect[3], o[3]) - max(rect[1], o[1]))
+                              for o in taken)
+                if overlap < best_overlap:
+                    best, best_overlap = (rect, dx, cx, cy), overlap
+                if overlap == 0.0:
+                    break
+            if best_overlap == 0.0:
+                break
+        if best is None:  # no room inside the axes: right of the point
+            best = ((position[0] + 7, position[1] - height / 2, position[0] + 7 + width,
+                     position[1] + height / 2), 1, position[0] + 7, position[1])
+        rect, dx, cx, cy = best
+        taken.append(rect)
+        offset = (cx - position[0], cy - position[1])
+        far = np.hypot(*offset) > 8.0
+        ax.annotate(text, ax.transData.inverted().transform(position / to_points),
+                    xytext=offset, textcoords="offset points", fontsize=fontsize,
+                    color=colour, ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                    va="center", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.12", "facecolor": "white",
+                          "edgecolor": "none", "alpha": 0.8},
+                    arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.5,
+                                "shrinkA": 0, "shrinkB": 3} if far else None)
 
 
 _METRIC_LABELS = {
@@ -553,8 +621,9 @@ def plot_layer_profile(profile, ax=None, path=None, *,
     (with its standard error when pairs were sampled), the mean spread ratio
     :math:`\operatorname{tr}\Sigma` and the mean within-text cosine. Dotted
     lines mark the paper's assumption (:math:`\operatorname{tr}\Sigma = 2`,
-    cosine 1/3) and SOCM 1, the largest value under that assumption. Pass the
-    returned figure's axes as ``ax`` to draw a second model on the same panels.
+    cosine 1/3) and SOCM 1, the largest value under that assumption, each
+    named on the line. Pass the returned figure's axes as ``ax`` to draw a
+    second model on the same panels (the legend names the models).
 
     Parameters
     ----------
@@ -574,7 +643,8 @@ def plot_layer_profile(profile, ax=None, path=None, *,
     log_scale : bool, default=False
         A log y axis on every panel whose values are all positive (one layer
         far above the others, such as an embedding layer at SOCM 2.8, no
-        longer squashes the rest).
+        longer squashes the rest); its labelled ticks (1, 2, 5 x 10^k)
+        enclose every point and reference line.
 
     Returns
     -------
@@ -604,36 +674,61 @@ def plot_layer_profile(profile, ax=None, path=None, *,
         label = records[0].get("model") or getattr(profile, "model", None)
     for axis, metric in zip(axes, metrics):
         values = _record_values(records, metric, function=name)
-        axis.errorbar(layers, values, yerr=_stderr(records, metric), marker="o", markersize=4,
+        errors = _stderr(records, metric)
+        axis.errorbar(layers, values, yerr=errors, marker="o", markersize=4,
                       capsize=2, label=label)
-        if log_scale and np.all(values > 0):
-            from matplotlib.ticker import FuncFormatter
-
-            axis.set_yscale("log")
-            plain = FuncFormatter(lambda value, _: f"{value:g}")  # 0.6, 2, 10: not 2x10^0
-            axis.yaxis.set_major_formatter(plain)
-            axis.yaxis.set_minor_formatter(plain)
         references = [line for line in axis.lines if line.get_gid() == _REFERENCE_GID]
         if metric in _LAYER_REFERENCES and not references:
             level, note = _LAYER_REFERENCES[metric]
             references = [axis.axhline(level, color="0.5", linestyle=":", linewidth=0.9,
                                        label=note, gid=_REFERENCE_GID)]
-        if references:  # another model may be drawn on these axes later: legend then
-            axis.legend(handles=references, fontsize=7, loc="best")
+            # named on the line itself, at its right end, not in a legend far from it
+            axis.annotate(note, xy=(1.0, level), xycoords=("axes fraction", "data"),
+                          xytext=(-3, 2), textcoords="offset points", ha="right",
+                          va="bottom", fontsize=7, color="0.35", gid=_REFERENCE_GID,
+                          bbox={"boxstyle": "round,pad=0.1", "facecolor": "white",
+                                "edgecolor": "none", "alpha": 0.75})
+        if log_scale and np.all(values > 0):
+            low = values - (0.0 if errors is None else np.asarray(errors))
+            high = values + (0.0 if errors is None else np.asarray(errors))
+            drawn = [v for line in axis.lines for v in np.atleast_1d(line.get_ydata())
+                     if line.get_gid() != _REFERENCE_GID]
+            levels = [float(line.get_ydata()[0]) for line in references]
+            _log_axis(axis, [*values[low > 0], *low[low > 0], *high, *drawn, *levels])
         axis.set_xlabel("layer (0 = embeddings)")
         axis.set_ylabel(_METRIC_LABELS[metric])
         axis.set_xticks(layers)
         axis.grid(alpha=0.3)
-    if label:
-        # the models, then the first panel's reference line (e.g. SOCM = 1)
+    if label:  # the models drawn on these axes (a second call adds its own)
         axes[0].legend(handles=[line for line in axes[0].containers
-                                if not line.get_label().startswith("_")]
-                       + [line for line in axes[0].lines if line.get_gid() == _REFERENCE_GID],
-                       fontsize=8)
+                                if not line.get_label().startswith("_")], fontsize=8)
     if title:
         figure.suptitle(title, fontsize=11)
     _save(figure, path)
     return figure
+
+
+def _log_axis(axis, values) -> None:
+    """A log y axis whose labelled ticks (1, 2, 5 x 10^k) enclose every value."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    values = np.asarray([v for v in values if np.isfinite(v) and v > 0], dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    candidates = sorted(m * 10.0 ** k for k in range(int(np.floor(np.log10(low))) - 1,
+                                                    int(np.ceil(np.log10(high))) + 2)
+                        for m in (1, 2, 5))
+    first = max(c for c in candidates if c <= low * (1 + 1e-9))
+    last = min(c for c in candidates if c >= high * (1 - 1e-9))
+    ticks = [c for c in candidates if first <= c <= last]
+    if len(ticks) > 7:  # a wide range: decades only, still enclosing the values
+        ticks = [c for c in ticks if np.isclose(np.log10(c), round(np.log10(c)))]
+        ticks = ([first] if ticks[0] > first else []) + ticks + ([last] if ticks[-1] < last
+                                                                 else [])
+    axis.set_yscale("log")
+    axis.yaxis.set_major_locator(FixedLocator(ticks))
+    axis.yaxis.set_minor_locator(NullLocator())
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_ylim(first / 1.08, last * 1.08)
 
 
 def plot_model_comparison(records, ax=None, path=None, *,
@@ -663,8 +758,10 @@ def plot_model_comparison(records, ax=None, path=None, *,
         Among ``mean_socm``, ``mean_d_mu``, ``mean_d_sigma``, ``mean_spread``,
         ``mean_cosine``.
     labels : sequence of str, optional
-        The models' names on the axes; the records' ``model`` when None
-        (a folder or hub id by its last part, unless two would read the same).
+        The models' names on the axes; when None, the records' ``model`` (a
+        folder or hub id by its last part, unless two would read the same)
+        with, below it, its ``layer`` and ``max_length`` when the records
+        have them.
     title : str, optional
 
     Returns
@@ -689,13 +786,17 @@ def plot_model_comparison(records, ax=None, path=None, *,
         labels = [_short_label(name) for name in names]
         if len(set(labels)) < len(labels):  # e.g. two folders ending in checkpoint-500
             labels = [_short_label(name, last_part=False) for name in names]
+        # each model's layer and token limit under its name: they differ between models
+        labels = [label + _settings_line(r) for label, r in zip(labels, records)]
     labels = [str(label) for label in labels]
     if len(labels) != len(records):
         raise ValueError(f"{name} expects one label per record ({len(records)}). "
                          f"Received {len(labels)}.")
     plt = _pyplot()
     if ax is None:
-        height = len(metrics) * (0.55 + 0.22 * len(records)) + (0.5 if title else 0.2)
+        lines = max(label.count("\n") + 1 for label in labels)
+        height = (len(metrics) * (0.55 + 0.22 * lines * len(records))
+                  + (0.5 if title else 0.2))
         figure, axes = plt.subplots(len(metrics), 1, figsize=(3.3, height), squeeze=False,
                                     layout="constrained")
         axes = list(axes[:, 0])
@@ -708,7 +809,10 @@ def plot_model_comparison(records, ax=None, path=None, *,
         values = _record_values(records, metric, function=name)
         bars = axis.barh(positions, values, xerr=_stderr(records, metric), capsize=2,
                          color=palette, height=0.7, error_kw={"linewidth": 0.8})
-        axis.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+        for value_label in axis.bar_label(bars, fmt="%.3g", fontsize=7, padding=2):
+            # legible where a reference line passes behind it
+            value_label.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.75,
+                                  "pad": 0.6})
         if metric in _METRIC_REFERENCES:
             axis.axvline(_METRIC_REFERENCES[metric][0], color="0.4", linestyle=":",
                          linewidth=0.9, gid=_REFERENCE_GID)
@@ -741,7 +845,10 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
     Each point is one model at one layer (its number written beside it):
     collapse of the task's texts on the x axis (with its standard error),
     the task's score on the y axis (with its spread over folds or
-    bootstrap); one colour per model, the layers of a model joined in order.
+    bootstrap); one colour per model (a legend only for several), the points
+    not joined. Each panel's title gives the Spearman correlation of collapse
+    and score: the evaluation's own (with its bootstrap interval) when an
+    :class:`~skpool.evaluation.Evaluation` is given, else that of the points.
 
     Parameters
     ----------
@@ -771,6 +878,8 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
     ['0', '1', '2', '0', '1', '2']
     """
     name = "plot_socm_vs_score"
+    correlations = [c if isinstance(c, dict) else c.to_dict()
+                    for c in getattr(records, "correlations", None) or ()]
     records = _as_records(records, function=name)
     if measure not in _MEASURE_LABELS:
         raise ValueError(f"{name} expects measure among {list(_MEASURE_LABELS)}. "
@@ -799,30 +908,80 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
             x = _record_values(points, measure, function=name)
             y = _record_values(points, "score", function=name)
             color = colors[k % len(colors)]
+            # points, not a path: the layers are not a trajectory in this plane
             axis.errorbar(x, y, xerr=[float(p.get(error_of) or 0.0) for p in points],
                           yerr=[float(p.get("score_std") or 0.0) for p in points], color=color,
-                          marker="o", markersize=4, linewidth=0.8, capsize=2,
-                          label=_short_label(model))
+                          marker="o", markersize=4, linestyle="none", elinewidth=0.8,
+                          capsize=2, label=_short_label(model))
             for xi, yi, point in zip(x, y, points):
                 axis.annotate(str(point["layer"]), (xi, yi), textcoords="offset points",
                               xytext=(4, 3), fontsize=7, color=color)
-        axis.set_title(f"{task} ({pooling} pooling)", fontsize=10)
+        axis.margins(x=0.1, y=0.08)  # room for the layer numbers beside the points
+        drawn = [r for r in chosen if r["task"] == task and _has_score(r)]
+        axis.set_title(f"{task} ({pooling} pooling)\n"
+                       + _rho_line(drawn, correlations, task, pooling, measure), fontsize=9)
         axis.set_xlabel(_MEASURE_LABELS[measure])
         axis.set_ylabel({"spearman": "Spearman with human scores"}.get(metric, metric))
         axis.grid(alpha=0.3)
+    from matplotlib.lines import Line2D
+
     handles, labels = axes[0].get_legend_handles_labels()
+    if len(models) == 1:  # one model needs no legend entry: the title names it
+        handles, labels = [], []
+        if not title:
+            title = _short_label(models[0])
+    bars = (f"bars: \u00b1 1 standard error of the {_MEASURE_LABELS[measure]} (across), "
+            "\u00b1 1 sd of the score over folds or bootstrap resamples (up)")
+    handles.append(Line2D([], [], color="0.3", marker="|", markersize=8, linestyle="none"))
+    labels.append(bars)
     figure.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3),
-                  fontsize=8, frameon=False)
+                  fontsize=7, frameon=False)
     if title:
         figure.suptitle(title, fontsize=11)
     _save(figure, path)
     return figure
 
 
+def _rho_line(points, correlations, task, pooling, measure) -> str:
+    """``"Spearman rho = 0.61 [-0.12, 0.93], n = 8"`` for a panel of the SOCM-score figure.
+
+    The evaluation's own correlation over every model's layers when given
+    (with its bootstrap interval), otherwise the rank correlation of the
+    points drawn.
+    """
+    for c in correlations:
+        if (c.get("task") == task and c.get("pooling") == pooling
+                and c.get("measure", measure) == measure
+                and c.get("scope", c.get("group")) in ("all models", "all")):
+            if c.get("spearman") is None:
+                return f"Spearman \u03c1: {c.get('note') or 'undefined'}"
+            interval = (f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]"
+                        if c.get("ci_low") is not None and c.get("ci_high") is not None else "")
+            return (f"Spearman \u03c1 = {c['spearman']:.2f}{interval}, "
+                    f"n = {c.get('n_points', c.get('n'))}")
+    x = np.array([float(p[measure]) for p in points])
+    y = np.array([float(p["score"]) for p in points])
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return f"Spearman \u03c1 undefined (n = {x.size})"
+    from scipy.stats import spearmanr
+
+    return f"Spearman \u03c1 = {spearmanr(x, y).statistic:.2f}, n = {x.size}"
+
+
 def _has_score(record) -> bool:
     """False for a score that does not exist (None or NaN); a missing field is reported later."""
     value = record.get("score", 0.0)
     return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _settings_line(record) -> str:
+    """``"\nlayer 6, max_length 256"`` from a record's fields (empty when it has neither)."""
+    parts = []
+    if record.get("layer") is not None:
+        parts.append(f"layer {record['layer']}")
+    if record.get("max_length") is not None:
+        parts.append(f"max_length {record['max_length']}")
+    return "\n" + ", ".join(parts) if parts else ""
 
 
 def _short_label(name, *, last_part: bool = True) -> str:

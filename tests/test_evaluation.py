@@ -357,13 +357,24 @@ def test_plot_socm_vs_score_draws_each_model_layer_as_a_labelled_point(tmp_path)
     path = tmp_path / "socm_vs_score.png"
     figure = plot_socm_vs_score(records, path=path)
     assert path.stat().st_size > 0
-    assert [axis.get_title() for axis in figure.axes] == ["t1 (mean pooling)",
-                                                          "t2 (mean pooling)"]
+    titles = [axis.get_title().splitlines() for axis in figure.axes]
+    assert [t[0] for t in titles] == ["t1 (mean pooling)", "t2 (mean pooling)"]
+    # each panel gives the rank correlation of its 8 points: Pearson of average ranks
+    x = np.array([0.1 * layer + k for k in range(2) for layer in range(4)])
+    y = np.array([0.5 + 0.05 * layer for _ in range(2) for layer in range(4)])
+    ranks_y = np.array([np.mean(np.flatnonzero(np.sort(y) == v)) for v in y])
+    rho = np.corrcoef(np.argsort(np.argsort(x)), ranks_y)[0, 1]
+    assert titles[0][1] == f"Spearman \u03c1 = {rho:.2f}, n = 8"
     first = figure.axes[0]
     assert [t.get_text() for t in first.texts] == ["0", "1", "2", "3"] * 2
     x, y = first.lines[0].get_data()  # model "a", its layers in order
     assert list(x) == pytest.approx([0.0, 0.1, 0.2, 0.3])
     assert list(y) == pytest.approx([0.5, 0.55, 0.6, 0.65])
+    # points, not a trajectory: nothing joins the layers
+    assert first.lines[0].get_linestyle() == "None"
+    # a legend for the two models and one saying what the bars are
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legend[:2] == ["a", "b"] and legend[2].startswith("bars: \u00b1 1 standard error")
     matched = plot_socm_vs_score(records, measure="matched_socm")
     assert matched.axes[0].get_xlabel() == "concentration-matched SOCM"
     with pytest.raises(ValueError, match=r"no record with pooling 'max'.*\['cls', 'mean'\]"):

@@ -112,8 +112,9 @@ def test_pair_scatter_given_socm_and_axes():
     socm = np.array([0.1, 0.2, 0.3])
     assert plot_pair_scatter([0.1, 0.2, 0.3], [0.2, 0.3, 0.4], socm, ax=ax) is figure
     np.testing.assert_allclose(np.sort(ax.collections[0].get_array()), socm)
-    # within [0, 1]: the axes stay the unit square and no d_sigma = 1 line is drawn
-    assert tuple(map(float, ax.get_ylim()))[1] == pytest.approx(1.04)
+    # the axes fit the data (a margin of 6% of the range), and below 1 no d_sigma = 1 line
+    np.testing.assert_allclose(ax.get_xlim(), (0.1 - 0.012, 0.3 + 0.012))
+    np.testing.assert_allclose(ax.get_ylim(), (0.2 - 0.012, 0.4 + 0.012))
     assert not ax.lines
 
 
@@ -149,7 +150,14 @@ def test_layer_profile_lines_follow_the_records():
     assert refs[spread_ax] == [2.0] and refs[cosine_ax] == [pytest.approx(1 / 3)]
     assert figure.get_suptitle() == "T"
     legend = [t.get_text() for t in socm_ax.get_legend().get_texts()]
-    assert legend[0] == "m" and legend[1].startswith("SOCM = 1") and len(legend) == 2
+    assert legend == ["m"]
+    # each reference line is named on the line itself, at its level
+    for ax, name in ((socm_ax, "SOCM = 1"), (spread_ax, "tr $\\Sigma$ = 2"),
+                     (cosine_ax, "1/3")):
+        notes = [t for t in ax.texts if t.get_gid() == "skpool-reference"]
+        assert len(notes) == 1 and notes[0].get_text().startswith(name)
+        assert notes[0].xy[1] == [ln.get_ydata()[0] for ln in ax.lines
+                                  if ln.get_gid() == "skpool-reference"][0]
     assert all(ax.get_yscale() == "linear" for ax in figure.axes)
 
 
@@ -162,15 +170,23 @@ def test_layer_profile_log_scale_on_positive_panels():
     assert socm_ax.get_yscale() == "log" and spread_ax.get_yscale() == "log"
     assert cosine_ax.get_yscale() == "linear"
     np.testing.assert_allclose(socm_ax.lines[0].get_ydata(), [2.8, 0.3, 0.4, 0.5])
+    # the labelled ticks enclose every point and the reference line (SOCM 1, tr 2)
+    for ax, values in ((socm_ax, [2.8, 0.3, 0.4, 0.5, 1.0]), (spread_ax, [1, 2, 3, 4])):
+        ticks = ax.get_yticks()
+        low, high = ax.get_ylim()
+        assert ticks[0] <= min(values) and ticks[-1] >= max(values)
+        assert low <= ticks[0] and ticks[-1] <= high
+        assert all(round(t / 10 ** np.floor(np.log10(t)), 9) in (1, 2, 5) for t in ticks)
 
 
 def test_layer_profile_overlays_a_second_model():
     figure = plot_layer_profile(_layer_records("first"))
     plot_layer_profile(_layer_records("second"), ax=figure.axes[:3])
     legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert legend[:2] == ["first", "second"] and len(legend) == 3
-    # one reference line per panel, not one per model
+    assert legend == ["first", "second"]
+    # one reference line per panel, not one per model, named once
     assert sum(ln.get_gid() == "skpool-reference" for ln in figure.axes[1].lines) == 1
+    assert sum(t.get_gid() == "skpool-reference" for t in figure.axes[1].texts) == 1
 
 
 def test_layer_profile_accepts_a_layer_profile_object():
@@ -255,16 +271,17 @@ def test_w2_comparison_title_names_the_run_and_the_gelbrich_bound():
     rng = np.random.default_rng(0)
     result = compare_w2([rng.normal(size=(8, 3)) for _ in range(5)])
     figure = plot_w2_comparison(result, title="model-x (layer 3) on films, 5 texts")
-    lines = figure.axes[0].get_title().splitlines()
-    assert lines[0] == "model-x (layer 3) on films, 5 texts"
-    assert lines[1] == "10 pairs, raw token clouds"
+    # one title line; the findings in a box above the diagonal (no point is there)
+    assert figure.axes[0].get_title() == "model-x (layer 3) on films, 5 texts"
+    lines = figure.axes[0].texts[0].get_text().splitlines()
+    assert lines[0] == "10 pairs, raw token clouds"
     assert lines[-1] == "Gelbrich bound (Gaussian $\\leq$ exact) violated by 0 pairs"
     points = figure.axes[0].collections[0].get_offsets()
     np.testing.assert_allclose(points[:, 0], result.table["exact_w2"])
     np.testing.assert_allclose(points[:, 1], result.table["gaussian_w2"])
     # a plain table has no summary: only the pairs line
     figure = plot_w2_comparison(result.table)
-    assert figure.axes[0].get_title() == "10 pairs, raw token clouds"
+    assert figure.axes[0].texts[0].get_text() == "10 pairs, raw token clouds"
 
 
 def test_pairs_report_marks_the_listed_pairs():
@@ -285,12 +302,22 @@ def test_pairs_report_marks_the_listed_pairs():
                                np.c_[report.searched.d_mu[order], report.searched.d_sigma[order]])
     for marks, table in ((by_socm, report.by_socm), (conflated, report.conflated)):
         np.testing.assert_allclose(marks.get_offsets(), table[["d_mu", "d_sigma"]].to_numpy())
-    # each marked pair carries its rank, joined to the point it names
-    labels = {t.get_text(): t.xy for t in scatter.texts}
+    # each marked pair is named once, beside its point (pairs at one place share a label)
+    labels = {name: t.xy for t in scatter.texts for name in t.get_text().split(", ")}
     assert sorted(labels) == ["C1", "C2", "C3", "S1", "S2", "S3"]
+    assert sum(len(t.get_text().split(", ")) for t in scatter.texts) == 6
+    to_pixels = scatter.transData.transform
     for prefix, table in (("S", report.by_socm), ("C", report.conflated)):
         for rank, row in table.iterrows():
-            np.testing.assert_allclose(labels[f"{prefix}{rank}"], (row["d_mu"], row["d_sigma"]))
+            shift = to_pixels(labels[f"{prefix}{rank}"]) - to_pixels((row["d_mu"],
+                                                                      row["d_sigma"]))
+            assert np.hypot(*shift) < 8  # the label's point, or one a marker's width away
+    # no two labels overlap
+    figure.canvas.draw()
+    boxes = [t.get_window_extent() for t in scatter.texts]
+    assert not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    # the axes fit the pairs, not the unit square
+    assert scatter.get_xlim()[1] < 1.0 or report.searched.d_mu.max() > 0.9
     with pytest.raises(TypeError, match="PairsReport"):
         plot_pairs_report(report.by_socm)
 
@@ -307,3 +334,26 @@ def test_model_comparison_names_folders_by_their_last_part_unless_ambiguous():
                                    metrics=["mean_socm"])
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == [
         "/runs/a/checkpoint-500", "/runs/b/checkpoint-500"]
+
+
+def test_model_comparison_says_each_models_layer_and_max_length():
+    from skpool.analysis import CollapseRecord
+    from skpool.cli.formatting import format_comparison
+
+    records = [CollapseRecord(model=name, layer=layer, max_length=limit, n_texts=20,
+                              n_pairs=190, exact=True, mean_socm=0.1, stderr=0.0,
+                              mean_d_mu=0.3, mean_d_sigma=0.2, n_trace_violations=0,
+                              mean_spread=1.0, median_spread=1.0, max_spread=1.5,
+                              mean_cosine=0.5)
+               for name, layer, limit in (("all-MiniLM-L6-v2", 6, 256),
+                                          ("all-mpnet-base-v2", 12, 384))]
+    figure = plot_model_comparison(records, metrics=["mean_socm"])
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == [
+        "all-MiniLM-L6-v2\nlayer 6, max_length 256", "all-mpnet-base-v2\nlayer 12, max_length 384"]
+    # the text table gives each model's limit in its own row
+    table = format_comparison(records, "films").splitlines()
+    header = next(line for line in table if line.startswith("model"))
+    assert header.split()[:3] == ["model", "layer", "max_length"]
+    rows = [line.split() for line in table if line.startswith("all-")]
+    assert [row[:3] for row in rows] == [["all-MiniLM-L6-v2", "6", "256"],
+                                         ["all-mpnet-base-v2", "12", "384"]]

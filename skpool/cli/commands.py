@@ -437,9 +437,12 @@ def run_layers(args) -> int:
     def plot(corpus, measured, out):
         from ..plotting import plot_layer_profile
 
-        return plot_layer_profile(measured.records, path=args.plot,
-                                  title=f"{measured.records[0].model} on {corpus.name}",
-                                  log_scale=args.log_scale)
+        first = measured.records[0]
+        # the counts every point of the figure rests on
+        return plot_layer_profile(
+            measured.records, path=args.plot, log_scale=args.log_scale,
+            title=f"{_short(first.model)} on {_short(corpus.name)}: {first.n_texts:,} texts, "
+                  f"{_pairs_note(first.n_pairs, first.n_texts)} per layer")
 
     return _run(args, measure=measure, plot=plot, status=lambda corpus: (
         f"skpool: encoding every layer of {args.model}; SOCM over "
@@ -538,7 +541,8 @@ def run_evaluate(args) -> int:
     def plot(tasks, measured, out):
         from ..plotting import plot_socm_vs_score
 
-        return plot_socm_vs_score(measured.records, path=args.plot, pooling=poolings[0],
+        # the Evaluation, so that each panel carries its correlation and interval
+        return plot_socm_vs_score(measured.result, path=args.plot, pooling=poolings[0],
                                   title=", ".join(_short(m, 24) for m in models))
 
     code = _run(args, measure=measure, plot=plot, load=load, status=lambda tasks: (

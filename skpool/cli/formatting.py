@@ -165,13 +165,16 @@ def _reading() -> str:
 
 def format_comparison(records, corpus: str) -> str:
     """Return ``skpool compare``'s table: one row per model, with its legend."""
-    limits = {r.max_length for r in records}
-    limit = (_limit(records[0]) if len(limits) == 1
-             else "max_length " + ", ".join(f"{r.max_length}" for r in records))
+    columns = COMPARE_COLUMNS
+    if len({r.max_length for r in records}) == 1:
+        limit = _limit(records[0])
+    else:  # each model's own limit, in its row: a list beside the models reads ambiguously
+        limit = "each model's max_length in its row"
+        columns = [*COMPARE_COLUMNS[:2], ("max_length", "max_length"), *COMPARE_COLUMNS[2:]]
     legend = (f"{corpus}: {records[0].n_texts:,} texts, {limit}; tr>2 = texts breaking the "
               "paper's trace assumption (values not clipped); spread = mean tr(Sigma); cosine "
               "= mean within-text cosine")
-    return "\n".join([*_indented(legend, indent=0), format_table(records, COMPARE_COLUMNS),
+    return "\n".join([*_indented(legend, indent=0), format_table(records, columns),
                       _reading()])
 
 
