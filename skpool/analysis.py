@@ -42,6 +42,7 @@ from ._progress import check_progress, progress_bar
 from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
                           check_texts, describe)
 from .encoder import TokenEncoder, encode_to_store
+from .encoder.sources import is_model_object, model_label
 from .math import _pairwise, _sampling
 from .math.socm import (TRACE_ASSUMPTION, Concentration, MeanSOCMResult, concentration,
                         mean_socm, pairwise_socm_components)
@@ -307,15 +308,17 @@ def _mean_of_pairs(pairs: PairComponents, conc: Concentration) -> MeanSOCMResult
 # Encoders and texts
 # ---------------------------------------------------------------------------------------
 def _make_encoder(encoder, **params) -> TokenEncoder:
-    """A TokenEncoder from an instance (kept as is, ``params`` unused), a name or folder, or None."""
+    """A TokenEncoder from an instance (kept as is, ``params`` unused), a model source, or None."""
     if encoder is None:
         return TokenEncoder(**params)
-    if isinstance(encoder, (str, Path)):
-        return TokenEncoder(model=str(encoder), **params)
+    if isinstance(encoder, (str, Path)) or is_model_object(encoder):
+        model = str(encoder) if isinstance(encoder, Path) else encoder
+        return TokenEncoder(model=model, **params)
     if isinstance(encoder, TokenEncoder):
         return encoder
     raise TypeError(
-        "Expected encoder to be a TokenEncoder, a model name or a model folder. "
+        "Expected encoder to be a TokenEncoder, a model name or folder, a "
+        "SentenceTransformer or a (transformers model, tokenizer) pair. "
         f"Received {describe(encoder)}."
     )
 
@@ -371,7 +374,8 @@ def _encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenS
     else:
         tokens = encode_to_store(texts, store, encoder)
         encoder.fit()  # this process's copy resolves the layer and max_length of the labels
-    return tokens, {"model": encoder.model, "layer": _encoder_layer(encoder),
+    return tokens, {"model": model_label(encoder.model, encoder.revision),
+                    "layer": _encoder_layer(encoder),
                     "n_truncated": tokens.n_truncated,
                     "max_length": getattr(encoder, "max_length_", None)}
 
@@ -685,13 +689,15 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
         for layer, tokens in by_layer.items():
             bar.set_postfix_str(f"layer {layer}")
             n_truncated = tokens.n_truncated
-            labels = _labels(encoder.model, layer, dataset, n_truncated=n_truncated,
+            labels = _labels(model_label(encoder.model, encoder.revision), layer, dataset,
+                             n_truncated=n_truncated,
                              max_length=getattr(encoder, "max_length_", None),
                              random_state=random_state)
             records.append(_measure(tokens, labels, n_pairs=n_pairs, random_state=seed,
                                     n_jobs=n_jobs)[0])
             bar.update(1)
-    return LayerProfile(records=tuple(records), model=str(encoder.model),
+    return LayerProfile(records=tuple(records),
+                        model=model_label(encoder.model, encoder.revision),
                         n_truncated=n_truncated)
 
 

@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import check_texts, describe
 from .encoder.encoder import _user_stacklevel
 from .encoder.pooling_config import read_model_pooling
+from .encoder.sources import model_label
 from .math._strategies import first_token, last_token, max_over_tokens
 from .math.moments import (diag_second_order, mean_norm_scales, pooled_pca, text_means,
                            upper_second_order)
@@ -527,7 +528,7 @@ def _warn_if_trained_otherwise(encoder, pooling: str) -> None:
     if model is None:
         return
     try:
-        declared = read_model_pooling(model)
+        declared = read_model_pooling(model, getattr(encoder, "revision", None))
     except (TypeError, ValueError, OSError):
         return
     if declared is None or len(declared.modes) != 1 or declared.modes[0] == pooling:
@@ -536,8 +537,8 @@ def _warn_if_trained_otherwise(encoder, pooling: str) -> None:
         declared.modes[0], "ModelPooler")
     warnings.warn(
         PoolingMismatchWarning(
-            f"The model {str(model)!r} was trained with {declared.modes[0]!r} pooling "
-            f"(its {declared.path.parent.name}/{declared.path.name}), but is pooled here with "
+            f"The model {declared.model!r} was trained with {declared.modes[0]!r} pooling "
+            f"(its {declared.where}), but is pooled here with "
             f"{pooling!r}: its {pooling} vectors are not what it was trained to produce. "
             f"Use {suggestion} (or ModelPooler) for the model's own choice."
         ),
@@ -684,12 +685,12 @@ _MODEL_MODES = {"mean": text_means, "cls": first_token, "max": max_over_tokens,
 
 
 class ModelPooler(_BasePooler):
-    r"""The model's own pooling, read from its sentence-transformers folder.
+    r"""The model's own pooling, read from its sentence-transformers folder or object.
 
     A sentence-transformers model folder declares the pooling it was trained
     with (``modules.json`` and the Pooling module's ``config.json``, e.g.
-    ``1_Pooling/config.json``). ``fit`` reads it from the folder of
-    ``encoder.model`` and pools as :class:`MeanPooler`, :class:`CLSPooler`,
+    ``1_Pooling/config.json``); a ``SentenceTransformer`` object carries it on
+    its Pooling module. ``fit`` reads it from ``encoder.model`` and pools as :class:`MeanPooler`, :class:`CLSPooler`,
     :class:`MaxPooler` or :class:`LastTokenPooler` would (``pooling_``).
 
     {input_doc}
@@ -697,8 +698,8 @@ class ModelPooler(_BasePooler):
     Parameters
     ----------
     encoder : TokenEncoder
-        Required: the pooling is read from its model's folder. A model that
-        declares no pooling (plain Hugging Face weights, a hub id), several
+        Required: the pooling is read from its model. A model that declares
+        no pooling (plain Hugging Face weights, a (model, tokenizer) pair), several
         modes at once, or a mode skpool does not pool with
         (``mean_sqrt_len``, ``weightedmean``) raises a ``ValueError`` in fit
         naming the file and the modes.
@@ -707,8 +708,8 @@ class ModelPooler(_BasePooler):
     ----------
     pooling_ : {"mean", "cls", "max", "last"}
         The model's pooling.
-    pooling_config_ : pathlib.Path
-        The file it was read from.
+    pooling_config_ : pathlib.Path or None
+        The file it was read from (``None`` for a ``SentenceTransformer`` object).
     encoder_ : estimator
         The fitted clone of ``encoder``.
     embedding_dim_ : int
@@ -733,18 +734,19 @@ class ModelPooler(_BasePooler):
                 "ModelPooler reads the pooling from its encoder's model folder: pass "
                 "encoder=TokenEncoder(model=...). Received encoder=None."
             )
-        declared = read_model_pooling(self.encoder.model)
+        declared = read_model_pooling(self.encoder.model,
+                                      getattr(self.encoder, "revision", None))
         if declared is None:
             raise ValueError(
-                f"The model {str(self.encoder.model)!r} declares no pooling (it is not a "
-                "local sentence-transformers folder with a Pooling module). Choose one: "
+                f"The model {model_label(self.encoder.model)!r} declares no pooling (it is "
+                "not a sentence-transformers model with a Pooling module). Choose one: "
                 "MeanPooler, CLSPooler, MaxPooler or LastTokenPooler."
             )
         if len(declared.modes) != 1 or declared.modes[0] not in _MODEL_MODES:
             raise ValueError(
                 f"ModelPooler follows one of the modes {list(_MODEL_MODES)}. The model "
-                f"{str(self.encoder.model)!r} declares {list(declared.modes)} in "
-                f"{str(declared.path)!r}."
+                f"{declared.model!r} declares {list(declared.modes)} in its "
+                f"{declared.where}."
             )
         mode = declared.modes[0]
         if mode in ("cls", "last"):

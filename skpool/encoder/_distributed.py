@@ -22,7 +22,13 @@ process, and nothing in skpool needs dask installed.
 Each worker process loads the model once: the encoder is shipped without
 its weights, and loading goes through the process-wide model cache of
 :mod:`skpool.encoder._torch` (keyed by model location and device), so every
-later partition on that worker reuses the loaded model.
+later partition on that worker reuses the loaded model. The driver loads the
+model too, for its fingerprint (weights, configuration and tokenizer, see
+:mod:`skpool.encoder.sources`): the store is keyed by it, and a worker whose
+model has another fingerprint (another copy of the folder, files changed
+during the run) refuses to write, naming the model and the worker. An
+encoder built from a model object cannot run on other processes (the object
+is not copied): its workers raise an error asking for a folder.
 
 Faults: a worker that dies mid-partition leaves at most a hidden temporary
 folder; the scheduler (dask, or joblib's loky) runs the partition again
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import warnings
 from numbers import Integral
 
@@ -44,7 +51,6 @@ from .._store import DamagedStore, PartitionedStore, texts_digest
 from .._validation import check_n_jobs, check_texts, describe
 from ..tokensets import TokenSets
 from .encoder import TokenEncoder, TruncationWarning
-from .models import folder_fingerprint, resolve_model
 
 __all__ = ["encode_to_store", "DEFAULT_PARTITION_SIZE"]
 
@@ -54,16 +60,36 @@ DEFAULT_PARTITION_SIZE = 256
 
 
 def _model_identity(encoder: TokenEncoder) -> dict:
-    """What the stored embeddings depend on, read from the model's files (no torch)."""
-    source = resolve_model(encoder.model)
+    """What the stored embeddings depend on: the model's fingerprint and the settings.
+
+    Loads the model (once per process). Not where the model came from: the
+    same weights named as a folder, a bundled name, a hub id or an object
+    give the same identity.
+    """
+    layer = encoder._prepare(None)[0]
     return {
-        "model": str(encoder.model),
-        "location": str(source.location),
-        "fingerprint": folder_fingerprint(source),
-        "layer": int(encoder.layer),
-        "max_length": None if encoder.max_length is None else int(encoder.max_length),
+        "fingerprint": encoder._fingerprint(),
+        "layer": int(layer),
+        "max_length": int(encoder.max_length_),
         "special_tokens": encoder.special_tokens,
     }
+
+
+def _check_worker_model(encoder: TokenEncoder, store: PartitionedStore, k: int) -> None:
+    """Refuse to encode with a model other than the driver's (runs on a worker)."""
+    encoder._prepare(None)
+    expected = (store.model or {}).get("fingerprint")
+    found = encoder._fingerprint()
+    if found != expected:
+        raise ValueError(
+            f"The model {encoder.model_name_!r} loaded on worker {socket.gethostname()} "
+            f"(process {os.getpid()}) from {encoder.model_path_ or 'an object'} is not the "
+            f"driver's: its fingerprint {found[:16]} differs from the driver's "
+            f"{str(expected)[:16]} (its weights, config.json or tokenizer differ: another "
+            f"copy or revision of the model, or files changed during the run). Partition {k} "
+            f"was not written to the store {str(store.path)!r}. Give every worker the same "
+            "model files and run again; finished partitions are kept."
+        )
 
 
 def _encode_partition(encoder: TokenEncoder, store: PartitionedStore, k: int, texts: list):
@@ -71,6 +97,7 @@ def _encode_partition(encoder: TokenEncoder, store: PartitionedStore, k: int, te
 
     Returns ``(k, n_tokens)``; the embeddings stay on disk.
     """
+    _check_worker_model(encoder, store, k)
     try:
         with warnings.catch_warnings():
             # truncation is counted once for the whole corpus by the caller

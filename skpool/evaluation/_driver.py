@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from .._progress import check_progress, progress_bar
 from .._validation import check_positive_int, describe
 from ..encoder import TokenEncoder, TruncationWarning
+from ..encoder.sources import is_model_object, model_label
 from ..math.matching import matched_mean_socm
 from ..math.socm import concentration, mean_socm
 from ..ot import pairwise_w2
@@ -45,12 +46,14 @@ def _check_models(models) -> list[tuple[str, TokenEncoder]]:
     for label, model in items:
         if isinstance(model, TokenEncoder):
             encoder = clone(model)
-        elif isinstance(model, (str, os.PathLike)):
+        elif isinstance(model, (str, os.PathLike)) or is_model_object(model):
             encoder = TokenEncoder(model=model)
         else:
-            raise TypeError(f"Expected each model to be a model name, a folder or a "
+            raise TypeError(f"Expected each model to be a model name, a folder, a "
+                            f"SentenceTransformer, a (model, tokenizer) pair or a "
                             f"TokenEncoder. Received {describe(model)}.")
-        out.append((str(label if label is not None else encoder.model), encoder))
+        out.append((str(label) if label is not None
+                    else model_label(encoder.model, encoder.revision), encoder))
     labels = [label for label, _ in out]
     if len(set(labels)) != len(labels):
         raise ValueError(f"Expected distinct model names. Received {labels}.")

@@ -42,7 +42,7 @@ class Pooling:
         """
         if self.name != "model":
             return self.name
-        declared = read_model_pooling(encoder.model)
+        declared = read_model_pooling(encoder.model, getattr(encoder, "revision", None))
         if declared is None or len(declared.modes) != 1 or declared.modes[0] not in _MODE_POOLING:
             found = "none" if declared is None else list(declared.modes)
             raise ValueError(f"pooling 'model' needs a model that declares one of "
