@@ -10,6 +10,8 @@ tiny_model_dir : pathlib.Path (session)
     The tokenizer declares no ``model_max_length``, so the encoder's default
     ``max_length`` is the position limit, 64. Words outside ``TINY_WORDS``
     become ``[UNK]``.
+tiny_model_builder : callable (session)
+    ``build_tiny_model(folder, seed=...)``: another tiny model, in a folder.
 tiny_encoder_params : dict
     ``TokenEncoder`` keyword arguments for the tiny model on CPU.
 bundled_model_path : pathlib.Path (session)
@@ -100,6 +102,12 @@ def skpool_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_builder():
+    """:func:`build_tiny_model`, for tests that need another tiny model (another seed)."""
+    return build_tiny_model
 
 
 @pytest.fixture

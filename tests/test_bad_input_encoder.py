@@ -98,6 +98,14 @@ def _broken_config(tiny, tmp):
     return folder
 
 
+def _config_of_another_size(tiny, tmp):
+    # config.json edited (hidden_size), the weights intact: not a truncated file
+    folder = _copy_of(tiny, tmp / "m")
+    config = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(config.replace('"hidden_size": 32', '"hidden_size": 48'))
+    return folder
+
+
 def _no_config(tiny, tmp):
     return _copy_of(tiny, tmp / "m", drop={"config.json"})
 
@@ -123,6 +131,9 @@ MODEL_FOLDERS = [
      "probably truncated or corrupt"),
     ("no weights file", _no_weights, ValueError, "no weights file"),
     ("config.json is not JSON", _broken_config, ValueError, "Could not load the model folder"),
+    ("config.json with another hidden_size", _config_of_another_size, ValueError,
+     r"do not fit its config.json \(hidden_size=48.*word_embeddings.weight is \[120, 32\] in "
+     r"the weights, \[120, 48\] by config.json.*config.json was edited"),
     ("no config.json", _no_config, ValueError, "has no config.json"),
     ("a file, not a folder", _a_file, ValueError, "which is a file, not a folder"),
 ]

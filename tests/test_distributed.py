@@ -157,7 +157,8 @@ def test_a_store_of_another_model_or_corpus_is_refused(tiny_encoder_params, text
     path = tmp_path / "store"
     with pytest.warns(UserWarning, match="truncated"):
         encode_to_store(texts, path, TokenEncoder(**tiny_encoder_params), partition_size=16)
-    with pytest.raises(ValueError, match=r"another model or settings: layer=-1, not layer=1"):
+    # the layer as the model resolves it: -1 is the tiny model's hidden state 2
+    with pytest.raises(ValueError, match=r"another model or settings: layer=2, not layer=1"):
         encode_to_store(texts, path, TokenEncoder(**tiny_encoder_params, layer=1),
                         partition_size=16)
     with pytest.raises(ValueError, match="other texts"):
