@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BundledModel", "BUNDLED_MODELS", "bundled_names"]
+__all__ = ["BundledModel", "BUNDLED_MODELS", "bundled_names", "find_bundled"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def bundled_names() -> list[str]:
     return names
 
 
-def _find_bundled(name: str) -> BundledModel | None:
+def find_bundled(name: str) -> BundledModel | None:
+    """The bundled model called ``name`` (any spelling, any case), or ``None``."""
     lowered = name.lower()
     for entry in BUNDLED_MODELS.values():
         if lowered in (n.lower() for n in (entry.name, *entry.aliases)):

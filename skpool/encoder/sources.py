@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._validation import describe
-from .models import _find_bundled, bundled_names
+from .models import bundled_names, find_bundled
 
 __all__ = ["ModelSource", "ModelReference", "resolve_model", "model_label", "is_model_object",
            "hub_cache_folder", "position_limit", "default_max_length"]
@@ -345,7 +345,7 @@ def _from_name(model, revision) -> ModelSource:
             f"Expected model to be a bundled name, a model folder or a hub id. "
             f"Received {text!r}, which is a file, not a folder."
         )
-    entry = _find_bundled(text)
+    entry = find_bundled(text)
     if entry is not None:
         _check_no_revision(revision, f"the bundled model {text!r}")
         folder = entry.path().resolve()

@@ -36,7 +36,7 @@ from .tasks import TASKS, Task
 
 def _check_models(models) -> list[tuple[str, TokenEncoder]]:
     """``(label, encoder)`` pairs from names, folders, encoders or a label mapping."""
-    if isinstance(models, (str, os.PathLike, TokenEncoder)):
+    if isinstance(models, (str, os.PathLike, TokenEncoder)) or is_model_object(models):
         models = [models]
     items = list(models.items()) if isinstance(models, Mapping) else [
         (None, model) for model in models]
