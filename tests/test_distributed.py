@@ -152,6 +152,29 @@ def test_an_interrupted_run_resumes(tiny_encoder_params, texts, expected, tmp_pa
     assert calls == [] and again == got
 
 
+def test_workers_refuse_a_model_other_than_the_drivers(client, tiny_model_dir,
+                                                      tiny_model_builder, texts, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    encoder = TokenEncoder(str(folder), device="cpu").fit()  # the driver holds these weights
+    shutil.rmtree(folder)
+    tiny_model_builder(folder, seed=1)  # what the workers will read from the "shared" folder
+    with parallel_config(backend="dask"), pytest.raises(
+            ValueError, match=rf"The model '{folder}' loaded on worker .* is not the driver's"):
+        encode_to_store(texts, tmp_path / "store", encoder, partition_size=16)
+
+
+def test_an_encoder_built_from_an_object_is_not_copied_to_workers(client, tiny_model_dir,
+                                                                  texts, tmp_path):
+    st_module = pytest.importorskip("sentence_transformers")
+    st = st_module.SentenceTransformer(str(tiny_model_dir), device="cpu")
+    with parallel_config(backend="dask"), pytest.raises(
+            ValueError, match="unpickled where that object does not exist"):
+        encode_to_store(texts, tmp_path / "store", TokenEncoder(st), partition_size=16)
+
+
 def test_a_store_of_another_model_or_corpus_is_refused(tiny_encoder_params, texts,
                                                        tmp_path):
     path = tmp_path / "store"

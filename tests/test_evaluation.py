@@ -327,7 +327,8 @@ def test_evaluate_names_bad_arguments(tiny_model_dir):
         evaluate(encoder, ["imdb"])
     with pytest.raises(ValueError, match="poolings among"):
         evaluate(encoder, ["lee-50"], poolings=["median"])
-    with pytest.raises(TypeError, match="model name, a folder or a TokenEncoder"):
+    with pytest.raises(TypeError, match=r"model name, a folder, a SentenceTransformer, a "
+                                        r"\(model, tokenizer\) pair or a TokenEncoder"):
         evaluate([3], ["lee-50"])
     with pytest.raises(TypeError, match="classifier to be a scikit-learn classifier"):
         evaluate(encoder, ["bbc-news"], classifier="logistic")
