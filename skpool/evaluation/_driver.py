@@ -231,8 +231,9 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             encoder.fit()
             resolved = _resolve_layers(layers, encoder.n_layers_, label)
             pooling_of = {p: POOLINGS[p].resolve(label, encoder) for p in pooling_names}
-            model_id = {"label": label, "model": str(encoder.model),
+            model_id = {"label": label, "model": encoder.model_name_,
                         "path": str(encoder.model_path_), "max_length": encoder.max_length_,
+                        "special_tokens": encoder.special_tokens,
                         "n_layers": encoder.n_layers_, "dim": encoder.embedding_dim_}
 
             def key_of(layer, task, pooling):
