@@ -78,7 +78,7 @@ def where_the_time_goes(tokens, n_block):
     """
     from threadpoolctl import threadpool_limits
 
-    from skpool.math import _pairwise as pw
+    from skpool._engine import bures as pw
 
     f = pw.cloud_factors(tokens, dtype=np.float32)
     order = pw.length_order(f)
@@ -121,7 +121,7 @@ def main(argv=None):
 
     import joblib
     from skpool import TokenSets
-    from skpool.math.socm import (concentration, mean_socm, pairwise_socm,
+    from skpool.metrics import (concentration, mean_socm, pairwise_socm,
                                   pairwise_socm_components, socm, socm_components)
 
     n = args.n_texts

@@ -8,7 +8,8 @@ Where things live (docs/architecture.md draws the layers):
 
 - ``skpool.tokensets``  data: TokenSets, the token clouds of a corpus, and their checks
 - ``skpool.datasets``   data: real corpora from installed registry packages, corpus files
-- ``skpool.math``       the mathematics (NumPy only): Gaussian view, Bures, SOCM
+- ``skpool.math``       the formulas on arrays (NumPy, SciPy): Gaussian view, Bures, SOCM
+- ``skpool.metrics``    the checked metrics: SOCM, Bures, concentration, matched SOCM
 - ``skpool.ot``         optimal-transport distances between token clouds (POT)
 - ``skpool.encoder``    the Hugging Face token encoder (the only torch importer)
 - ``skpool.pooling``    scikit-learn transformers: MeanPooler, GaussianPooler, CLS/max/last
@@ -30,9 +31,8 @@ Second-Order Collapse in Text Embeddings." ACL 2026, arXiv:2604.27398.
 
 from importlib import import_module
 
+from ._version import __version__
 from .tokensets import TokenSets
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "TokenEncoder": "skpool.encoder",
@@ -42,15 +42,15 @@ _LAZY = {
     "MaxPooler": "skpool.pooling",
     "LastTokenPooler": "skpool.pooling",
     "ModelPooler": "skpool.pooling",
-    "socm": "skpool.math.socm",
-    "socm_components": "skpool.math.socm",
-    "pairwise_socm": "skpool.math.socm",
-    "pairwise_socm_components": "skpool.math.socm",
-    "pairwise_bures_squared": "skpool.math.socm",
-    "mean_socm": "skpool.math.socm",
-    "concentration": "skpool.math.socm",
-    "match_concentration": "skpool.math.matching",
-    "matched_mean_socm": "skpool.math.matching",
+    "socm": "skpool.metrics",
+    "socm_components": "skpool.metrics",
+    "pairwise_socm": "skpool.metrics",
+    "pairwise_socm_components": "skpool.metrics",
+    "pairwise_bures_squared": "skpool.metrics",
+    "mean_socm": "skpool.metrics",
+    "concentration": "skpool.metrics",
+    "match_concentration": "skpool.metrics",
+    "matched_mean_socm": "skpool.metrics",
     "CollapseScorer": "skpool.scoring",
     "CollapseFeatures": "skpool.scoring",
     "layer_profile": "skpool.analysis",

@@ -125,7 +125,7 @@ def widest(spread, ids, count: int = WIDEST_TEXTS) -> list:
 def document(kind: str, records: list, details: dict | None = None, *,
              command: str | None = None) -> dict:
     """The document :func:`skpool._html.render_html` renders."""
-    from . import __version__
+    from ._version import __version__
 
     return {"kind": kind, "records": records, "details": details or {}, "command": command,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -6,11 +6,8 @@ passes True unless ``--quiet``. The bars are tqdm's, on stderr.
 
 :func:`progress_bar` gives a tqdm bar or a silent stand-in with the same
 methods, so the computing code never branches on ``progress``.
-:func:`parallel_map` runs joblib tasks and advances a bar as each task's
-result comes back to this process, so the bar moves per block (with a rate
-in pairs per second) whatever the backend: threads, processes or a dask
-cluster. It never changes what is computed or in which order the results
-are returned.
+:func:`skpool._engine.parallel.parallel_map` runs joblib tasks and advances a
+bar as each task's result comes back.
 """
 
 from __future__ import annotations
@@ -19,10 +16,10 @@ import numpy as np
 
 from ._validation import describe
 
-__all__ = ["check_progress", "progress_bar", "parallel_map"]
+__all__ = ["SilentBar", "check_progress", "progress_bar"]
 
 
-class _Silent:
+class SilentBar:
     """What :func:`progress_bar` returns when nothing is shown."""
 
     def update(self, n=1) -> None:
@@ -71,44 +68,8 @@ def progress_bar(show: bool, *, total: int | None, desc: str, unit: str = "it",
     tqdm.tqdm or a silent object with ``update``, ``set_postfix_str`` and ``close``
     """
     if not show:
-        return _Silent()
+        return SilentBar()
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, leave=leave,
                 dynamic_ncols=True)
-
-
-def parallel_map(calls, *, sizes, bar, **parallel_kwargs) -> list:
-    """Run joblib ``calls`` and return their results in order, advancing ``bar``.
-
-    Parameters
-    ----------
-    calls : iterable of joblib ``delayed`` calls
-    sizes : sequence of int
-        The units of work of each call (e.g. its pairs): ``bar.update(sizes[k])``
-        when call ``k``'s result arrives.
-    bar : tqdm.tqdm, the silent stand-in of :func:`progress_bar`, or None (no bar)
-    **parallel_kwargs
-        Passed to :class:`joblib.Parallel` (``n_jobs``, ``prefer``, ...).
-
-    Returns
-    -------
-    list
-        The results, in the order of ``calls`` (as ``Parallel`` returns them).
-    """
-    from joblib import Parallel
-
-    calls = list(calls)
-    if bar is None or isinstance(bar, _Silent):
-        return Parallel(**parallel_kwargs)(calls)
-    try:
-        results = Parallel(return_as="generator", **parallel_kwargs)(calls)
-    except ValueError:
-        # a backend that cannot hand back results one by one (multiprocessing):
-        # the bar jumps once at the end
-        results = Parallel(**parallel_kwargs)(calls)
-    collected = []
-    for size, result in zip(sizes, results):
-        collected.append(result)
-        bar.update(int(size))
-    return collected

@@ -61,6 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
+
 __all__ = ["FORMAT", "FORMAT_VERSION", "HEADER", "PLAN", "StoredArray", "open_stored",
            "save_arrays", "load_arrays", "read_header", "texts_digest", "PartitionedStore",
            "check_mmap_mode", "tell_dask", "backing_file", "scratch_array", "seal",
@@ -74,12 +76,6 @@ _ARRAYS = ("data", "offsets", "truncated")
 _MMAP_MODES = (None, "r")
 # Rows copied at a time when partitions are concatenated (bounded driver memory).
 _COPY_BYTES = 64 * 2**20
-
-
-def _skpool_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 # ---------------------------------------------------------------------------------------
@@ -315,7 +311,7 @@ def _header(data, offsets, truncated, *, model, texts_sha256) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "skpool_version": _skpool_version(),
+        "skpool_version": __version__,
         "dtype": np.dtype(data.dtype).str,
         "dim": int(data.shape[1]),
         "n_texts": int(offsets.size - 1),
@@ -399,7 +395,7 @@ def read_header(path) -> dict:
     if version != FORMAT_VERSION:
         raise ValueError(
             f"The token store {path} has format version {version!r}; this skpool "
-            f"({_skpool_version()}) reads version {FORMAT_VERSION} only. It was written by "
+            f"({__version__}) reads version {FORMAT_VERSION} only. It was written by "
             f"skpool {header.get('skpool_version')!r}: re-encode the corpus, or read it with "
             "that version."
         )
@@ -488,7 +484,7 @@ class PartitionedStore:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "skpool_version": _skpool_version(),
+            "skpool_version": __version__,
             "model": self.model,
             "texts_sha256": self.texts_sha256,
             "bounds": self.bounds.tolist(),
@@ -504,9 +500,9 @@ class PartitionedStore:
     def _check_identity(self, found: dict, *, check_bounds: bool) -> None:
         if found.get("format_version") != FORMAT_VERSION:
             raise self._refuse("format version", found.get("format_version"), FORMAT_VERSION)
-        if found.get("skpool_version") != _skpool_version():
+        if found.get("skpool_version") != __version__:
             raise self._refuse("skpool version", found.get("skpool_version"),
-                               _skpool_version())
+                               __version__)
         if found.get("model") != self.model:
             theirs = found.get("model") or {}
             keys = sorted(k for k in set(theirs) | set(self.model)

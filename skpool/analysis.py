@@ -1,7 +1,7 @@
 r"""Corpus-level measurements: encode texts, measure collapse, return records.
 
 Every function here takes texts (with an encoder) or token clouds, runs the
-metrics of :mod:`skpool.math.socm` and :mod:`skpool.ot`, and returns small
+metrics of :mod:`skpool.metrics` and :mod:`skpool.ot`, and returns small
 records; the command line (:mod:`skpool.cli`) only parses arguments, prints
 and saves them.
 
@@ -22,31 +22,30 @@ and saves them.
   anything mean pooling uses.
 
 A measured corpus is always a :class:`CollapseRecord`, filled by one
-function; ``record.to_dict()`` is what ``skpool ... --json`` writes. The
+function (``skpool._measure.measure_corpus``, shared with :mod:`skpool.pairs`
+and :mod:`skpool.evaluation`); ``record.to_dict()`` is what ``skpool ... --json`` writes. The
 quantities are defined on the concepts page (``docs/concepts.md``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from . import _html_documents as _pages
 from ._html import HTMLReport
+from ._engine.sampling import check_random_state, fixed_seed, sample_pairs
+from ._measure import (CollapseRecord, Record, check_options, check_page_texts,
+                       check_pair_texts, encode, make_encoder, measure_corpus,
+                       paired_components, record_labels)
 from ._progress import check_progress, progress_bar
-from ._validation import (check_n_jobs, check_positive_int, check_random_state_param,
-                          check_texts, describe)
-from .encoder import TokenEncoder, encode_to_store
-from .encoder.sources import is_model_object, model_label
-from .math import _pairwise, _sampling
-from .math.socm import (TRACE_ASSUMPTION, Concentration, MeanSOCMResult, concentration,
-                        mean_socm, pairwise_socm_components)
+from ._validation import check_texts, describe
+from .encoder.sources import model_label
 from .interventions import rescale_spread, swap_spread
+from .metrics import Concentration, pairwise_socm_components
 from .ot import compare_w2
 from .tokensets import TokenSets, check_token_sets
 
@@ -67,99 +66,6 @@ __all__ = [
     "rescale_spread",
     "swap_spread",
 ]
-
-
-# ---------------------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class _Record:
-    """What every record of a measured corpus carries beside its measurements."""
-
-    model: str = ""
-    layer: int
-    dataset: str = ""
-    n_truncated: int = 0
-    max_length: int | None = None
-    seed: int | None = None
-    skpool_version: str = ""
-
-    _HEAD = ("model", "layer", "dataset")
-    _TAIL = ("n_truncated", "max_length", "seed", "skpool_version")
-
-    def to_dict(self) -> dict:
-        """Return the record as a plain ``dict`` (field name to value), JSON-ready.
-
-        The keys are in a fixed order: what was measured (``model``,
-        ``layer``, ``dataset``), the measurements, then the settings.
-        """
-        values = asdict(self)
-        own = [key for key in values if key not in self._HEAD + self._TAIL]
-        return {key: values[key] for key in (*self._HEAD, *own, *self._TAIL)}
-
-
-@dataclass(frozen=True, kw_only=True)
-class CollapseRecord(_Record):
-    r"""Second-order collapse of one model (and one layer) on one corpus.
-
-    This is one record of ``skpool report``, ``compare`` and ``layers``
-    (``--json``); :meth:`to_dict` gives it as a JSON-ready ``dict``.
-
-    Attributes
-    ----------
-    model : str
-        The model name or folder.
-    layer : int
-        The hidden layer the tokens come from (0 = embedding layer, the last
-        layer is the model's number of layers).
-    dataset : str
-        The corpus name or file.
-    n_texts : int
-        Number of texts ``N``.
-    n_pairs : int
-        Number of text pairs averaged: ``N (N - 1) / 2`` when ``exact``,
-        otherwise the number of distinct pairs sampled.
-    exact : bool
-        Whether every pair was used (then ``stderr`` is 0).
-    mean_socm : float
-        Mean SOCM over the pairs. Not clipped: above 1 is possible when texts
-        break the trace assumption.
-    stderr : float
-        Standard error of ``mean_socm`` (0 when exact; with the
-        finite-population correction when sampled).
-    mean_d_mu, mean_d_sigma : float
-        Mean :math:`d_\mu = \lVert\mu_1-\mu_2\rVert^2/4` and mean
-        :math:`d_\Sigma = B^2(\Sigma_1, \Sigma_2)/4` over the same pairs.
-    n_trace_violations : int
-        Number of texts with :math:`\operatorname{tr}\Sigma > 2` (the paper's
-        assumption, under which :math:`d_\Sigma \le 1`).
-    mean_spread, median_spread, max_spread : float
-        The spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert\mu(X)\rVert^2`
-        over texts (the paper's token concentration; smaller = more concentrated).
-    mean_cosine : float
-        Mean over texts of the mean within-text cosine
-        :math:`\frac1{n^2}\sum_{j,k}\cos(x_j, x_k)`.
-    n_truncated : int
-        Number of texts cut at ``max_length`` tokens.
-    max_length : int or None
-        The token limit used.
-    seed : int or None
-        The seed of the text sample and of the pair sample.
-    skpool_version : str
-    """
-
-    n_texts: int
-    n_pairs: int
-    exact: bool
-    mean_socm: float
-    stderr: float
-    mean_d_mu: float
-    mean_d_sigma: float
-    n_trace_violations: int
-    mean_spread: float
-    median_spread: float
-    max_spread: float
-    mean_cosine: float
 
 
 #: Most pairs whose components a report page computes (a uniform sample beyond).
@@ -201,9 +107,9 @@ class CollapseReport(HTMLReport):
         pairs are the report's (the same sample), at most ``HTML_PAIRS``.
         """
         r = self.record
-        texts = self.texts if texts is None else _check_page_texts(texts, r.n_texts)
+        texts = self.texts if texts is None else check_page_texts(texts, r.n_texts)
         ids = _pages.text_ids(r.n_texts, None if ids is None
-                              else _check_page_texts(ids, r.n_texts, what="ids"))
+                              else check_page_texts(ids, r.n_texts, what="ids"))
         sampled = not r.exact or r.n_pairs > HTML_PAIRS
         if self.pairs is not None and r.n_pairs <= HTML_PAIRS:
             components = self.pairs  # the report's own pairs, already computed
@@ -230,154 +136,6 @@ class CollapseReport(HTMLReport):
     def mean_cosine(self) -> np.ndarray:
         """ndarray of shape (n_texts,): the mean within-text cosine of each text."""
         return self.concentration.mean_cosine
-
-
-def _seed(random_state):
-    """The seed to store in a record: an int seed, else None (a Generator has none)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    return None
-
-
-def _labels(model, layer, dataset, *, n_truncated=0, max_length=None,
-            random_state=None) -> dict:
-    """The fields every record carries beside its measurements."""
-    from . import __version__
-
-    return {
-        "model": str(model), "layer": int(layer), "dataset": str(dataset),
-        "n_truncated": int(n_truncated),
-        "max_length": None if max_length is None else int(max_length),
-        "seed": _seed(random_state), "skpool_version": __version__,
-    }
-
-
-def _measure(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
-             n_jobs, progress=False, pairs=None) -> tuple[CollapseRecord, Concentration]:
-    """Fill a :class:`CollapseRecord`: the one place the corpus numbers are computed.
-
-    ``pairs``: the :class:`PairComponents` of these ``n_pairs`` and
-    ``random_state``, already computed; the means are then taken over them
-    instead of computing the pairs a second time.
-    """
-    conc = concentration(tokens)
-    if pairs is not None:
-        result = _mean_of_pairs(pairs, conc)
-    else:
-        result = mean_socm(tokens, n_pairs=n_pairs, random_state=random_state,
-                           n_jobs=n_jobs, progress=progress)
-    record = CollapseRecord(
-        **labels,
-        n_texts=len(tokens),
-        n_pairs=int(result.n_pairs),
-        exact=bool(result.exact),
-        mean_socm=float(result.mean),
-        stderr=float(result.stderr),
-        mean_d_mu=float(result.mean_d_mu),
-        mean_d_sigma=float(result.mean_d_sigma),
-        n_trace_violations=int(result.n_trace_violations),
-        mean_spread=conc.mean_spread,
-        median_spread=conc.median_spread,
-        max_spread=float(np.max(conc.spread)),
-        mean_cosine=conc.average_cosine,
-    )
-    return record, conc
-
-
-def _mean_of_pairs(pairs: PairComponents, conc: Concentration) -> MeanSOCMResult:
-    """:func:`~skpool.mean_socm`'s result from per-pair values already computed.
-
-    The same estimator: the plain mean over the pairs, exact for all pairs,
-    else with the standard error of sampling without replacement.
-    """
-    m, total = int(pairs.socm.size), pairs.n_pairs_total
-    if pairs.exact:
-        stderr = 0.0
-    elif m == 1:
-        stderr = math.inf
-    else:
-        stderr = math.sqrt(max(float(pairs.socm.var(ddof=1)), 0.0) / m * (1.0 - m / total))
-    return MeanSOCMResult(
-        mean=float(pairs.socm.mean()), stderr=stderr, n_pairs=m, exact=bool(pairs.exact),
-        mean_d_mu=float(pairs.d_mu.mean()), mean_d_sigma=float(pairs.d_sigma.mean()),
-        n_trace_violations=int(np.count_nonzero(conc.spread > TRACE_ASSUMPTION)),
-        n_texts=pairs.n_texts, n_pairs_total=total)
-
-
-# ---------------------------------------------------------------------------------------
-# Encoders and texts
-# ---------------------------------------------------------------------------------------
-def _make_encoder(encoder, **params) -> TokenEncoder:
-    """A TokenEncoder from an instance (kept as is, ``params`` unused), a model source, or None."""
-    if encoder is None:
-        return TokenEncoder(**params)
-    if isinstance(encoder, (str, Path)) or is_model_object(encoder):
-        model = str(encoder) if isinstance(encoder, Path) else encoder
-        return TokenEncoder(model=model, **params)
-    if isinstance(encoder, TokenEncoder):
-        return encoder
-    raise TypeError(
-        "Expected encoder to be a TokenEncoder, a model name or folder, a "
-        "SentenceTransformer or a (transformers model, tokenizer) pair. "
-        f"Received {describe(encoder)}."
-    )
-
-
-def _encoder_layer(encoder: TokenEncoder) -> int:
-    """The encoder's layer as a non-negative hidden-state index, once it is fitted."""
-    layer = int(encoder.layer)
-    n_layers = getattr(encoder, "n_layers_", None)
-    if layer < 0 and n_layers is not None:
-        # hidden_states holds the embedding output and one entry per layer
-        layer += int(n_layers) + 1
-    return layer
-
-
-def _check_options(n_pairs, random_state, n_jobs, progress=False) -> None:
-    """Check the shared options before any model loads or pair is computed."""
-    check_positive_int(n_pairs, name="n_pairs", allow_none=True)
-    check_random_state_param(random_state)
-    check_n_jobs(n_jobs)
-    check_progress(progress)
-
-
-def _check_pair_texts(texts, what: str = "SOCM") -> list[str]:
-    texts = check_texts(texts)
-    if len(texts) < 2:
-        raise ValueError(
-            f"Expected at least two texts ({what} compares pairs of texts). "
-            f"Received {len(texts)}."
-        )
-    return texts
-
-
-def _check_page_texts(values, n: int, what: str = "texts") -> tuple:
-    """``texts`` (or ``ids``) for an HTML page: one per measured text."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise TypeError(f"Expected {what} to be a sequence with one entry per text ({n}). "
-                        f"Received {describe(values)}.")
-    if len(values) != n:
-        raise ValueError(f"Expected {what} to have one entry per measured text ({n}). "
-                         f"Received {len(values)}.")
-    return tuple(values)
-
-
-def _encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenSets, dict]:
-    """Encode ``texts`` and return the tokens with the encoder's record labels.
-
-    With ``store`` (a folder) the texts are encoded in partitions into that
-    token store (on a dask cluster inside ``parallel_config(backend="dask")``;
-    an interrupted run resumes) and come back memory-mapped.
-    """
-    if store is None:
-        tokens = encoder.fit_transform(texts)
-    else:
-        tokens = encode_to_store(texts, store, encoder)
-        encoder.fit()  # this process's copy resolves the layer and max_length of the labels
-    return tokens, {"model": model_label(encoder.model, encoder.revision),
-                    "layer": _encoder_layer(encoder),
-                    "n_truncated": tokens.n_truncated,
-                    "max_length": getattr(encoder, "max_length_", None)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -409,9 +167,7 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     max_length : int, optional
         The encoder's token limit (stored in the record).
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show a tqdm bar on stderr over the pairs (pairs per second).
     pairs : bool, default=False
@@ -436,18 +192,18 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     >>> shown.pairs.socm.shape, bool(np.isclose(shown.pairs.socm.mean(), report.record.mean_socm))
     ((6,), True)
     """
-    _check_options(n_pairs, random_state, n_jobs, progress)
+    check_options(n_pairs, random_state, n_jobs, progress)
     pairs = check_progress(pairs, name="pairs")  # a flag, checked like progress
     tokens = check_token_sets(tokens, min_texts=2)
     if n_truncated is None:
         n_truncated = tokens.n_truncated
-    labels = _labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
+    labels = record_labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
                      random_state=random_state)
     components = None
     if pairs:
         components = pair_components(tokens, n_pairs=n_pairs, random_state=random_state,
                                      n_jobs=n_jobs, progress=progress)
-    record, conc = _measure(tokens, labels, n_pairs=n_pairs, random_state=random_state,
+    record, conc = measure_corpus(tokens, labels, n_pairs=n_pairs, random_state=random_state,
                             n_jobs=n_jobs, progress=progress, pairs=components)
     return CollapseReport(record=record, tokens=tokens, concentration=conc, pairs=components)
 
@@ -477,9 +233,7 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     dataset : str, optional
         The corpus label stored in the record.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show tqdm bars on stderr: over the pairs, and over the encoding
         batches when the encoder is built here from a name (an encoder
@@ -500,10 +254,10 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     -------
     CollapseReport
     """
-    _check_options(n_pairs, random_state, n_jobs, progress)
+    check_options(n_pairs, random_state, n_jobs, progress)
     check_progress(pairs, name="pairs")  # before the encoding
-    texts = _check_pair_texts(texts)
-    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
+    texts = check_pair_texts(texts)
+    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store)
     report = collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
                                        random_state=random_state, n_jobs=n_jobs,
                                        progress=progress, pairs=pairs, **encoded)
@@ -538,9 +292,9 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
             f"Expected models to be a non-empty list of model names or folders. "
             f"Received {describe(models)}."
         )
-    _check_options(n_pairs, random_state, n_jobs, progress)
+    check_options(n_pairs, random_state, n_jobs, progress)
     return [
-        collapse_report(texts, _make_encoder(model, progress=progress, **encoder_params),
+        collapse_report(texts, make_encoder(model, progress=progress, **encoder_params),
                         n_pairs=n_pairs, random_state=random_state, dataset=dataset,
                         n_jobs=n_jobs, progress=progress)
         for model in models
@@ -650,9 +404,7 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     dataset : str, optional
         The corpus label stored in the records.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show tqdm bars on stderr: over the layers, and over the encoding
         batches when the encoder is built here from a name.
@@ -669,8 +421,8 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     >>> profile.layers.tolist()
     [0, 6]
     """
-    _check_options(n_pairs, random_state, n_jobs, progress)
-    encoder = _make_encoder(encoder, progress=progress)
+    check_options(n_pairs, random_state, n_jobs, progress)
+    encoder = make_encoder(encoder, progress=progress)
     texts = check_texts(texts)
     if len(texts) < 2:
         raise ValueError(
@@ -678,10 +430,8 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
             f"Received {len(texts)}."
         )
     by_layer = encoder.transform_layers(texts, layers)
-    seed = random_state
-    if n_pairs is not None and _seed(random_state) is None:
-        # One seed for every layer so that all layers see the same pairs.
-        seed = int(check_random_state(random_state).randint(2**31 - 1))
+    # one seed for every layer so that all layers see the same pairs
+    seed = random_state if n_pairs is None else fixed_seed(random_state)
     records = []
     n_truncated = 0
     with progress_bar(progress, total=len(by_layer), desc="SOCM per layer",
@@ -689,11 +439,11 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
         for layer, tokens in by_layer.items():
             bar.set_postfix_str(f"layer {layer}")
             n_truncated = tokens.n_truncated
-            labels = _labels(model_label(encoder.model, encoder.revision), layer, dataset,
-                             n_truncated=n_truncated,
+            labels = record_labels(model_label(encoder.model, encoder.revision), layer, dataset,
+                                   n_truncated=n_truncated,
                              max_length=getattr(encoder, "max_length_", None),
                              random_state=random_state)
-            records.append(_measure(tokens, labels, n_pairs=n_pairs, random_state=seed,
+            records.append(measure_corpus(tokens, labels, n_pairs=n_pairs, random_state=seed,
                                     n_jobs=n_jobs)[0])
             bar.update(1)
     return LayerProfile(records=tuple(records),
@@ -755,9 +505,7 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     random_state : int, RandomState instance or None
         Seed of the pair sample.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show a tqdm bar on stderr over the pairs (pairs per second).
 
@@ -782,7 +530,7 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     >>> bool(np.isclose(sampled.socm.mean(), mean_socm(clouds, 4, random_state=0).mean))
     True
     """
-    _check_options(n_pairs, random_state, n_jobs, progress)
+    check_options(n_pairs, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     total = n * (n - 1) // 2
@@ -797,32 +545,17 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
             n_texts=n, exact=True,
         )
     # the sampler of mean_socm: the same seed draws the same pairs
-    a, b = _sampling.sample_pairs(n, n_pairs, _sampling.check_random_state(random_state))
-    d_mu, d_sigma, socm = _paired_components(tokens, a, b, n_jobs=n_jobs, progress=progress)
+    a, b = sample_pairs(n, n_pairs, check_random_state(random_state))
+    d_mu, d_sigma, socm = paired_components(tokens, a, b, n_jobs=n_jobs, progress=progress)
     return PairComponents(i=a, j=b, d_mu=d_mu, d_sigma=d_sigma, socm=socm, n_texts=n,
                           exact=False)
-
-
-def _paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False):
-    """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic."""
-    n_jobs = _pairwise.check_n_jobs(n_jobs)
-    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", n_jobs=n_jobs)
-    with progress_bar(progress, total=len(a), desc="SOCM (sampled pairs)", unit="pair",
-                      unit_scale=True) as bar:
-        b2 = _pairwise.paired_bures(factors, a, b, n_jobs=n_jobs, device=None,
-                                    working_memory=_pairwise.check_working_memory(None),
-                                    bar=bar)
-    diff = factors.means[a] - factors.means[b]
-    d_mu = np.clip(np.einsum("ij,ij->i", diff, diff) / 4.0, 0.0, 1.0)
-    d_sigma = b2 / 4.0
-    return d_mu, d_sigma, (1.0 - d_mu) * d_sigma
 
 
 # ---------------------------------------------------------------------------------------
 # Optimal transport
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class OTRecord(_Record):
+class OTRecord(Record):
     r"""Gaussian against exact :math:`W_2` of one model on one corpus (``skpool ot``).
 
     Attributes
@@ -885,9 +618,9 @@ class OTReport(HTMLReport):
     def _html_document(self, *, texts=None, ids=None, command=None) -> dict:
         """The HTML page's document: the record, every pair's W2 and the texts."""
         r = self.record
-        texts = self.texts if texts is None else _check_page_texts(texts, r.n_texts)
+        texts = self.texts if texts is None else check_page_texts(texts, r.n_texts)
         ids = _pages.text_ids(r.n_texts, None if ids is None
-                              else _check_page_texts(ids, r.n_texts, what="ids"))
+                              else check_page_texts(ids, r.n_texts, what="ids"))
         table = self.comparison.table
         i = [ids[k] for k in table["i"]]
         j = [ids[k] for k in table["j"]]
@@ -924,7 +657,7 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     dataset : str, optional
         The corpus label stored in the record.
     n_jobs : int or None, default=None
-        Workers for the exact transport problems (joblib's convention).
+        Workers for the exact transport problems (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show tqdm bars on stderr: over the exact transport problems, and over
         the encoding batches when the encoder is built here from a name.
@@ -935,16 +668,16 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     -------
     OTReport
     """
-    _check_options(n_pairs, random_state, n_jobs, progress)
-    texts = _check_pair_texts(texts, what="W2")
+    check_options(n_pairs, random_state, n_jobs, progress)
+    texts = check_pair_texts(texts, what="W2")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
-    tokens, encoded = _encode(_make_encoder(encoder, progress=progress), texts, store)
+    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store)
     comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
                             n_jobs=n_jobs, progress=progress)
     table = comparison.table
     record = OTRecord(
-        **_labels(dataset=dataset, random_state=random_state, **encoded),
+        **record_labels(dataset=dataset, random_state=random_state, **encoded),
         n_texts=len(texts),
         n_pairs=int(comparison.n_pairs),
         normalize=bool(comparison.normalize),

@@ -40,13 +40,14 @@ import numpy as np
 
 from . import _html_documents as _pages
 from ._html import HTMLReport
-from .analysis import (PairComponents, _check_options, _check_page_texts, _check_pair_texts,
-                       _encode, _labels, _Record, _make_encoder, _paired_components,
-                       pair_components)
+from ._measure import (Record, check_options, check_page_texts, check_pair_texts, encode,
+                       make_encoder, paired_components, record_labels)
+from .analysis import PairComponents, pair_components
 from ._progress import progress_bar
 from ._validation import check_positive_int, check_texts, describe
 from .math._ragged import segment_means
-from .math.socm import TRACE_ASSUMPTION, concentration
+from .math.socm import TRACE_ASSUMPTION
+from .metrics import concentration
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["PairsRecord", "PairsReport", "pairs_report", "pairs_report_of_tokens",
@@ -65,7 +66,7 @@ _COSINE_PAIRS_PER_BLOCK = 2**22
 
 
 @dataclass(frozen=True, kw_only=True)
-class PairsRecord(_Record):
+class PairsRecord(Record):
     r"""What :func:`pairs_report` searched (``skpool pairs --json`` writes it with the rows).
 
     Attributes
@@ -171,7 +172,7 @@ class PairsReport(HTMLReport):
         """The HTML page's document: the record with its lists, the scatter, the texts."""
         records = self.to_records()
         n = self.record.n_texts
-        texts = self.texts if texts is None else _check_page_texts(texts, n)
+        texts = self.texts if texts is None else check_page_texts(texts, n)
         ids = _pages.text_ids(n, self.ids)
         details = _pages.pair_details(self.searched, spread=self.spread, ids=ids,
                                       random_state=self.record.seed or 0)
@@ -338,7 +339,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     True
     """
     pd = _import_pandas()
-    _check_options(None, random_state, n_jobs, progress)
+    check_options(None, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     top = check_positive_int(top, name="top")
@@ -381,7 +382,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         k = _pair_number(near_i, near_j, n)
         d_mu, d_sigma, socm = searched.d_mu[k], searched.d_sigma[k], searched.socm[k]
     else:
-        d_mu, d_sigma, socm = _paired_components(tokens, near_i, near_j, n_jobs=n_jobs,
+        d_mu, d_sigma, socm = paired_components(tokens, near_i, near_j, n_jobs=n_jobs,
                                                  progress=progress)
     best = np.lexsort((near_j, near_i, -near_cos, -d_sigma))[:min(top, count)]
     near_rows = (near_i[best], near_j[best])
@@ -404,7 +405,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
             values["exact_w2"] = np.array([e for _, e in pairs], dtype=np.float64)
 
     record = PairsRecord(
-        **_labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
+        **record_labels(model, layer, dataset, n_truncated=n_truncated, max_length=max_length,
                   random_state=random_state),
         n_texts=n, n_pairs_total=total, top=top,
         n_pairs_searched=int(searched.socm.size), exact=bool(searched.exact),
@@ -467,7 +468,7 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     dataset : str, optional
         The corpus label stored in the record.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (joblib's convention).
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Progress bars on stderr for the pairwise computations.
     store : str or os.PathLike, optional
@@ -494,9 +495,9 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     (True, 2, ['i', 'j', 'text_i', 'text_j'])
     """
     _import_pandas()
-    _check_options(None, random_state, n_jobs, progress)
-    texts = _check_pair_texts(texts)
-    tokens, encoded = _encode(_make_encoder(encoder), texts, store)
+    check_options(None, random_state, n_jobs, progress)
+    texts = check_pair_texts(texts)
+    tokens, encoded = encode(make_encoder(encoder), texts, store)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
                                   near_fraction=near_fraction, w2=w2, positions=positions,
                                   snippet_length=snippet_length, random_state=random_state,

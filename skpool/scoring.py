@@ -21,8 +21,8 @@ from sklearn.utils.validation import check_random_state
 from ._sklearn_compat import Interval
 from ._validation import check_n_jobs, check_positive_int, check_random_state_param, describe
 from .encoder import TokenEncoder
-from .math.socm import concentration, mean_socm, pairwise_socm_components
-from .pooling import _BasePooler
+from .metrics import concentration, mean_socm, pairwise_socm_components
+from ._pooler import BasePooler
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["CollapseScorer", "CollapseFeatures", "find_encoder"]
@@ -128,9 +128,7 @@ class CollapseScorer:
     encoder : TokenEncoder or None, default=None
         Use this encoder instead of searching the estimator for one.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
 
     Attributes
     ----------
@@ -188,7 +186,7 @@ class CollapseScorer:
                 f"random_state={self.random_state!r}{extra})")
 
 
-class CollapseFeatures(_BasePooler):
+class CollapseFeatures(BasePooler):
     r"""Collapse-aware features of each text, for pipelines and feature unions.
 
     For every text the features are its spread ratio
@@ -215,9 +213,7 @@ class CollapseFeatures(_BasePooler):
     random_state : int, RandomState or None, default=None
         Seed of the landmark choice.
     n_jobs : int or None, default=None
-        Workers for the pairwise computation (``-1``: every core). ``None``:
-        the ``n_jobs`` of an active ``joblib.parallel_config``, otherwise every
-        core, each worker with one BLAS thread.
+        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
 
     Attributes
     ----------
@@ -249,7 +245,7 @@ class CollapseFeatures(_BasePooler):
     """
 
     _parameter_constraints: dict = {
-        **_BasePooler._parameter_constraints,
+        **BasePooler._parameter_constraints,
         "n_landmarks": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [None, Interval(Integral, None, -1, closed="right"),

@@ -13,7 +13,7 @@ import pytest
 from scipy import sparse
 
 from skpool import GaussianPooler, MeanPooler
-from skpool.math.socm import (concentration, mean_socm, pairwise_bures_squared, pairwise_socm,
+from skpool.metrics import (concentration, mean_socm, pairwise_bures_squared, pairwise_socm,
                               socm, socm_components)
 from skpool.ot import compare_w2, exact_w2, gaussian_w2, pairwise_w2
 

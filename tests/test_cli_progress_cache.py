@@ -17,7 +17,7 @@ import pytest
 
 import skpool
 import skpool.analysis
-import skpool.math.socm
+import skpool.metrics
 import skpool.ot
 from skpool.cli import main
 from skpool.encoder import clear_model_cache
@@ -356,7 +356,7 @@ def _clouds(n=40, seed=0):
      "SOCM (sampled pairs)"),
     (lambda c, p: skpool.pairwise_socm(c, n_jobs=2, working_memory=0.05, progress=p),
      "SOCM (all pairs)"),
-    (lambda c, p: skpool.math.socm.pairwise_bures_squared(c, progress=p), "Bures (all pairs)"),
+    (lambda c, p: skpool.metrics.pairwise_bures_squared(c, progress=p), "Bures (all pairs)"),
     (lambda c, p: skpool.ot.compare_w2(c, 30, random_state=0, n_jobs=2,
                                       progress=p).table["exact_w2"].to_numpy(), "Exact W2"),
     (lambda c, p: skpool.analysis.pair_components(c, n_pairs=50, random_state=0,

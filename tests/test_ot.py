@@ -16,7 +16,7 @@ ot = pytest.importorskip("ot")
 from skpool import TokenSets  # noqa: E402
 from skpool.ot import W2Comparison, compare_w2, exact_w2, gaussian_w2, pairwise_w2  # noqa: E402
 from skpool.ot import _compare  # noqa: E402
-from skpool.math._sampling import pair_from_linear  # noqa: E402
+from skpool._engine.sampling import pair_from_linear  # noqa: E402
 
 
 # -- independent references -----------------------------------------------------------------
@@ -413,14 +413,14 @@ def test_linear_pair_index_matches_triu_indices(n):
 
 
 def test_a_gelbrich_violation_is_loud(corpus, monkeypatch):
-    real = _compare._bures_sq
+    real = _compare.bures_sq
 
     def broken(corpus, pairs, **kwargs):
         values = real(corpus, pairs, **kwargs)
         values[0] += 100.0         # pretend the Gaussian route overshot on pair 0
         return values
 
-    monkeypatch.setattr(_compare, "_bures_sq", broken)
+    monkeypatch.setattr(_compare, "bures_sq", broken)
     with pytest.warns(RuntimeWarning,
                       match=r"Gelbrich bound violated for 1 of 21 pairs .*\(0, 1\)"):
         result = compare_w2(corpus)

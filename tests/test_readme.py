@@ -33,9 +33,7 @@ FAST_EXAMPLES = {
 # module -> names documented in docs/api.md (None: the module's __all__)
 API_MODULES = {
     "skpool": None,
-    "skpool.math.socm": None,
-    "skpool.math.gaussian": None,
-    "skpool.math.matching": None,
+    "skpool.metrics": None,
     "skpool.ot": None,
     "skpool.scoring": None,
     "skpool.pooling": None,

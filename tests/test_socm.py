@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skpool import TokenSets
-from skpool.math import _pairwise
-from skpool.math._sampling import check_random_state, pair_from_linear, sample_pairs
-from skpool.math.gaussian import bures_squared
-from skpool.math.socm import (
+from skpool._engine import bures as _pairwise
+from skpool._engine.sampling import check_random_state, pair_from_linear, sample_pairs
+from skpool.metrics import bures_squared
+from skpool.metrics import (
     Concentration,
     MeanSOCMResult,
     PairwiseSOCM,

@@ -8,7 +8,7 @@ import pytest
 distributed = pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
 
-from skpool.math.socm import mean_socm, pairwise_socm, pairwise_socm_components  # noqa: E402
+from skpool.metrics import mean_socm, pairwise_socm, pairwise_socm_components  # noqa: E402
 
 
 @pytest.fixture(scope="module")

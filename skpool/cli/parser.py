@@ -80,7 +80,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
 
 
-def _seed(text: str) -> int:
+def _seed_option(text: str) -> int:
     value = _int(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
@@ -259,7 +259,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
              f"{n_texts_default}); 'all' uses every text. All-pairs SOCM grows with N^2: beyond a few hundred texts, sample pairs "
              "with --pairs")
     corpus.add_argument(
-        "--seed", type=_seed, default=0, metavar="S",
+        "--seed", type=_seed_option, default=0, metavar="S",
         help="seed of the text sample and of the pair sample (default: 0)")
     encoding = parent.add_argument_group("encoding")
     if layer:
@@ -338,7 +338,7 @@ def _add_store_option(command: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``skpool`` argument parser with its subcommands."""
-    from .. import __version__
+    from .._version import __version__
 
     socm_pairs = ("average SOCM over K distinct pairs drawn at random, with a standard "
                   "error (default: all N(N-1)/2 pairs, exact)")

@@ -7,14 +7,10 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import warnings
 from numbers import Integral
-from pathlib import Path
 
-import joblib
 import numpy as np
-import sklearn
 from joblib import Memory
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -22,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._sklearn_compat import Interval, StrOptions
 
 from .._validation import check_texts, describe
+from .._warnings import user_frame, user_stacklevel
 from ..tokensets import TokenSets
 from ._cache import TokenCache, cache_location
 from .sources import ModelReference, is_model_object, resolve_model
@@ -31,31 +28,6 @@ __all__ = ["TokenEncoder", "TruncationWarning"]
 
 class TruncationWarning(UserWarning):
     """Some texts were longer than ``max_length`` tokens and were cut."""
-
-
-# Frames inside these packages are skipped when a warning is attributed: it
-# points at the user's line, not at a pipeline step or scikit-learn's wrappers.
-_LIBRARY_FOLDERS = tuple(
-    str(Path(module.__file__).resolve().parent) + os.sep
-    for module in (sys.modules[__name__.split(".")[0]], sklearn, joblib)
-)
-
-
-def _user_frame(depth: int):
-    """The first frame outside skpool, scikit-learn and joblib, and its ``stacklevel``.
-
-    ``depth`` 1 counts from the function that calls this one (stacklevel 1
-    for its ``warnings.warn``), 2 from that function's caller.
-    """
-    frame, level = sys._getframe(depth), 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FOLDERS):
-        frame, level = frame.f_back, level + 1
-    return frame, level
-
-
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes the caller's ``warnings.warn`` point at user code."""
-    return _user_frame(depth=2)[1]
 
 
 # (file, line, text) of the truncation warnings shown: scikit-learn resets the
@@ -75,7 +47,7 @@ def _shows_every_time(category) -> bool:
 
 def _warn_truncation(max_length: int) -> None:
     """One ``TruncationWarning`` per user line (Python's default), at the user's line."""
-    frame, level = _user_frame(depth=1)
+    frame, level = user_frame(depth=1)
     text = (f"Texts longer than max_length={max_length} tokens were truncated to their first "
             "max_length tokens; the returned TokenSets marks them (tokens.truncated, "
             "tokens.n_truncated).")
@@ -567,7 +539,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             warnings.warn(
                 f"{len(store.rejected)} entries of the token cache {store.root} could not be "
                 f"used and were encoded again and rewritten: {shown}{more}.",
-                stacklevel=_user_stacklevel(),
+                stacklevel=user_stacklevel(),
             )
         if truncated.any():
             # Once per user line, not once per pipeline step or fold; the count
@@ -595,4 +567,4 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                               bool(truncated[j]))
         except OSError as exc:
             warnings.warn(f"Could not write to the token cache {store.root}: {exc}",
-                          stacklevel=_user_stacklevel())
+                          stacklevel=user_stacklevel())

@@ -22,7 +22,7 @@ concentration-sensitive metric correlates with quality by construction):
   :math:`\operatorname{tr}\Sigma` and the mean within-text cosine
   (:func:`partial_spearman`);
 - the same correlation with the concentration-matched SOCM
-  (:func:`skpool.math.matching.matched_mean_socm`), in which every text has
+  (:func:`skpool.metrics.matched_mean_socm`), in which every text has
   the same :math:`\operatorname{tr}\Sigma`.
 
 :func:`error_by_quintile` is the per-text diagnostic: are the texts whose tokens

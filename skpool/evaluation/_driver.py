@@ -15,12 +15,12 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 
+from .._engine.sampling import fixed_seed
 from .._progress import check_progress, progress_bar
 from .._validation import check_positive_int, describe
 from ..encoder import TokenEncoder, TruncationWarning
 from ..encoder.sources import is_model_object, model_label
-from ..math.matching import matched_mean_socm
-from ..math.socm import concentration, mean_socm
+from ..metrics import concentration, matched_mean_socm, mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
 from ._correlations import socm_score_correlations
@@ -68,12 +68,6 @@ def _check_names(values, registry, *, name: str) -> list[str]:
     if not values or unknown:
         raise ValueError(f"Expected {name} among {list(registry)}. Received {values}.")
     return list(dict.fromkeys(values))
-
-
-def _seed(random_state) -> int:
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _resolve_layers(layers, n_layers: int, label: str) -> list[int]:
@@ -200,7 +194,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         raise TypeError(f"Expected classifier to be a scikit-learn classifier (fit and "
                         f"predict). Received {describe(classifier)}.")
     not_run = _check_applicable(pooling_names, task_list)
-    seed = _seed(random_state)
+    seed = fixed_seed(random_state)
     progress = check_progress(progress)
     if journal is not None and not isinstance(journal, Journal):
         journal = Journal(journal)

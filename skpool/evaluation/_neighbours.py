@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_positive_int, describe
-from ..math.socm import socm
+from ..metrics import socm
 from ..tokensets import check_token_sets
 
 

@@ -6,7 +6,7 @@ This module holds the one implementation of each piece of arithmetic the
 public functions share over such a corpus:
 
 - :func:`text_chunks`: runs of whole texts whose temporaries fit a memory
-  budget, under one rule (:func:`chunk_bytes`);
+  budget (at most :data:`CHUNK_BYTES`);
 - :func:`segment_sums` / :func:`segment_means`: per-text sums and means;
 - :func:`row_norms`: Euclidean norms that neither overflow nor underflow;
 - :func:`divide_by_mean_norm`: the paper's normalization
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["CHUNK_BYTES", "chunk_bytes", "text_chunks", "segment_sums", "segment_means",
+__all__ = ["CHUNK_BYTES", "text_chunks", "segment_sums", "segment_means",
            "power_of_two_scale", "row_norms", "text_label", "divide_by_mean_norm", "DIRECTION_RTOL_ULPS"]
 
 # The one chunking rule: a chunk's temporaries take scikit-learn's
@@ -38,24 +38,14 @@ CHUNK_BYTES = 8 * 2**20
 DIRECTION_RTOL_ULPS = 1024
 
 
-def chunk_bytes(working_memory=None) -> int:
-    """Bytes a chunk's temporaries may take: ``working_memory`` MiB, at most 8 MiB.
+def text_chunks(offsets: np.ndarray, bytes_per_row: int, budget: int = CHUNK_BYTES):
+    """Yield ``(a, b)``: consecutive runs of texts whose rows fit ``budget`` bytes.
 
-    ``working_memory`` defaults to scikit-learn's setting.
+    A text longer than the budget forms a run of its own. ``budget`` is
+    :data:`CHUNK_BYTES` or less (``skpool._engine.chunks.chunk_bytes`` turns
+    a working memory into it).
     """
-    if working_memory is None:
-        from sklearn import get_config
-
-        working_memory = get_config()["working_memory"]
-    return int(max(1, min(float(working_memory) * 2**20, CHUNK_BYTES)))
-
-
-def text_chunks(offsets: np.ndarray, bytes_per_row: int, working_memory=None):
-    """Yield ``(a, b)``: consecutive runs of texts whose rows fit :func:`chunk_bytes`.
-
-    A text longer than the budget forms a run of its own.
-    """
-    rows = max(1, chunk_bytes(working_memory) // max(1, int(bytes_per_row)))
+    rows = max(1, int(budget) // max(1, int(bytes_per_row)))
     n_texts = offsets.size - 1
     a = 0
     while a < n_texts:

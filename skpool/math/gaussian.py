@@ -30,10 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tokensets import check_cloud
 from ._ragged import divide_by_mean_norm
 
-__all__ = ["GaussianStats", "gaussian_stats", "bures_squared", "bures_squared_stats",
+__all__ = ["GaussianStats", "cloud_stats", "reduce_factor", "bures_squared_stats",
            "nuclear_norm_cross"]
 
 
@@ -65,46 +64,8 @@ class GaussianStats:
     n_tokens: int
 
 
-def gaussian_stats(X, *, normalize: bool = True, name: str = "A",
-                   index: int | None = None) -> GaussianStats:
-    r"""Compute the Gaussian summary of one token cloud.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_tokens, d)
-        Token embeddings of one text.
-    normalize : bool, default=True
-        Divide the cloud by the norm of its mean first (the
-        paper's normalization, so that :math:`\lVert\mu\rVert = 1`).
-    name : str, default="A"
-        The argument's name, for error messages.
-    index : int, optional
-        The text's index in its corpus, for error messages.
-
-    Returns
-    -------
-    GaussianStats
-
-    Raises
-    ------
-    ValueError
-        If the cloud is empty or not finite, its covariance overflows float64,
-        or (with ``normalize=True``) its mean is zero up to round-off against
-        its tokens' norms, so the text has no direction.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> stats = gaussian_stats(np.array([[1.0, 0.0], [3.0, 0.0]]))
-    >>> stats.mean.tolist(), round(stats.trace, 6)
-    ([1.0, 0.0], 0.25)
-    """
-    return cloud_stats(check_cloud(X, name=name, index=index), normalize=normalize,
-                       where=name if index is None else f"{name}[{index}] (text {index})")
-
-
 def cloud_stats(X: np.ndarray, *, normalize: bool, where: str) -> GaussianStats:
-    """:func:`gaussian_stats` of a cloud already checked (float32 or float64, finite).
+    """The Gaussian summary of a cloud already checked (float32 or float64, finite).
 
     ``where`` names the cloud in error messages.
     """
@@ -163,37 +124,3 @@ def bures_squared_stats(s1: GaussianStats, s2: GaussianStats) -> float:
         return 0.0
     value = s1.trace + s2.trace - 2.0 * nuclear_norm_cross(s1.factor, s2.factor)
     return max(value, 0.0)
-
-
-def bures_squared(A, B, *, normalize: bool = False) -> float:
-    r"""Squared Bures distance between the covariances of two token clouds.
-
-    Parameters
-    ----------
-    A : array-like of shape (n_a, d)
-    B : array-like of shape (n_b, d)
-    normalize : bool, default=False
-        Use the mean-normalized clouds (as SOCM does) instead of
-        the raw clouds (as the Gaussian W2 of raw clouds does).
-
-    Returns
-    -------
-    float
-        :math:`B^2(\Sigma_A, \Sigma_B) \ge 0`, exactly 0 for identical clouds.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[0.0, 0.0], [2.0, 0.0]])   # variance 1 along x
-    >>> B = np.array([[0.0, 0.0], [0.0, 2.0]])   # variance 1 along y
-    >>> round(bures_squared(A, B), 12)           # tr + tr - 2 tr(sqrt(0))
-    2.0
-    >>> bures_squared(A, A)
-    0.0
-    """
-    A = check_cloud(A, name="A")
-    B = check_cloud(B, name="B", dim=A.shape[1])
-    if A.shape == B.shape and np.array_equal(A, B):
-        return 0.0
-    return bures_squared_stats(cloud_stats(A, normalize=normalize, where="A"),
-                               cloud_stats(B, normalize=normalize, where="B"))

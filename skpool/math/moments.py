@@ -99,7 +99,7 @@ def upper_second_order(data, offsets, means, basis=None, scales=None) -> np.ndar
     order = np.argsort(-lengths, kind="stable")
     bytes_per_row = 8 * (2 * d + 2 * k)
     bytes_per_text = 8 * (k * k + rows_i.size)
-    budget = _ragged.chunk_bytes()
+    budget = _ragged.CHUNK_BYTES
     a = 0
     while a < order.size:
         n_max = int(lengths[order[a]])  # the longest text of the batch comes first

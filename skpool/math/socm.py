@@ -1,4 +1,4 @@
-r"""Second-order collapse (SOCM) of token clouds: for one pair, all pairs and a corpus.
+r"""The formulas of second-order collapse (SOCM) on arrays: one pair, a block of pairs, a corpus.
 
 Every text is summarized by the Gaussian view of its mean-normalized token
 cloud: :math:`\tilde X = X / \lVert m \rVert`, its mean :math:`\mu`
@@ -29,6 +29,10 @@ root): with :math:`C_i = (\tilde X_i - \mu_i)/\sqrt{n_i}`,
 the nuclear norm :math:`\lVert C_1 C_2^\top \rVert_*`, exact also for
 rank-deficient covariances (:math:`n < d`).
 
+The checked public functions (:func:`skpool.socm`, :func:`skpool.mean_socm`,
+...) live in :mod:`skpool.metrics`; the machinery that runs these formulas
+over a corpus (blocks, workers, devices) in ``skpool._engine``.
+
 References
 ----------
 .. [1] Bhatia, Jain, Lim. "On the Bures-Wasserstein distance between positive
@@ -40,29 +44,21 @@ References
 from __future__ import annotations
 
 import math
-import numbers
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .._progress import check_progress, progress_bar
-from .._validation import check_positive_int, describe
-from ..tokensets import check_cloud, check_token_sets
-from . import _pairwise, _ragged, _sampling
-from .gaussian import bures_squared_stats, cloud_stats
+from . import _ragged
+from .gaussian import GaussianStats, bures_squared_stats
 
-__all__ = ["SOCMComponents", "socm", "socm_components", "PairwiseSOCM", "pairwise_socm",
-           "pairwise_socm_components", "pairwise_bures_squared", "MeanSOCMResult",
-           "mean_socm", "Concentration", "concentration", "TRACE_ASSUMPTION"]
+__all__ = ["TRACE_ASSUMPTION", "SOCMComponents", "d_mu", "socm_of_stats", "pairwise_d_mu",
+           "paired_d_mu", "socm_sums", "truncation_error", "sampling_stderr",
+           "concentration_of_chunk", "match_cloud"]
 
 #: The paper's assumption on every text: :math:`\operatorname{tr}\Sigma \le 2`.
 TRACE_ASSUMPTION = 2.0
 
 
-# ---------------------------------------------------------------------------------------
-# One pair
-# ---------------------------------------------------------------------------------------
 class SOCMComponents(NamedTuple):
     r"""SOCM of a pair and its two parts; unpacks as ``socm, d_mu, d_sigma``.
 
@@ -82,252 +78,92 @@ class SOCMComponents(NamedTuple):
     d_sigma: float
 
 
-def _d_mu(mu1: np.ndarray, mu2: np.ndarray) -> float:
+def d_mu(mu1: np.ndarray, mu2: np.ndarray) -> float:
+    r""":math:`d_\mu = \lVert\mu_1 - \mu_2\rVert^2 / 4` of two unit means, in [0, 1]."""
     diff = mu1 - mu2
     # d_mu <= 1 holds exactly (unit means); only round-off can step outside [0, 1].
     return float(min(max(diff @ diff / 4.0, 0.0), 1.0))
 
 
-def socm_components(A, B) -> SOCMComponents:
-    r"""SOCM of two token clouds with its parts :math:`d_\mu` and :math:`d_\Sigma`.
+def socm_of_stats(sa: GaussianStats, sb: GaussianStats) -> SOCMComponents:
+    r"""SOCM and its parts from the Gaussian summaries of two mean-normalized clouds.
 
     .. math::
 
-        d_\mu = \tfrac14\lVert\mu_A - \mu_B\rVert^2, \quad
-        d_\Sigma = \tfrac14\bigl(\operatorname{tr}\Sigma_A + \operatorname{tr}\Sigma_B
-        - 2\lVert C_A C_B^\top\rVert_*\bigr), \quad
-        \mathrm{SOCM} = (1 - d_\mu)\, d_\Sigma
-
-    on the mean-normalized clouds, in float64 whatever the input dtype. The
-    squared Bures distance is clamped at 0 (round-off); nothing else is
-    clipped.
-
-    Parameters
-    ----------
-    A : array-like of shape (n_a, d)
-        Token embeddings of the first text.
-    B : array-like of shape (n_b, d)
-        Token embeddings of the second text (same ``d``).
-
-    Returns
-    -------
-    SOCMComponents
-        ``(socm, d_mu, d_sigma)``; exactly ``(0.0, 0.0, 0.0)`` when ``A``
-        and ``B`` are the same cloud.
-
-    Raises
-    ------
-    ValueError
-        If a cloud is empty or not finite, the dimensions differ, or a
-        cloud's mean token has zero norm (the text has no direction).
-
-    See Also
-    --------
-    socm : the value alone.
-    pairwise_socm_components : the same for every pair of a corpus.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[1.0, 0.0], [1.0, 2.0]])    # mean (1, 1), spread along y
-    >>> B = np.array([[0.0, 1.0], [2.0, 1.0]])    # mean (1, 1), spread along x
-    >>> s, d_mu, d_sigma = socm_components(A, B)
-    >>> round(d_mu, 12), round(d_sigma, 12), round(s, 12)
-    (0.0, 0.25, 0.25)
-    >>> socm_components(A, A)
-    SOCMComponents(socm=0.0, d_mu=0.0, d_sigma=0.0)
+        \mathrm{SOCM} = (1 - d_\mu)\, d_\Sigma, \qquad
+        d_\Sigma = \tfrac14 B^2(\Sigma_a, \Sigma_b)
     """
-    A = check_cloud(A, name="A")
-    B = check_cloud(B, name="B", dim=A.shape[1])
-    with _pairwise.one_blas_thread():
-        if A.shape == B.shape and np.array_equal(A, B):
-            cloud_stats(A, normalize=True, where="A")  # the zero-mean check still applies
-            return SOCMComponents(0.0, 0.0, 0.0)
-        sa = cloud_stats(A, normalize=True, where="A")
-        sb = cloud_stats(B, normalize=True, where="B")
-        d_mu = _d_mu(sa.mean, sb.mean)
-        d_sigma = bures_squared_stats(sa, sb) / 4.0
-    return SOCMComponents((1.0 - d_mu) * d_sigma, d_mu, d_sigma)
+    dm = d_mu(sa.mean, sb.mean)
+    d_sigma = bures_squared_stats(sa, sb) / 4.0
+    return SOCMComponents((1.0 - dm) * d_sigma, dm, d_sigma)
 
 
-def socm(A, B) -> float:
-    r"""SOCM of two token clouds: :math:`(1 - d_\mu)\, d_\Sigma`.
+def pairwise_d_mu(mx: np.ndarray, my: np.ndarray, symmetric: bool) -> np.ndarray:
+    r""":math:`d_\mu` of every pair of unit means (rows of ``mx`` against rows of ``my``).
 
-    Parameters
-    ----------
-    A : array-like of shape (n_a, d)
-    B : array-like of shape (n_b, d)
-
-    Returns
-    -------
-    float
-        ``0.0`` exactly when ``A`` and ``B`` are the same cloud; in
-        :math:`[0, 1]` when both texts have :math:`\operatorname{tr}\Sigma \le 2`,
-        possibly above 1 otherwise (never clipped).
-
-    See Also
-    --------
-    socm_components : with :math:`d_\mu` and :math:`d_\Sigma`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> A = rng.normal(size=(5, 8)) + 3.0
-    >>> socm(A, A)
-    0.0
-    >>> socm(A, -A)            # opposite means: d_mu = 1, so SOCM = 0
-    0.0
+    With ``symmetric`` (``my`` is ``mx``) the result is exactly symmetric with
+    a zero diagonal.
     """
-    return socm_components(A, B).socm
-
-
-# ---------------------------------------------------------------------------------------
-# All pairs
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PairwiseSOCM:
-    r"""SOCM and its parts for every pair of texts of one or two corpora.
-
-    Attributes
-    ----------
-    socm, d_mu, d_sigma : ndarray of shape (n_texts, n_texts_other)
-        As in :func:`socm_components`. Without ``other`` the matrices are
-        symmetric with an exact zero diagonal.
-    socm_error, d_sigma_error : ndarray of shape (n_texts, n_texts_other)
-        Guaranteed bounds on how far ``socm`` and ``d_sigma`` lie *above* the
-        exact values (truncated mode; the exact values lie in
-        ``[value - error, value]`` up to round-off). In exact mode a
-        read-only array of zeros that takes no memory.
-    spread : ndarray of shape (n_texts,)
-        :math:`\operatorname{tr}\Sigma` of each text.
-    spread_other : ndarray of shape (n_texts_other,)
-        The same for ``other`` (equal to ``spread`` without ``other``).
-    ranks : ndarray of shape (n_texts,)
-        Rows of each text's factor used in the cross products: the kept
-        principal directions in truncated mode, ``min(n_i, d)`` in exact mode.
-    exact : bool
-        False in truncated mode (``rank`` or ``tol`` given).
-    """
-
-    socm: np.ndarray
-    d_mu: np.ndarray
-    d_sigma: np.ndarray
-    socm_error: np.ndarray
-    d_sigma_error: np.ndarray
-    spread: np.ndarray
-    spread_other: np.ndarray
-    ranks: np.ndarray
-    exact: bool
-
-    @property
-    def n_trace_violations(self) -> int:
-        r"""Texts (of both corpora) with :math:`\operatorname{tr}\Sigma > 2`."""
-        n = int(np.count_nonzero(self.spread > TRACE_ASSUMPTION))
-        if self.spread_other is not self.spread:
-            n += int(np.count_nonzero(self.spread_other > TRACE_ASSUMPTION))
-        return n
-
-
-def _check_truncation(rank, tol):
-    rank = check_positive_int(rank, name="rank", allow_none=True)
-    if tol is not None:
-        if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-                or not 0.0 < float(tol) < 1.0):
-            raise ValueError(
-                "Expected tol to be a float in (0, 1): the largest dropped share of each "
-                f"factor's Frobenius norm. Received {describe(tol)}."
-            )
-        tol = float(tol)
-    return rank, tol
-
-
-def _corpora(tokens, other):
-    tokens = check_token_sets(tokens, name="tokens")
-    if other is None:
-        return tokens, None
-    other = check_token_sets(other, name="other")
-    if other.dim != tokens.dim:
-        raise ValueError(
-            f"Expected other to have dimension d={tokens.dim} like tokens. "
-            f"Received dimension {other.dim}."
-        )
-    return tokens, other
-
-
-def _pairwise_d_mu(mx: np.ndarray, my: np.ndarray, symmetric: bool) -> np.ndarray:
     sq_x = np.einsum("ij,ij->i", mx, mx)
     sq_y = sq_x if symmetric else np.einsum("ij,ij->i", my, my)
-    d_mu = (sq_x[:, None] + sq_y[None, :] - 2.0 * (mx @ my.T)) / 4.0
-    np.clip(d_mu, 0.0, 1.0, out=d_mu)
+    dm = (sq_x[:, None] + sq_y[None, :] - 2.0 * (mx @ my.T)) / 4.0
+    np.clip(dm, 0.0, 1.0, out=dm)
     if symmetric:
-        np.fill_diagonal(d_mu, 0.0)
-        d_mu = (d_mu + d_mu.T) / 2.0  # exact symmetry despite rounding in the product
-    return d_mu
+        np.fill_diagonal(dm, 0.0)
+        dm = (dm + dm.T) / 2.0  # exact symmetry despite rounding in the product
+    return dm
 
 
-def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, device,
-                     working_memory, progress=False, what="SOCM"):
-    """Factors of both corpora, B^2 (upper bound when truncated) and its error bound."""
-    dtype = _pairwise.check_precision(precision)
-    device = _pairwise.check_device(device)
-    working_memory = _pairwise.check_working_memory(working_memory)
-    n_jobs = _pairwise.check_n_jobs(n_jobs)
-    truncated = rank is not None or tol is not None
-    symmetric = other is None
-    # raw clouds are divided by one power of two (exact), so products never overflow
-    unit = 1.0 if normalize else _ragged.power_of_two_scale(
-        tokens.data, *(() if symmetric else (other.data,)))
-    fx = _pairwise.cloud_factors(tokens, normalize=normalize, name="tokens", dtype=dtype,
-                                 principal=truncated, n_jobs=n_jobs, unit=unit)
-    fy = fx if symmetric else _pairwise.cloud_factors(other, normalize=normalize, name="other",
-                                                      dtype=dtype, principal=truncated,
-                                                      n_jobs=n_jobs, unit=unit)
-    rows = _pairwise.truncate_factors(fx, rank=rank, tol=tol) if truncated else fx
-    order = _pairwise.length_order(fx)
-    n_pairs = len(fx) * (len(fx) - 1) // 2 if symmetric else len(fx) * len(fy)
-    with progress_bar(progress, total=n_pairs, desc=f"{what} (all pairs)", unit="pair",
-                      unit_scale=True) as bar:
-        b2 = _pairwise.dense_bures(rows, fy, symmetric=symmetric, n_jobs=n_jobs, device=device,
-                                   working_memory=working_memory, order=order, bar=bar)
-    if unit != 1.0:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
-            b2 *= np.square(np.float64(unit))
-        if not np.isfinite(b2).all():
-            raise ValueError(
-                f"The squared Bures distances of the raw clouds overflow float64 (tokens reach "
-                f"about {unit:.3g}): use normalize=True, or rescale the embeddings."
-            )
-    if truncated:
-        error = _truncation_error(b2, rows, fy, symmetric, order)
-    else:
-        # exact: a read-only array of zeros that takes no memory
-        error = np.broadcast_to(np.float64(0.0), b2.shape)
-    return fx, fy, rows, b2, error
+def paired_d_mu(means: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    r""":math:`d_\mu` of the pairs ``(i[p], j[p])`` of one corpus's unit means."""
+    dm = np.empty(i.size, dtype=np.float64)
+    for p0 in range(0, i.size, 4096):  # row gathers of the means, a chunk at a time
+        diff = means[i[p0:p0 + 4096]] - means[j[p0:p0 + 4096]]
+        dm[p0:p0 + 4096] = np.einsum("ij,ij->i", diff, diff) / 4.0
+    np.clip(dm, 0.0, 1.0, out=dm)
+    return dm
 
 
-def _truncation_error(b2, rows, cols, symmetric, order):
+def socm_sums(b2, ia, ib, diagonal, means):
+    r"""Sums of SOCM, :math:`d_\mu` and :math:`d_\Sigma` over one block's pairs.
+
+    ``b2[a, b]`` is the squared Bures distance of texts ``ia[a]`` and
+    ``ib[b]``; with ``diagonal`` only the pairs ``a < b`` count. A reduction
+    run inside each task of the blocked engine, so no ``N x N`` matrix is held.
+    """
+    mu_a, mu_b = means[ia], means[ib]
+    dm = (np.einsum("ij,ij->i", mu_a, mu_a)[:, None] + np.einsum("ij,ij->i", mu_b, mu_b)[None, :]
+          - 2.0 * (mu_a @ mu_b.T)) / 4.0
+    np.clip(dm, 0.0, 1.0, out=dm)
+    if diagonal:
+        keep = np.triu(np.ones(b2.shape, dtype=bool), k=1)
+        b2, dm = b2[keep], dm[keep]
+    d_sigma = b2 / 4.0
+    return np.array([np.sum((1.0 - dm) * d_sigma), np.sum(dm), np.sum(d_sigma)])
+
+
+def truncation_error(b2, traces_x, spectra_x, tails_x, traces_y, spectra_y, symmetric, order):
     r"""How far the truncated :math:`\hat B^2` can lie above the exact :math:`B^2`.
 
     With :math:`P` the projection on the kept rows of :math:`C_i`
-    (:math:`E_i` the dropped part) and :math:`M = C_i C_j^\top`:
+    (:math:`E_i` the dropped part, singular values ``tails_x``) and
+    :math:`M = C_i C_j^\top`:
     :math:`\lVert PM\rVert_* \le \lVert M\rVert_* \le \lVert PM\rVert_*
     + \lVert E_i C_j^\top\rVert_*` and, by Horn's inequality,
     :math:`\lVert E_i C_j^\top\rVert_* \le \sum_l \sigma_l(E_i)\sigma_l(C_j)`
     and :math:`\lVert M\rVert_* \le \sum_l \sigma_l(C_i)\sigma_l(C_j)`.
+    In the symmetric case pair ``(i, j)`` was computed with the text that
+    comes first in ``order`` truncated.
     """
-    tails = _pairwise.tail_spectra(rows)
-    sx, sy = rows.spectra, cols.spectra
-    width = max(sx.shape[1], sy.shape[1])
+    width = max(spectra_x.shape[1], spectra_y.shape[1])
     pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1])))  # noqa: E731
-    tails, sx, sy = pad(tails), pad(sx), pad(sy)
+    tails, sx, sy = pad(tails_x), pad(spectra_x), pad(spectra_y)
     delta = tails @ sy.T
     if symmetric:
         pos = np.empty_like(order)
         pos[order] = np.arange(order.size)
-        # pair (i, j) was computed with the text that comes first in `order` truncated
         delta = np.where(pos[:, None] < pos[None, :], delta, delta.T)
-    horn = rows.traces[:, None] + cols.traces[None, :] - 2.0 * (sx @ sy.T)
+    horn = traces_x[:, None] + traces_y[None, :] - 2.0 * (sx @ sy.T)
     lower = np.maximum(np.maximum(b2 - 2.0 * delta, horn), 0.0)
     error = np.maximum(b2 - lower, 0.0)
     if symmetric:
@@ -335,509 +171,75 @@ def _truncation_error(b2, rows, cols, symmetric, order):
     return error
 
 
-def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precision="float32",
-                             n_jobs=None, device=None, working_memory=None,
-                             progress=False) -> PairwiseSOCM:
-    r"""SOCM, :math:`d_\mu` and :math:`d_\Sigma` of every pair of texts.
+def sampling_stderr(values: np.ndarray, total: int) -> float:
+    r"""Standard error of the mean of ``values``, drawn without replacement from ``total``.
 
-    Exact by default: each pair's cross term :math:`\lVert C_i C_j^\top\rVert_*`
-    is the sum of the square roots of the eigenvalues of an
-    :math:`n \times n` matrix (:math:`n` the shorter text), computed for all
-    pairs of a block of texts from one large product and one batched
-    eigenvalue call (see Notes).
+    :math:`\sqrt{(1 - n/P)\, s^2 / n}` with the sample variance :math:`s^2`
+    (finite-population correction); ``inf`` for a single value.
+    """
+    m = values.size
+    if m == 1:
+        return math.inf
+    return math.sqrt(max(float(values.var(ddof=1)), 0.0) / m * (1.0 - m / total))
 
-    Parameters
-    ----------
-    tokens : TokenSets or list of array-like of shape (n_i, d)
-        Token clouds of ``n_texts`` texts.
-    other : TokenSets or list of array-like of shape (m_j, d), optional
-        A second corpus; pairs are then ``(tokens[i], other[j])``.
-    rank : int, optional
-        Truncated mode: keep at most ``rank`` principal directions of each
-        text of ``tokens`` (the row side of each pair; in the symmetric case
-        the shorter text of each pair). Faster, and returns a guaranteed error
-        bound (see Notes).
-    tol : float in (0, 1), optional
-        Truncated mode: keep the fewest principal directions whose dropped
-        part has Frobenius norm at most ``tol`` times the text's factor's;
-        then :math:`\hat B^2 - B^2 \le 2\,\mathrm{tol}\sqrt{\operatorname{tr}
-        \Sigma_i \operatorname{tr}\Sigma_j}`. With ``rank`` too, the fewer.
-    precision : {"float32", "float64"}, default="float32"
-        dtype of the large cross-Gram products. The small squared matrices
-        and their eigenvalues are always float64 (squaring in float32 would
-        lose the small singular values); the float32 products change
-        :math:`d_\Sigma` by about :math:`10^{-6}` relative. ``"float64"``
-        doubles the product cost.
-    n_jobs : int, optional
-        Blocks computed at once by joblib (``-1``: all cores). ``None``: the
-        ``n_jobs`` of an active ``joblib.parallel_config`` context, otherwise
-        every core. Each task uses one BLAS thread, so the default keeps
-        every core busy, as NumPy's own threads would. Inside
-        ``joblib.parallel_backend("dask")`` the blocks run on the dask
-        cluster.
-    device : str or torch.device, optional
-        Run the blocks with torch on this device (``"cuda"``, ``"cuda:1"``,
-        ``"cpu"``). torch is imported only when a device is given.
-    working_memory : float, optional
-        MiB of temporary memory for all running blocks together (default:
-        scikit-learn's ``working_memory``, 1024). The factors of the corpus
-        (one float32 or float64 copy of the tokens) and the outputs come on
-        top.
-    progress : bool, default=False
-        Show a tqdm bar on stderr, advanced block by block, with the rate in
-        pairs per second. The values do not depend on it.
+
+def concentration_of_chunk(X: np.ndarray, local: np.ndarray, name: str, first: int, eps: float):
+    r"""Spread ratio :math:`\operatorname{tr}\Sigma` and mean within-text cosine of some texts.
+
+    ``X`` (float64, overwritten) holds the rows of consecutive texts
+    ``first, first + 1, ...`` at the local ``offsets`` ``local``; ``name`` and
+    ``first`` name them in errors. :math:`\bar c = \frac{1}{n^2}\lVert\sum_k
+    x_k/\lVert x_k\rVert\rVert^2`, which costs :math:`O(nd)`, not
+    :math:`O(n^2 d)`.
 
     Returns
     -------
-    PairwiseSOCM
+    spread, cosine : ndarray of shape (n_chunk_texts,)
+    """
+    lengths = np.diff(local)
+    n = lengths.astype(np.float64)
+    # cosines of the raw tokens (scale-safe norms: 1e-200 is not the zero vector)
+    norms = _ragged.row_norms(X)
+    unit_sums = None
+    zero = np.flatnonzero(norms == 0.0)
+    if not zero.size:
+        unit_sums = _ragged.segment_sums(X / norms[:, None], local)
+    # spread ratio tr(Sigma) of the mean-normalized cloud (the zero-mean check first)
+    _ragged.divide_by_mean_norm(X, local, eps=eps, where=_ragged.text_label(name, first))
+    if zero.size:
+        row = int(zero[0])
+        i = int(np.searchsorted(local, row, side="right") - 1)
+        raise ValueError(
+            f"Token {row - int(local[i])} of {name}[{first + i}] (text {first + i}) is the "
+            "zero vector: its cosine with other tokens is undefined."
+        )
+    X -= np.repeat(_ragged.segment_means(X, local), lengths, axis=0)
+    spread = _ragged.segment_sums(np.einsum("ij,ij->i", X, X), local) / n
+    cosine = np.einsum("ij,ij->i", unit_sums, unit_sums) / n**2
+    return spread, cosine
 
-    Raises
-    ------
-    ValueError
-        On bad clouds (named by index), a text whose mean token has zero norm,
-        a dimension mismatch, or bad parameters.
 
-    See Also
-    --------
-    pairwise_socm : the SOCM matrix alone.
-    mean_socm : the corpus score, exact or sampled, without the matrices.
-
-    Notes
-    -----
-    **Exact mode.** Texts are sorted by length and cut into blocks whose
-    cross-Gram product fits ``working_memory``. For each pair of blocks one
-    product of all their token rows holds every pair's :math:`C_i C_j^\top`;
-    each is squared on its shorter side in float64 and the eigenvalues of all
-    of them come from one batched call. Zero padding (texts of a block are
-    padded to its longest) only adds zero eigenvalues.
-
-    **Truncated mode** (``rank`` or ``tol``). Each text's factor is rotated
-    once to its principal axes and the row side of each pair keeps its
-    leading :math:`k_i` directions (projection :math:`P_i`, dropped part
-    :math:`E_i`). Then :math:`\lVert P_i C_i C_j^\top\rVert_* \le \lVert C_i
-    C_j^\top\rVert_*`, so the returned :math:`\hat B^2` is an upper bound of
-    :math:`B^2`, and
+def match_cloud(X: np.ndarray, spread: float, *, eps: float, where: str) -> np.ndarray:
+    r"""Rescale one cloud to :math:`\operatorname{tr}\Sigma` = ``spread``, its unit mean kept.
 
     .. math::
 
-        B^2 \ge \max\Bigl(\hat B^2 - 2\sum_l \sigma_l(E_i)\,\sigma_l(C_j),\;
-        \sum_l \bigl(\sigma_l(C_i) - \sigma_l(C_j)\bigr)^2,\; 0\Bigr)
+        \tilde X = X / \lVert m \rVert, \qquad
+        Y = \mu + \sqrt{s / \operatorname{tr}\Sigma}\,(\tilde X - \mu)
 
-    (Horn's inequality for the singular values of a product). The gap is
-    returned as ``d_sigma_error`` (:math:`/4`) and ``socm_error``
-    (:math:`\times (1-d_\mu)/4`). On clouds with slowly decaying spectra,
-    as real token clouds have, the bound is loose and the truncation error
-    itself is large (tens of percent at ``rank=32`` for 100-token texts):
-    use it for speed, and the exact mode for reported values.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> clouds = [rng.normal(size=(n, 6)) + 2.0 for n in (4, 7, 5)]
-    >>> pairs = pairwise_socm_components(clouds)
-    >>> pairs.socm.shape, pairs.exact, float(pairs.socm[1, 1])
-    ((3, 3), True, 0.0)
-    >>> bool(np.allclose(pairs.socm, (1 - pairs.d_mu) * pairs.d_sigma))
-    True
-    >>> bool(abs(pairs.socm[0, 1] - socm(clouds[0], clouds[1])) < 1e-6)
-    True
+    ``X`` is float64 and overwritten; ``where`` names the text in errors.
     """
-    tokens, other = _corpora(tokens, other)
-    rank, tol = _check_truncation(rank, tol)
-    progress = check_progress(progress)
-    truncated = rank is not None or tol is not None
-    fx, fy, rows, b2, error = _bures_all_pairs(
-        tokens, other, normalize=True, rank=rank, tol=tol, precision=precision,
-        n_jobs=n_jobs, device=device, working_memory=working_memory, progress=progress)
-    symmetric = other is None
-    d_mu = _pairwise_d_mu(fx.means, fy.means, symmetric)
-    d_sigma = b2 / 4.0
-    weight = 1.0 - d_mu
-    socm_values = weight * d_sigma
-    if truncated:
-        d_sigma_error = error / 4.0
-        socm_error = weight * d_sigma_error
-    else:
-        d_sigma_error = socm_error = error
-    spread = fx.traces
-    return PairwiseSOCM(
-        socm=socm_values, d_mu=d_mu, d_sigma=d_sigma,
-        socm_error=socm_error, d_sigma_error=d_sigma_error,
-        spread=spread, spread_other=spread if symmetric else fy.traces,
-        ranks=rows.counts.copy(), exact=not truncated,
-    )
-
-
-def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32", n_jobs=None,
-                  device=None, working_memory=None, progress=False) -> np.ndarray:
-    r"""SOCM of every pair of texts, as a matrix.
-
-    Parameters
-    ----------
-    tokens : TokenSets or list of array-like of shape (n_i, d)
-    other : TokenSets or list of array-like of shape (m_j, d), optional
-    rank, tol, precision, n_jobs, device, working_memory, progress
-        See :func:`pairwise_socm_components`.
-
-    Returns
-    -------
-    ndarray of shape (n_texts, n_texts_other)
-        float64. Without ``other``: symmetric with an exact zero diagonal.
-
-    See Also
-    --------
-    pairwise_socm_components : with :math:`d_\mu`, :math:`d_\Sigma`, spreads
-        and (truncated mode) error bounds.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> clouds = [rng.normal(size=(n, 6)) + 2.0 for n in (4, 7, 5)]
-    >>> S = pairwise_socm(clouds)
-    >>> S.shape, bool((S == S.T).all()), S.diagonal().tolist()
-    ((3, 3), True, [0.0, 0.0, 0.0])
-    >>> pairwise_socm(clouds, clouds[:2]).shape
-    (3, 2)
-    """
-    return pairwise_socm_components(
-        tokens, other, rank=rank, tol=tol, precision=precision, n_jobs=n_jobs, device=device,
-        working_memory=working_memory, progress=progress).socm
-
-
-def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="float32",
-                           n_jobs=None, device=None, working_memory=None,
-                           progress=False) -> np.ndarray:
-    r"""Squared Bures distance between the covariances of every pair of clouds.
-
-    .. math::
-
-        B^2_{ij} = \operatorname{tr}\Sigma_i + \operatorname{tr}\Sigma_j
-        - 2\lVert C_i C_j^\top\rVert_* \ge 0
-
-    with the same blocked engine as :func:`pairwise_socm` (exact).
-
-    Parameters
-    ----------
-    tokens : TokenSets or list of array-like of shape (n_i, d)
-    other : TokenSets or list of array-like of shape (m_j, d), optional
-    normalize : bool, default=False
-        Use the mean-normalized clouds (as SOCM does) instead of
-        the raw clouds (as the Gaussian W2 of raw clouds does).
-    precision, n_jobs, device, working_memory, progress
-        See :func:`pairwise_socm_components`.
-
-    Returns
-    -------
-    ndarray of shape (n_texts, n_texts_other)
-        :math:`B^2` (squared, not :math:`B`); without ``other`` symmetric with
-        an exact zero diagonal.
-
-    See Also
-    --------
-    skpool.math.gaussian.bures_squared : one pair.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[0.0, 0.0], [2.0, 0.0]])   # variance 1 along x
-    >>> B = np.array([[0.0, 0.0], [0.0, 2.0]])   # variance 1 along y
-    >>> np.round(pairwise_bures_squared([A, B]), 6).tolist()
-    [[0.0, 2.0], [2.0, 0.0]]
-    """
-    tokens, other = _corpora(tokens, other)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"Expected normalize to be a bool. Received {describe(normalize)}.")
-    progress = check_progress(progress)
-    return _bures_all_pairs(tokens, other, normalize=bool(normalize), rank=None, tol=None,
-                            precision=precision, n_jobs=n_jobs, device=device,
-                            working_memory=working_memory, progress=progress,
-                            what="Bures")[3]
-
-
-# ---------------------------------------------------------------------------------------
-# Corpus score
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MeanSOCMResult:
-    r"""Mean SOCM of a corpus over all pairs (exact) or a uniform sample of pairs.
-
-    Attributes
-    ----------
-    mean : float
-        Mean SOCM over the pairs used: the corpus score (exact), or an
-        unbiased estimate of it (sampled).
-    stderr : float
-        Standard error of ``mean`` for sampling without replacement, with the
-        finite-population correction; 0.0 when exact, ``inf`` for a single
-        sampled pair.
-    n_pairs : int
-        Pairs used.
-    exact : bool
-        True when every pair was used.
-    mean_d_mu, mean_d_sigma : float
-        Means of :math:`d_\mu` and :math:`d_\Sigma` over the same pairs.
-    n_trace_violations : int
-        Texts of the corpus with :math:`\operatorname{tr}\Sigma > 2` (the
-        paper's assumption; reported, never clipped).
-    n_texts : int
-        Texts in the corpus.
-    n_pairs_total : int
-        :math:`N(N-1)/2`.
-    """
-
-    mean: float
-    stderr: float
-    n_pairs: int
-    exact: bool
-    mean_d_mu: float
-    mean_d_sigma: float
-    n_trace_violations: int
-    n_texts: int
-    n_pairs_total: int
-
-
-def _socm_sums(b2, ia, ib, diagonal, means):
-    """Sums of SOCM, d_mu and d_sigma over one block's pairs (a task-side reduction)."""
-    mu_a, mu_b = means[ia], means[ib]
-    d_mu = (np.einsum("ij,ij->i", mu_a, mu_a)[:, None] + np.einsum("ij,ij->i", mu_b, mu_b)[None, :]
-            - 2.0 * (mu_a @ mu_b.T)) / 4.0
-    np.clip(d_mu, 0.0, 1.0, out=d_mu)
-    if diagonal:
-        keep = np.triu(np.ones(b2.shape, dtype=bool), k=1)
-        b2, d_mu = b2[keep], d_mu[keep]
-    d_sigma = b2 / 4.0
-    return np.array([np.sum((1.0 - d_mu) * d_sigma), np.sum(d_mu), np.sum(d_sigma)])
-
-
-def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,
-              device=None, working_memory=None, progress=False) -> MeanSOCMResult:
-    r"""The corpus score: mean SOCM over all pairs of distinct texts, or a sample.
-
-    .. math::
-
-        \overline{\mathrm{SOCM}} = \frac{2}{N(N-1)}\sum_{i<j}\mathrm{SOCM}(t_i, t_j)
-
-    Parameters
-    ----------
-    tokens : TokenSets or list of array-like of shape (n_i, d)
-        At least two token clouds.
-    n_pairs : int, optional
-        Use all :math:`N(N-1)/2` pairs when None or at least that many
-        (exact). Otherwise draw this many distinct unordered pairs uniformly
-        without replacement: the mean is unbiased and ``stderr`` is
-        :math:`\sqrt{(1 - n/P)\, s^2 / n}` (:math:`s^2` the sample variance,
-        :math:`P` the number of pairs).
-    random_state : None, int, numpy RandomState or Generator, default=None
-        Seed of the pair sample (scikit-learn's convention); the same seed
-        draws the same pairs as :func:`skpool.ot.compare_w2`.
-    precision, n_jobs, device, working_memory, progress
-        See :func:`pairwise_socm_components`.
-
-    Returns
-    -------
-    MeanSOCMResult
-
-    Raises
-    ------
-    ValueError
-        Fewer than two texts, ``n_pairs < 1``, or a bad cloud (named by index).
-
-    References
-    ----------
-    .. [1] Cochran. "Sampling Techniques", 3rd ed., Wiley (1977), §2.5.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> clouds = [rng.normal(size=(6, 5)) + 2.0 for _ in range(6)]
-    >>> exact = mean_socm(clouds)
-    >>> exact.n_pairs, exact.exact, exact.stderr
-    (15, True, 0.0)
-    >>> sampled = mean_socm(clouds, n_pairs=10, random_state=0)
-    >>> sampled.n_pairs, sampled.exact, sampled.stderr > 0
-    (10, False, True)
-    """
-    tokens = check_token_sets(tokens, name="tokens", min_texts=2)
-    n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
-    random_state = _sampling.check_random_state(random_state)
-    dtype = _pairwise.check_precision(precision)
-    device = _pairwise.check_device(device)
-    working_memory = _pairwise.check_working_memory(working_memory)
-    n_jobs = _pairwise.check_n_jobs(n_jobs)
-    progress = check_progress(progress)
-    n = len(tokens)
-    total = n * (n - 1) // 2
-    if n_pairs is None or n_pairs >= total:
-        exact = True
-    else:
-        i, j = _sampling.sample_pairs(n, n_pairs, random_state)
-        exact = False
-    factors = _pairwise.cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
-                                      n_jobs=n_jobs)
-    bar = progress_bar(progress, total=total if exact else i.size, unit="pair",
-                       unit_scale=True,
-                       desc="SOCM (all pairs)" if exact else "SOCM (sampled pairs)")
-    if exact:
-        # block sums computed inside the tasks: no N x N matrix is held
-        with bar:
-            sums = np.sum(_pairwise.dense_bures(
-                factors, factors, symmetric=True, n_jobs=n_jobs, device=device,
-                working_memory=working_memory, reduce=_socm_sums,
-                reduce_args=(factors.means,), bar=bar), axis=0)
-        mean, mean_d_mu, mean_d_sigma = sums / total
-        stderr = 0.0
-        m = total
-    else:
-        with bar:
-            b2 = _pairwise.paired_bures(factors, i, j, n_jobs=n_jobs, device=device,
-                                        working_memory=working_memory, bar=bar)
-        d_mu = np.empty(i.size, dtype=np.float64)
-        for p0 in range(0, i.size, 4096):  # row gathers of the means, a chunk at a time
-            diff = factors.means[i[p0:p0 + 4096]] - factors.means[j[p0:p0 + 4096]]
-            d_mu[p0:p0 + 4096] = np.einsum("ij,ij->i", diff, diff) / 4.0
-        np.clip(d_mu, 0.0, 1.0, out=d_mu)
-        d_sigma = b2 / 4.0
-        values = (1.0 - d_mu) * d_sigma
-        m = values.size
-        mean, mean_d_mu, mean_d_sigma = values.mean(), d_mu.mean(), d_sigma.mean()
-        if m == 1:
-            stderr = math.inf
-        else:
-            stderr = math.sqrt(max(float(values.var(ddof=1)), 0.0) / m * (1.0 - m / total))
-    return MeanSOCMResult(
-        mean=float(mean), stderr=float(stderr), n_pairs=int(m), exact=exact,
-        mean_d_mu=float(mean_d_mu), mean_d_sigma=float(mean_d_sigma),
-        n_trace_violations=int(np.count_nonzero(factors.traces > TRACE_ASSUMPTION)),
-        n_texts=n, n_pairs_total=int(total),
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# Concentration
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Concentration:
-    r"""How concentrated each text's tokens are.
-
-    Attributes
-    ----------
-    spread : ndarray of shape (n_texts,)
-        Spread ratio :math:`\operatorname{tr}\Sigma = S(X)/\lVert\mu(X)\rVert^2`
-        with :math:`S(X) = \frac1n\sum_k\lVert x_k - \mu(X)\rVert^2` (the
-        paper's token concentration; small is concentrated).
-    mean_cosine : ndarray of shape (n_texts,)
-        Mean within-text cosine
-        :math:`\bar c = \frac{1}{n^2}\sum_{j,k}\cos(x_j, x_k)` (pairs with
-        :math:`j = k` included, so a single token gives 1).
-    n_tokens : ndarray of shape (n_texts,)
-        Tokens per text.
-    """
-
-    spread: np.ndarray
-    mean_cosine: np.ndarray
-    n_tokens: np.ndarray
-
-    @property
-    def n_trace_violations(self) -> int:
-        r"""Texts with :math:`\operatorname{tr}\Sigma > 2` (the paper's assumption)."""
-        return int(np.count_nonzero(self.spread > TRACE_ASSUMPTION))
-
-    @property
-    def mean_spread(self) -> float:
-        return float(np.mean(self.spread))
-
-    @property
-    def median_spread(self) -> float:
-        return float(np.median(self.spread))
-
-    @property
-    def average_cosine(self) -> float:
-        """Mean over texts of ``mean_cosine``."""
-        return float(np.mean(self.mean_cosine))
-
-    @property
-    def median_cosine(self) -> float:
-        return float(np.median(self.mean_cosine))
-
-    def to_frame(self):
-        """Return a pandas DataFrame with one row per text (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is a test dependency
-            raise ImportError(
-                "Concentration.to_frame needs pandas, which is not installed: pip install pandas."
-            ) from None
-        return pd.DataFrame({"n_tokens": self.n_tokens, "spread": self.spread,
-                             "mean_cosine": self.mean_cosine})
-
-
-def concentration(tokens, *, working_memory=None) -> Concentration:
-    r"""Spread ratio :math:`\operatorname{tr}\Sigma` and mean within-text cosine of each text.
-
-    .. math::
-
-        \operatorname{tr}\Sigma = \frac{\frac1n\sum_k\lVert x_k - m\rVert^2}{\lVert m\rVert^2},
-        \qquad
-        \bar c = \frac{1}{n^2}\Bigl\lVert\sum_k \frac{x_k}{\lVert x_k\rVert}\Bigr\rVert^2
-
-    (the second form of :math:`\bar c` costs :math:`O(nd)`, not
-    :math:`O(n^2 d)`). :math:`\bar c \ge 1/3` implies
-    :math:`\operatorname{tr}\Sigma \le 2`, the paper's assumption.
-
-    Parameters
-    ----------
-    tokens : TokenSets or list of array-like of shape (n_i, d)
-    working_memory : float, optional
-        MiB of float64 temporaries (default: scikit-learn's setting).
-
-    Returns
-    -------
-    Concentration
-
-    Raises
-    ------
-    ValueError
-        A text whose mean token has zero norm, or a zero token vector (its
-        cosine is undefined), named by text and token index.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> c = concentration([X])
-    >>> round(float(c.spread[0]), 12), round(float(c.mean_cosine[0]), 12)
-    (1.0, 0.5)
-    """
-    tokens = check_token_sets(tokens, name="tokens")
-    working_memory = _pairwise.check_working_memory(working_memory)
-    offsets, lengths, data = tokens.offsets, tokens.lengths, tokens.data
-    eps = float(np.finfo(tokens.dtype).eps)
-    spread = np.empty(len(tokens), dtype=np.float64)
-    cosine = np.empty(len(tokens), dtype=np.float64)
-    for start, stop in _ragged.text_chunks(offsets, 3 * 8 * tokens.dim, working_memory):
-        X = np.array(data[offsets[start]:offsets[stop]], dtype=np.float64)
-        local = offsets[start:stop + 1] - offsets[start]
-        n = lengths[start:stop].astype(np.float64)
-        # cosines of the raw tokens (scale-safe norms: 1e-200 is not the zero vector)
-        norms = _ragged.row_norms(X)
-        unit_sums = None
-        zero = np.flatnonzero(norms == 0.0)
-        if not zero.size:
-            unit_sums = _ragged.segment_sums(X / norms[:, None], local)
-        # spread ratio tr(Sigma) of the mean-normalized cloud (the zero-mean check first)
-        _ragged.divide_by_mean_norm(X, local, eps=eps,
-                                    where=_ragged.text_label("tokens", start))
-        if zero.size:
-            row = int(zero[0])
-            i = int(np.searchsorted(local, row, side="right") - 1)
-            raise ValueError(
-                f"Token {row - int(local[i])} of tokens[{start + i}] (text {start + i}) is the "
-                "zero vector: its cosine with other tokens is undefined."
-            )
-        X -= np.repeat(_ragged.segment_means(X, local), lengths[start:stop], axis=0)
-        spread[start:stop] = _ragged.segment_sums(np.einsum("ij,ij->i", X, X), local) / n
-        cosine[start:stop] = np.einsum("ij,ij->i", unit_sums, unit_sums) / n**2
-    return Concentration(spread=spread, mean_cosine=cosine, n_tokens=lengths.astype(np.int64))
+    # scale-safe, with the relative zero-mean test shared by every normalization
+    unit_means, _ = _ragged.divide_by_mean_norm(X, np.array([0, X.shape[0]]), eps=eps,
+                                                where=lambda k: where)
+    mu = unit_means[0]
+    X -= mu
+    trace = float(np.einsum("ij,ij->", X, X)) / X.shape[0]
+    if not trace > 0.0:
+        raise ValueError(
+            f"{where} has tr Sigma = 0 ({X.shape[0]} token(s), all "
+            f"equal): there is no spread to rescale to tr Sigma = {spread}."
+        )
+    X *= np.sqrt(spread / trace)
+    X += mu
+    return X

@@ -10,17 +10,17 @@ from typing import Any
 import numpy as np
 
 from .._progress import check_progress, progress_bar
-from .._validation import describe
-from ..math._sampling import check_random_state, sample_pairs
+from .._engine.parallel import resolve_n_jobs
+from .._validation import check_n_jobs, describe
+from .._engine.sampling import check_random_state, sample_pairs
 from ..tokensets import check_token_sets
 from ._pairwise import (
-    _bures_sq,
-    _check_corpus_weights,
-    _check_n_jobs,
-    _exact_centred_sq,
-    _mean_sq,
-    _prepare,
-    _same_pairs,
+    bures_sq,
+    check_corpus_weights,
+    exact_centred_sq,
+    mean_sq,
+    prepare,
+    same_pairs,
 )
 
 __all__ = ["compare_w2", "W2Comparison"]
@@ -198,11 +198,11 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
         Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert`.
     weights : None, "uniform" or "norm", default=None
         Token masses, as in :func:`~skpool.ot.exact_w2`.
-    n_jobs : int, optional
-        Parallel jobs for the exact solves (joblib semantics; ``-1``: all cores).
+    n_jobs : int or None, default=None
+        Workers for the exact solves (docs/glossary.md, ``n_jobs``).
     random_state : None, int, numpy RandomState or Generator, default=None
         Seeds the choice of random pairs (``pairs`` an int); the same seed
-        draws the same pairs as :func:`skpool.math.socm.mean_socm`.
+        draws the same pairs as :func:`skpool.metrics.mean_socm`.
     progress : bool, default=False
         Show a tqdm bar on stderr over the exact transport problems (pairs
         per second). The values do not depend on it.
@@ -243,8 +243,8 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     ['i', 'j', 'n_i', 'n_j', 'gaussian_w2', 'exact_w2', 'ratio']
     """
     pd = _import_pandas()
-    scheme = _check_corpus_weights(weights)
-    n_jobs = _check_n_jobs(n_jobs)
+    scheme = check_corpus_weights(weights)
+    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
     random_state = check_random_state(random_state)
     progress = check_progress(progress)
@@ -253,13 +253,13 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     # Only the texts that appear in a pair are summarized.
     used, local = np.unique(pairs, return_inverse=True)
     local = local.reshape(pairs.shape)
-    corpus = _prepare([("tokens", tokens.take(used), used)], normalize=normalize,
+    corpus = prepare([("tokens", tokens.take(used), used)], normalize=normalize,
                       scheme=scheme)
-    same = _same_pairs(corpus, local)  # the same measure: exactly 0 and ratio 1
-    mean_term = np.where(same, 0.0, _mean_sq(corpus, local))
-    bures_term = _bures_sq(corpus, local, n_jobs=n_jobs)
+    same = same_pairs(corpus, local)  # the same measure: exactly 0 and ratio 1
+    mean_term = np.where(same, 0.0, mean_sq(corpus, local))
+    bures_term = bures_sq(corpus, local, n_jobs=n_jobs)
     with progress_bar(progress, total=len(local), desc="Exact W2", unit="pair") as bar:
-        centred_term = _exact_centred_sq(corpus, local, n_jobs=n_jobs, method="emd",
+        centred_term = exact_centred_sq(corpus, local, n_jobs=n_jobs, method="emd",
                                          reg=None, numItermax=100_000,
                                          label=lambda p, q: (int(used[p]), int(used[q])),
                                          bar=bar)

@@ -20,21 +20,20 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
-from .._progress import parallel_map
-from .._validation import describe
+from .._engine.parallel import parallel_map, resolve_n_jobs
+from .._validation import check_n_jobs, describe
 from ..tokensets import check_token_sets
-from ..math._pairwise import check_n_jobs
 from ..math.gaussian import bures_squared_stats
 from ._w2 import (
-    _as_float64,
-    _canonical,
-    _common_scale,
-    _centred_exact_sq,
-    _check_method,
-    _check_scheme,
-    _scheme_masses,
-    _stats,
-    _warn_unconverged,
+    as_float64,
+    canonical_form,
+    common_scale,
+    centred_exact_sq,
+    check_method,
+    check_scheme,
+    scheme_masses,
+    weighted_stats,
+    warn_unconverged,
 )
 
 __all__ = ["pairwise_w2"]
@@ -62,7 +61,7 @@ class _Corpus:
     measure_ids: np.ndarray  # (n_texts,): equal exactly for the same measure (weighted points)
 
 
-def _prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
+def prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
     """Prepare ``groups = [(name, TokenSets[, indices]), ...]`` as one list of texts.
 
     ``indices`` (optional) are the texts' indices in the caller's corpus, for
@@ -73,10 +72,10 @@ def _prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
         indices = rest[0] if rest else range(len(sets))
         for index, X in zip(indices, sets):
             index = int(index)
-            X, _ = _as_float64(X, normalize, name=name, index=index)
+            X, _ = as_float64(X, normalize, name=name, index=index)
             clouds.append(X)
-            masses.append(_scheme_masses(X, scheme, name=name, index=index))
-    unit = _common_scale(*clouds)
+            masses.append(scheme_masses(X, scheme, name=name, index=index))
+    unit = common_scale(*clouds)
     clouds = [X / unit for X in clouds]
     means = [X.mean(axis=0) if a is None else a @ X for X, a in zip(clouds, masses)]
     return _Corpus(clouds, masses, np.stack(means), scheme == "uniform", unit,
@@ -93,18 +92,18 @@ def _measure_ids(clouds, masses) -> np.ndarray:
     ids = np.arange(len(clouds))
     seen = {}
     for k, (X, a) in enumerate(zip(clouds, masses)):
-        canonical = _canonical(X, a)
+        canonical = canonical_form(X, a)
         key = (canonical.shape, canonical.tobytes())
         ids[k] = seen.setdefault(key, k)
     return ids
 
 
-def _same_pairs(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
+def same_pairs(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
     """Mask of the rows ``(i, j)`` of ``pairs`` whose two texts are the same measure."""
     return corpus.measure_ids[pairs[:, 0]] == corpus.measure_ids[pairs[:, 1]]
 
 
-def _mean_sq(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
+def mean_sq(corpus: _Corpus, pairs: np.ndarray) -> np.ndarray:
     """:math:`\\lVert m_i - m_j\\rVert^2` per row of ``pairs``, from differences."""
     diff = corpus.means[pairs[:, 0]] - corpus.means[pairs[:, 1]]
     return np.einsum("ij,ij->i", diff, diff)
@@ -121,7 +120,7 @@ def _exact_chunk(data, offsets, masses, pairs, method, reg, numItermax):
     problems = []
     for k, (i, j) in enumerate(pairs):
         si, ei, sj, ej = offsets[i], offsets[i + 1], offsets[j], offsets[j + 1]
-        values[k], problem = _centred_exact_sq(
+        values[k], problem = centred_exact_sq(
             data[si:ei], data[sj:ej], masses[si:ei], masses[sj:ej],
             method=method, reg=reg, numItermax=numItermax)
         if problem is not None:
@@ -129,7 +128,7 @@ def _exact_chunk(data, offsets, masses, pairs, method, reg, numItermax):
     return values, problems
 
 
-def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg,
+def exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg,
                       numItermax, label=None, bar=None) -> np.ndarray:
     """Exact squared W2 between the centred clouds, per row ``(i, j)`` of ``pairs``.
 
@@ -137,7 +136,7 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
     ``bar`` (a progress bar) advances by each chunk's pairs as it finishes.
     """
     out = np.zeros(len(pairs))
-    todo = ~_same_pairs(corpus, pairs)
+    todo = ~same_pairs(corpus, pairs)
     pairs = pairs[todo]
     if bar is not None:
         bar.update(int(np.count_nonzero(~todo)))  # pairs of one measure: 0, not solved
@@ -164,7 +163,7 @@ def _exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg
         label = label or (lambda i, j: (i, j))
         shown = ", ".join(str(label(i, j)) for i, j, _ in problems[:5])
         more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
-        _warn_unconverged(problems[0][2], method=method, numItermax=numItermax,
+        warn_unconverged(problems[0][2], method=method, numItermax=numItermax,
                           where=f" of {len(problems)} pair(s) {shown}{more}")
     out[todo] = np.concatenate([r[0] for r in results])
     return out
@@ -174,16 +173,15 @@ def _bures_chunk(stats, pairs):
     return np.array([bures_squared_stats(stats[i], stats[j]) for i, j in pairs])
 
 
-def _bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
+def bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
     """Squared Bures distance of the covariances, per row ``(i, j)`` of ``pairs``."""
     out = np.zeros(len(pairs))
-    todo = ~_same_pairs(corpus, pairs)
+    todo = ~same_pairs(corpus, pairs)
     pairs = pairs[todo]
     if len(pairs) == 0:
         return out
-    stats = [_stats(X, a, normalize=False, name="tokens")
+    stats = [weighted_stats(X, a, normalize=False, name="tokens")
              for X, a in zip(corpus.clouds, corpus.masses)]
-    n_jobs = check_n_jobs(n_jobs)  # threads, one BLAS thread each: every core by default
     with threadpool_limits(limits=1, user_api="blas"):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
             delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
@@ -195,12 +193,12 @@ def _bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
 def _bures_sq_all_pairs(corpus: _Corpus, n: int, *, n_jobs) -> np.ndarray:
     """Squared Bures matrix of the first ``n`` texts against the rest (or themselves).
 
-    The blocked all-pairs engine of :mod:`skpool.math.socm` (float64 products).
+    The blocked all-pairs engine of :mod:`skpool._engine.bures` (float64 products).
     It works from eigenvalues of squared cross-Grams, so it is exact to about
-    1e-7 relative rather than to float64 round-off; :func:`_bures_sq` (one
+    1e-7 relative rather than to float64 round-off; :func:`bures_sq` (one
     SVD per pair) is the sharper route that the Gelbrich check uses.
     """
-    from ..math.socm import pairwise_bures_squared
+    from ..metrics import pairwise_bures_squared
     from ..tokensets import TokenSets
 
     first = TokenSets.from_arrays(corpus.clouds[:n])
@@ -229,24 +227,18 @@ def _check_exact_kwargs(kind, exact_kwargs):
             f"{sorted(exact_kwargs)} are options of the exact solver and need kind='exact'. "
             f"Received kind={kind!r}."
         )
-    return _check_method(exact_kwargs.get("method", "emd"), exact_kwargs.get("reg"),
+    return check_method(exact_kwargs.get("method", "emd"), exact_kwargs.get("reg"),
                          exact_kwargs.get("numItermax"))
 
 
-def _check_corpus_weights(weights):
+def check_corpus_weights(weights):
     """Corpus-wide token masses: a scheme name, not per-pair arrays."""
     if weights is not None and not isinstance(weights, str):
         raise ValueError(
             "Expected weights to be None, 'uniform' or 'norm' for a whole corpus (explicit "
             f"token masses are an option of exact_w2 for one pair). Received {describe(weights)}."
         )
-    return _check_scheme(weights)
-
-
-def _check_n_jobs(n_jobs):
-    # None stays joblib's default here: exact solves run in worker processes,
-    # which cost more to start than a small problem takes.
-    return check_n_jobs(n_jobs, default_all_cores=False)
+    return check_scheme(weights)
 
 
 def _check_other(tokens, other):
@@ -286,7 +278,7 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
     kind : {"gaussian", "exact"}, default="gaussian"
         ``"gaussian"``: the closed form, with the squared Bures terms from the
         blocked all-pairs engine shared with SOCM
-        (:func:`skpool.math.socm.pairwise_bures_squared`, float64 products;
+        (:func:`skpool.metrics.pairwise_bures_squared`, float64 products;
         it agrees with :func:`~skpool.ot.gaussian_w2` to about 1e-7
         relative), or one SVD per pair with ``weights="norm"``.
         ``"exact"``: the transport cost (POT), one solve per pair.
@@ -294,10 +286,9 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
         Use the mean-normalized clouds :math:`X / \lVert\bar x\rVert`.
     weights : None, "uniform" or "norm", default=None
         Token masses of every text, as in :func:`~skpool.ot.exact_w2`.
-    n_jobs : int, optional
-        Parallel jobs, joblib semantics (``None``: 1 unless inside a
-        ``joblib.parallel_config`` context; ``-1``: all cores). Exact pairs
-        run in worker processes, Gaussian blocks in threads.
+    n_jobs : int or None, default=None
+        Workers (docs/glossary.md, ``n_jobs``): exact pairs run in worker
+        processes, Gaussian blocks in threads.
     **exact_kwargs
         ``method``, ``reg``, ``numItermax`` of :func:`~skpool.ot.exact_w2`;
         ``kind="exact"`` only.
@@ -325,8 +316,8 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
     """
     kind = _check_kind(kind)
     method, reg, numItermax = _check_exact_kwargs(kind, exact_kwargs)
-    scheme = _check_corpus_weights(weights)
-    n_jobs = _check_n_jobs(n_jobs)
+    scheme = check_corpus_weights(weights)
+    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
     tokens = check_token_sets(tokens, name="tokens")
     n = len(tokens)
     groups = [("tokens", tokens)]
@@ -344,18 +335,18 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
         def label(p, q):
             return (int(p), int(q) - n)
     pairs = np.stack([i, j], axis=1).astype(np.int64)
-    corpus = _prepare(groups, normalize=normalize, scheme=scheme)
+    corpus = prepare(groups, normalize=normalize, scheme=scheme)
 
     if kind == "exact":
-        second = _exact_centred_sq(corpus, pairs, n_jobs=n_jobs, method=method,
+        second = exact_centred_sq(corpus, pairs, n_jobs=n_jobs, method=method,
                                    reg=None if reg is None else reg / corpus.unit**2,
                                    numItermax=numItermax, label=label)
     elif corpus.uniform:
         second = _bures_sq_all_pairs(corpus, n, n_jobs=n_jobs)[i, j - (0 if other is None else n)]
     else:
-        second = _bures_sq(corpus, pairs, n_jobs=n_jobs)
-    values = np.sqrt(np.maximum(_mean_sq(corpus, pairs) + second, 0.0))
-    values[_same_pairs(corpus, pairs)] = 0.0
+        second = bures_sq(corpus, pairs, n_jobs=n_jobs)
+    values = np.sqrt(np.maximum(mean_sq(corpus, pairs) + second, 0.0))
+    values[same_pairs(corpus, pairs)] = 0.0
     values *= corpus.unit
     if other is not None:
         return values.reshape(n, len(other))

@@ -44,7 +44,7 @@ _DEFAULT_ITERMAX = {"emd": 100_000, "sinkhorn": 1_000}
 
 # -- input checks ------------------------------------------------------------------------
 
-def _check_method(method, reg, numItermax):
+def check_method(method, reg, numItermax):
     if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(
             f"Expected method to be one of {list(_METHODS)}. Received {describe(method)}."
@@ -76,7 +76,7 @@ def _check_method(method, reg, numItermax):
     return method, reg, int(numItermax)
 
 
-def _check_scheme(weights, *, name="weights"):
+def check_scheme(weights, *, name="weights"):
     """Return the weight scheme ("uniform" or "norm") of a string/None ``weights``."""
     if weights is None:
         return "uniform"
@@ -88,7 +88,7 @@ def _check_scheme(weights, *, name="weights"):
     )
 
 
-def _scheme_masses(X: np.ndarray, scheme: str, *, name: str, index=None):
+def scheme_masses(X: np.ndarray, scheme: str, *, name: str, index=None):
     """Token masses of one cloud under a named scheme; ``None`` means uniform."""
     if scheme == "uniform":
         return None
@@ -150,8 +150,8 @@ def _pair_masses(weights, A: np.ndarray, B: np.ndarray):
             )
         return (_check_masses(weights[0], A.shape[0], name="weights[0] (the masses of A)"),
                 _check_masses(weights[1], B.shape[0], name="weights[1] (the masses of B)"))
-    scheme = _check_scheme(weights)
-    return (_scheme_masses(A, scheme, name="A"), _scheme_masses(B, scheme, name="B"))
+    scheme = check_scheme(weights)
+    return (scheme_masses(A, scheme, name="A"), scheme_masses(B, scheme, name="B"))
 
 
 def _check_pair(A, B):
@@ -165,7 +165,7 @@ def _check_pair(A, B):
     return A, B
 
 
-def _canonical(X: np.ndarray, masses) -> np.ndarray:
+def canonical_form(X: np.ndarray, masses) -> np.ndarray:
     """The weighted points of a cloud as rows ``(mass, x)``, in lexicographic order.
 
     Two clouds are the same measure exactly when these arrays are equal:
@@ -182,17 +182,17 @@ def _same_measure(A, B, a, b) -> bool:
     """Whether ``(A, a)`` and ``(B, b)`` are the same multiset of weighted points."""
     if A.shape != B.shape:
         return False
-    return bool(np.array_equal(_canonical(A, a), _canonical(B, b)))
+    return bool(np.array_equal(canonical_form(A, a), canonical_form(B, b)))
 
 
-def _common_scale(*clouds) -> float:
+def common_scale(*clouds) -> float:
     """The power of two the clouds are divided by before costs are squared (W2 scales with it)."""
     return power_of_two_scale(*clouds)
 
 
 # -- the two clouds as measures -------------------------------------------------------------
 
-def _as_float64(X: np.ndarray, normalize: bool, *, name: str, index=None):
+def as_float64(X: np.ndarray, normalize: bool, *, name: str, index=None):
     """``(cloud in float64, scale)``: divided by the norm of its mean when ``normalize``."""
     eps = float(np.finfo(X.dtype).eps) if X.dtype == np.float32 else float(np.finfo(float).eps)
     X = np.array(X, dtype=np.float64)
@@ -208,10 +208,10 @@ def _mean(X: np.ndarray, masses) -> np.ndarray:
     return X.mean(axis=0) if masses is None else masses @ X
 
 
-def _stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStats:
+def weighted_stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStats:
     """The Gaussian summary of a (possibly weighted) cloud, in the shared format.
 
-    Uniform masses go through :func:`skpool.math.gaussian.gaussian_stats`
+    Uniform masses go through :func:`skpool.metrics.gaussian_stats`
     itself; other masses give the factor :math:`F = \\sqrt{a}\\,(X - m)`, whose
     Gram :math:`F^\\top F` is the weighted covariance, so the same Bures code
     applies.
@@ -219,7 +219,7 @@ def _stats(X, masses, *, normalize: bool, name: str, index=None) -> GaussianStat
     if masses is None:
         where = name if index is None else f"{name}[{index}] (text {index})"
         return cloud_stats(X, normalize=normalize, where=where)
-    X, scale = _as_float64(X, normalize, name=name, index=index)
+    X, scale = as_float64(X, normalize, name=name, index=index)
     mean = masses @ X
     factor = reduce_factor(np.sqrt(masses)[:, None] * (X - mean))
     return GaussianStats(mean=mean, factor=factor, trace=float(np.sum(factor * factor)),
@@ -236,7 +236,7 @@ def _pot():
     return ot
 
 
-def _centred_exact_sq(A, B, a, b, *, method, reg, numItermax):
+def centred_exact_sq(A, B, a, b, *, method, reg, numItermax):
     """Squared W2 between two centred float64 clouds with masses ``a``, ``b``.
 
     Returns ``(value, problem)`` where ``problem`` is POT's message when the
@@ -280,12 +280,12 @@ def _exact_sq_parts(A, B, a, b, *, method, reg, numItermax):
     b = _uniform(B.shape[0]) if b is None else b
     mA, mB = a @ A, b @ B
     mean_term = float(np.sum((mA - mB) ** 2))
-    centred, problem = _centred_exact_sq(A - mA, B - mB, a, b, method=method, reg=reg,
+    centred, problem = centred_exact_sq(A - mA, B - mB, a, b, method=method, reg=reg,
                                          numItermax=numItermax)
     return mean_term + centred, mean_term, problem
 
 
-def _warn_unconverged(problem: str, *, method: str, numItermax: int, where: str = ""):
+def warn_unconverged(problem: str, *, method: str, numItermax: int, where: str = ""):
     # An unfinished simplex still returns a feasible plan (an upper bound);
     # an unfinished Sinkhorn has wrong marginals, so its value can be off either way.
     consequence = ("the returned W2 is an upper bound, not the optimum" if method == "emd"
@@ -384,19 +384,19 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
     0.0
     """
     A, B = _check_pair(A, B)
-    method, reg, numItermax = _check_method(method, reg, numItermax)
+    method, reg, numItermax = check_method(method, reg, numItermax)
     a, b = _pair_masses(weights, A, B)
     if _same_measure(A, B, a, b):
         return 0.0
-    A, _ = _as_float64(A, normalize, name="A")
-    B, _ = _as_float64(B, normalize, name="B")
-    unit = _common_scale(A, B)
+    A, _ = as_float64(A, normalize, name="A")
+    B, _ = as_float64(B, normalize, name="B")
+    unit = common_scale(A, B)
     # reg is in the units of the squared cost: it scales with the clouds
     value, _, problem = _exact_sq_parts(A / unit, B / unit, a, b, method=method,
                                         reg=None if reg is None else reg / unit**2,
                                         numItermax=numItermax)
     if problem is not None:
-        _warn_unconverged(problem, method=method, numItermax=numItermax)
+        warn_unconverged(problem, method=method, numItermax=numItermax)
     return unit * float(np.sqrt(max(value, 0.0)))
 
 
@@ -461,10 +461,10 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
     a, b = _pair_masses(weights, A, B)
     if _same_measure(A, B, a, b):
         return 0.0
-    A, _ = _as_float64(A, normalize, name="A")
-    B, _ = _as_float64(B, normalize, name="B")
-    unit = _common_scale(A, B)
-    s1 = _stats(A / unit, a, normalize=False, name="A")
-    s2 = _stats(B / unit, b, normalize=False, name="B")
+    A, _ = as_float64(A, normalize, name="A")
+    B, _ = as_float64(B, normalize, name="B")
+    unit = common_scale(A, B)
+    s1 = weighted_stats(A / unit, a, normalize=False, name="A")
+    s2 = weighted_stats(B / unit, b, normalize=False, name="B")
     mean_term, bures_term = _gaussian_sq_parts(s1, s2)
     return unit * float(np.sqrt(max(mean_term + bures_term, 0.0)))

@@ -32,30 +32,26 @@ Sampled pairs (not all of them) are oriented shorter text first and grouped
 by that text: one product against all its partners (in runs of similar
 length) serves the whole group.
 
-This module is private; :mod:`skpool.math.socm` documents the public API.
+This module is private; :mod:`skpool.metrics` documents the public API.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._device import check_torch_device
-from .._progress import parallel_map
 from .._store import scratch_array, seal
-from .._validation import check_n_jobs as _check_n_jobs_value
 from .._validation import describe
-from . import _ragged
+from ..math import _ragged
+from .backends import array_ops, nuclear_norms, swap
+from .chunks import chunk_bytes
+from .parallel import effective_workers, parallel_map, single_threaded
 
 __all__ = ["CloudFactors", "cloud_factors", "truncate_factors", "tail_spectra",
-           "dense_bures", "paired_bures", "length_order", "check_device",
-           "check_working_memory", "check_precision", "check_n_jobs", "effective_workers",
-           "DenseBlock"]
+           "dense_bures", "paired_bures", "length_order", "check_precision", "DenseBlock"]
 
 _PRECISIONS = {"float32": np.float32, "float64": np.float64}
 # Bytes of temporaries per entry of a block's cross-Gram product: the product
@@ -64,9 +60,6 @@ _PRECISIONS = {"float32": np.float32, "float64": np.float64}
 _BYTES_PER_ENTRY = 16
 
 
-# ---------------------------------------------------------------------------------------
-# Parameters
-# ---------------------------------------------------------------------------------------
 def check_precision(precision) -> type:
     """Map ``precision`` to the dtype of the cross-Gram products."""
     if not isinstance(precision, str) or precision not in _PRECISIONS:
@@ -76,61 +69,6 @@ def check_precision(precision) -> type:
             f"Received {describe(precision)}."
         )
     return _PRECISIONS[precision]
-
-
-def check_working_memory(working_memory) -> float:
-    """Return the working memory in MiB (scikit-learn's setting when None)."""
-    if working_memory is None:
-        from sklearn import get_config
-
-        working_memory = get_config()["working_memory"]
-    if (isinstance(working_memory, bool)
-            or not isinstance(working_memory, (int, float, np.integer, np.floating))
-            or not np.isfinite(working_memory) or working_memory <= 0):
-        raise ValueError(
-            "Expected working_memory to be a positive number of MiB. "
-            f"Received {describe(working_memory)}."
-        )
-    return float(working_memory)
-
-
-def check_device(device):
-    """Return None (NumPy) or the name of a torch device that exists here.
-
-    torch is imported only when a device is given.
-    """
-    if device is None:
-        return None
-    return check_torch_device(
-        device, allowed="None (NumPy), 'cpu', 'cuda', 'cuda:<index>' or a torch.device",
-        fallback="device=None (NumPy) or device='cpu'", cpu_or_cuda_only=True)
-
-
-def check_n_jobs(n_jobs, *, default_all_cores: bool = True):
-    """Validate ``n_jobs`` (None or a non-zero int) and resolve the default.
-
-    With ``default_all_cores``, ``None`` means the ``n_jobs`` of an active
-    ``joblib.parallel_config`` context when one sets it, and every core
-    (``-1``) otherwise: each task runs with one BLAS thread, so one task at a
-    time would leave cores idle that NumPy alone would use.
-    """
-    n_jobs = _check_n_jobs_value(n_jobs)
-    if n_jobs is None and default_all_cores:
-        from joblib.parallel import get_active_backend
-
-        context_n_jobs = get_active_backend()[1]
-        return -1 if context_n_jobs is None else context_n_jobs
-    return n_jobs
-
-
-def effective_workers(n_jobs) -> int:
-    """How many tasks joblib runs at once for ``n_jobs`` (in the active backend)."""
-    from joblib import effective_n_jobs
-
-    try:
-        return max(1, int(effective_n_jobs(n_jobs)))
-    except Exception:  # a backend that cannot tell (e.g. a dask cluster still starting)
-        return 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,7 +164,7 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     factors = scratch_array(sets.data, (int(rows.sum()) + 1, d), dtype)
     factors[-1] = 0.0
     spectra = np.zeros((n_texts, int(rows.max())), dtype=np.float64) if principal else None
-    bounds = [a for a, _ in _ragged.text_chunks(offsets, 8 * d)] + [n_texts]
+    bounds = [a for a, _ in _ragged.text_chunks(offsets, 8 * d, chunk_bytes())] + [n_texts]
     out = (means, traces, factors, starts, spectra)
     # Always threads in this process (even inside a dask context): the chunks fill
     # shared arrays, and shipping the tokens to a cluster would cost more than this.
@@ -344,126 +282,6 @@ def length_order(factors: CloudFactors) -> np.ndarray:
     return np.argsort(factors.full_counts, kind="stable")
 
 
-# ---------------------------------------------------------------------------------------
-# Thread control
-# ---------------------------------------------------------------------------------------
-_CONTROLLER = None
-
-
-def one_blas_thread():
-    """A cheap context manager limiting BLAS to one thread (for per-pair calls).
-
-    Small factorizations slow down by an order of magnitude when OpenBLAS
-    spreads each over several threads, the more so on a busy machine. The
-    controller is built once (scanning the loaded libraries costs about a
-    millisecond); entering its limit costs microseconds.
-    """
-    global _CONTROLLER
-    if threading.current_thread() is not threading.main_thread():
-        # the limit is process-wide: only the main thread sets (and restores) it
-        return contextlib.nullcontext()
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-@contextlib.contextmanager
-def single_threaded(device):
-    """One BLAS / OpenMP thread per task while tasks run.
-
-    Batched eigenvalue calls on small matrices slow down by an order of magnitude
-    when BLAS spreads each one over several threads; parallelism comes from
-    running tasks side by side instead (``n_jobs``).
-    """
-    from threadpoolctl import threadpool_limits
-
-    torch_threads = None
-    if device is not None and device.startswith("cpu"):
-        import torch
-
-        torch_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        if torch_threads is not None:
-            import torch
-
-            torch.set_num_threads(torch_threads)
-
-
-# ---------------------------------------------------------------------------------------
-# Array backends (NumPy, torch)
-# ---------------------------------------------------------------------------------------
-class _NumpyOps:
-    @staticmethod
-    def asarray(a):
-        return a
-
-    @staticmethod
-    def matmul(a, b):
-        return np.matmul(a, b)
-
-    @staticmethod
-    def to64(a):
-        return np.ascontiguousarray(a, dtype=np.float64)
-
-    @staticmethod
-    def nuclear_from_square(K):
-        lam = np.linalg.eigvalsh(K)
-        return np.sqrt(np.maximum(lam, 0.0)).sum(axis=-1)
-
-    @staticmethod
-    def to_numpy(a):
-        return np.asarray(a)
-
-
-class _TorchOps:
-    def __init__(self, device: str):
-        import torch
-
-        self.torch = torch
-        self.device = torch.device(device)
-
-    def asarray(self, a):
-        return self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
-
-    def matmul(self, a, b):
-        return self.torch.matmul(a, b)
-
-    def to64(self, a):
-        return a.to(self.torch.float64).contiguous()
-
-    def nuclear_from_square(self, K):
-        lam = self.torch.linalg.eigvalsh(K)
-        return lam.clamp_min(0.0).sqrt().sum(dim=-1)
-
-    @staticmethod
-    def to_numpy(a):
-        return a.cpu().numpy()
-
-
-def _ops(device):
-    return _NumpyOps if device is None else _TorchOps(device)
-
-
-def _swap(a):
-    return a.swapaxes(-1, -2) if isinstance(a, np.ndarray) else a.transpose(-1, -2)
-
-
-def _nuclear_norms(ops, M):
-    """Nuclear norms of a stack of matrices ``M`` (..., p, q), squared on the shorter side."""
-    M = ops.to64(M)
-    if M.shape[-2] <= M.shape[-1]:
-        K = ops.matmul(M, _swap(M))
-    else:
-        K = ops.matmul(_swap(M), M)
-    return ops.nuclear_from_square(K)
-
-
 def _padded_rows(starts, counts, width, pad_row):
     """Row indices (n_texts, width) of each text's first ``counts`` rows, padded."""
     idx = starts[:, None] + np.arange(width)[None, :]
@@ -522,7 +340,7 @@ def _dense_task(task: DenseBlock) -> np.ndarray:
     fa, sa, ca, ta = task.rows.factors, task.rows.starts, task.rows.counts, task.rows.traces
     fb, sb, cb, tb = task.cols.factors, task.cols.starts, task.cols.counts, task.cols.traces
     ia, ib, diagonal, device, budget = task.ia, task.ib, task.diagonal, task.device, task.budget
-    ops = _ops(device)
+    ops = array_ops(device)
     na, nb = ia.size, ib.size
     la, lb = int(ca[ia].max()), int(cb[ib].max())
     rows_a = _padded_rows(sa[ia], ca[ia], la, fa.shape[0] - 1)
@@ -530,7 +348,7 @@ def _dense_task(task: DenseBlock) -> np.ndarray:
     A = ops.asarray(np.take(fa, rows_a.ravel(), axis=0))
     B = ops.asarray(np.take(fb, rows_b.ravel(), axis=0))
     # One large product; pair (a, b) is the sub-block G[a, :, b, :].
-    G = ops.matmul(A, _swap(B)).reshape(na, la, nb, lb)
+    G = ops.matmul(A, swap(B)).reshape(na, la, nb, lb)
     del A, B
     out = np.zeros((na, nb), dtype=np.float64)
     per_pair = 8 * (la * lb + min(la, lb) ** 2 + la + lb) + 64
@@ -544,7 +362,7 @@ def _dense_task(task: DenseBlock) -> np.ndarray:
         b0 = a0 + 1 if diagonal else 0
         block = G[a0:a1, :, b0:, :]
         M = block.permute(0, 2, 1, 3) if device is not None else block.transpose(0, 2, 1, 3)
-        nuc = ops.to_numpy(_nuclear_norms(ops, M))
+        nuc = ops.to_numpy(nuclear_norms(ops, M))
         out[a0:a1, b0:] = ta[ia[a0:a1]][:, None] + tb[ib[b0:]][None, :] - 2.0 * nuc
     np.maximum(out, 0.0, out=out)
     return out
@@ -573,8 +391,10 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         Compute only pairs ``i`` before ``j`` in ``order``, mirror them and
         leave an exact zero diagonal.
     n_jobs, device, working_memory
-        As checked by :func:`check_n_jobs`, :func:`check_device` and
-        :func:`check_working_memory` (MiB) at the public boundary.
+        Resolved at the public boundary: ``n_jobs`` by
+        :func:`~skpool._engine.parallel.resolve_n_jobs`, ``device`` by
+        :func:`~skpool._engine.backends.check_device`, ``working_memory`` (MiB)
+        by :func:`~skpool._engine.chunks.check_working_memory`.
     order : ndarray, optional
         Processing order of the texts (default: by length). In the symmetric
         case pair ``(i, j)`` is computed with ``i`` on the row side when ``i``
@@ -587,7 +407,7 @@ def dense_bures(rows: CloudFactors, cols: CloudFactors, *, symmetric: bool, n_jo
         function) for process-based backends.
     bar : progress bar, optional
         Advanced by each block's number of pairs as its result arrives
-        (:func:`skpool._progress.parallel_map`); the results do not depend on it.
+        (:func:`~skpool._engine.parallel.parallel_map`); the results do not depend on it.
 
     Returns
     -------
@@ -645,7 +465,7 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
     run's first), each padded to its longest with the zero row and handled by
     one product.
     """
-    ops = _ops(device)
+    ops = array_ops(device)
     d = f.shape[1]
     pad_row = f.shape[0] - 1
     out = []
@@ -665,8 +485,8 @@ def _paired_task(f, s, c, a_texts, partners, device, budget):
             lp = int(c[part].max())
             rows = _padded_rows(s[part], c[part], lp, pad_row)
             B = ops.asarray(np.take(f, rows.ravel(), axis=0))
-            X = ops.matmul(B, _swap(A)).reshape(part.size, lp, la)  # pair p: (C_a C_b^T)^T
-            out.append(ops.to_numpy(_nuclear_norms(ops, X)))
+            X = ops.matmul(B, swap(A)).reshape(part.size, lp, la)  # pair p: (C_a C_b^T)^T
+            out.append(ops.to_numpy(nuclear_norms(ops, X)))
     return np.concatenate(out) if out else np.empty(0)
 
 

@@ -1,4 +1,4 @@
-"""The one random-state convention and the one sampler of text pairs (private).
+"""The one random-state convention, the one sampler of text pairs, the one fixed seed (private).
 
 ``random_state`` follows scikit-learn (:func:`sklearn.utils.check_random_state`:
 None, an int seed or a ``RandomState``), and a NumPy ``Generator`` is also
@@ -17,7 +17,7 @@ from sklearn.utils.random import sample_without_replacement
 
 from .._validation import describe
 
-__all__ = ["check_random_state", "sample_pairs", "pair_from_linear"]
+__all__ = ["check_random_state", "sample_pairs", "pair_from_linear", "fixed_seed"]
 
 _SEED_MAX = 2**32 - 1
 
@@ -93,3 +93,15 @@ def sample_pairs(n_texts: int, n_pairs: int, random_state) -> tuple[np.ndarray, 
     total = n_texts * (n_texts - 1) // 2
     k = np.sort(sample_without_replacement(total, int(n_pairs), random_state=random_state))
     return pair_from_linear(k, n_texts)
+
+
+def fixed_seed(random_state) -> int:
+    """An int seed that stands for ``random_state``: the seed itself, or one drawn from it.
+
+    Used where the same draw must be repeated (the same pairs at every layer,
+    the same folds for every pooling): an int seed is kept, and a
+    ``RandomState``, ``Generator`` or None gives one draw in ``[0, 2**31 - 1)``.
+    """
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))
