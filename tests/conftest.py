@@ -134,3 +134,34 @@ def sample_texts():
         "An old house by the river, with a red car and a small white bird in a tree.",
         "war",
     ]
+
+
+@pytest.fixture
+def corpus_txt(tmp_path, sample_texts):
+    """The sample texts as a .txt corpus with blank lines and surrounding spaces to skip.
+
+    Positions in the corpus count its non-blank lines, so they are those of
+    ``sample_texts``.
+    """
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(sample_texts[:3]) + "\n\n\n  " + "\n".join(sample_texts[3:]) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(request):
+    """A local dask.distributed cluster of two single-threaded workers, for one test module.
+
+    Threads in this process by default: it starts in well under a second and
+    still goes through dask's scheduler, scatter and task machinery. A module
+    that sets ``DASK_PROCESSES = True`` gets worker *processes*, as on a real
+    cluster (tasks are pickled, a worker can be killed).
+    """
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
+    processes = bool(getattr(request.module, "DASK_PROCESSES", False))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as dask_client:
+        yield dask_client

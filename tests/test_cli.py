@@ -29,15 +29,6 @@ REQUIRED_FIELDS = {
 
 
 @pytest.fixture
-def corpus_txt(tmp_path, sample_texts):
-    path = tmp_path / "texts.txt"
-    # a blank line and surrounding spaces must be skipped
-    path.write_text("\n".join(sample_texts[:4]) + "\n\n  " + "\n".join(sample_texts[4:]) + "\n",
-                    encoding="utf-8")
-    return path
-
-
-@pytest.fixture
 def corpus_jsonl(tmp_path, sample_texts):
     path = tmp_path / "texts.jsonl"
     lines = [json.dumps({"id": i, "text": t}) for i, t in enumerate(sample_texts)]

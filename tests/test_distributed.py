@@ -22,14 +22,10 @@ from skpool.encoder import _distributed  # noqa: E402
 from skpool.encoder._distributed import encode_to_store  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    # Worker *processes*, as on a real cluster: the tasks pickle the encoder and
-    # load the model in another process, and a worker can be killed.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
+# Worker *processes* for the ``client`` fixture (conftest.py), as on a real cluster:
+# the tasks pickle the encoder and load the model in another process, and a
+# worker can be killed.
+DASK_PROCESSES = True
 
 
 @pytest.fixture

@@ -222,15 +222,6 @@ def run(capsys, *args):
     return code, captured.out, captured.err
 
 
-@pytest.fixture
-def corpus_txt(tmp_path, sample_texts):
-    path = tmp_path / "texts.txt"
-    # blank lines are skipped: positions count the non-blank lines
-    path.write_text("\n".join(sample_texts[:3]) + "\n\n\n" + "\n".join(sample_texts[3:]) + "\n",
-                    encoding="utf-8")
-    return path
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cli_text_json_and_plot(capsys, tmp_path, tiny_model_dir, corpus_txt, sample_texts):
     figure, out_json = tmp_path / "pairs.png", tmp_path / "pairs.json"

@@ -12,16 +12,6 @@ from skpool.metrics import mean_socm, pairwise_socm, pairwise_socm_components  #
 
 
 @pytest.fixture(scope="module")
-def client():
-    # threads in this process: starts in well under a second, and still goes
-    # through dask's scheduler, scatter and task machinery
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def texts():
     rng = np.random.default_rng(0)
     return [(rng.normal(size=(n, 12)) + 2.0).astype(np.float32)
