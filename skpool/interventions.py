@@ -93,7 +93,7 @@ def rescale_spread(tokens, factor) -> TokenSets:
     See Also
     --------
     swap_spread : keep each text's mean, give it another text's spread.
-    skpool.math.matching.match_concentration : every text rescaled to the
+    skpool.metrics.match_concentration : every text rescaled to the
         same :math:`\operatorname{tr}\Sigma` instead of by one factor.
 
     Examples

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from skpool import MeanPooler, TokenSets, concentration, socm_components
 from skpool.analysis import rescale_spread, swap_spread
-from skpool.math.socm import pairwise_socm_components
+from skpool.metrics import pairwise_socm_components
 
 
 def corpus(seed=0, n_texts=6, d=5, dtype=np.float64):
