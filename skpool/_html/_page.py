@@ -48,7 +48,7 @@ TRACE_LIMIT = 2.0
 #: rows per table, points per scatter, characters per text shown in full, per hover snippet.
 MAX_TABLE_ROWS = 200
 MAX_POINTS = 2000
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = 10_000
 SNIPPET_CHARS = 300
 
 KINDS = ("report", "pairs", "layers", "compare", "ot", "evaluate")
