@@ -23,7 +23,7 @@ NEAR_FRACTION = 0.01
 #: Pairs listed per view on a report page.
 TOP_PAIRS = 10
 #: Texts listed in full in the per-text spread table.
-WIDEST_TEXTS = 30
+WIDEST_TEXTS = _html.WIDEST_TEXTS
 
 
 def text_ids(n: int, ids=None) -> list:

@@ -124,7 +124,7 @@ class CollapseReport(HTMLReport):
                   for side in ("i", "j")]
         details.update(_pages.text_details(
             texts, ids, full=[*listed, *_pages.widest(self.spread, ids)],
-            hover=[*details["points"]["i"], *details["points"]["j"]]))
+            hover=ids))  # every text: the per-text table and the hovered points show it
         return _pages.document("report", [r.to_dict()], details, command=command)
 
     @property

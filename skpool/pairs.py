@@ -187,7 +187,7 @@ class PairsReport(HTMLReport):
                   for side in ("i", "j")]
         details.update(_pages.text_details(
             texts, ids, full=[*listed, *_pages.widest(self.spread, ids)],
-            hover=[*details["points"]["i"], *details["points"]["j"]]))
+            hover=ids))  # every text: the per-text table and the hovered points show it
         return _pages.document("pairs", records, details, command=command)
 
 

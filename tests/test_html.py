@@ -123,7 +123,7 @@ def test_the_page_stays_bounded_for_2000_texts(words):
     details.update(pages.spread_details(spread, rng.uniform(0, 1, n), ids))
     listed = [r[s] for v in ("top_pairs", "near_pairs") for r in details[v] for s in "ij"]
     details.update(pages.text_details(texts, ids, full=[*listed, *pages.widest(spread, ids)],
-                                      hover=[*details["points"]["i"], *details["points"]["j"]]))
+                                      hover=ids))
     record = {"model": "m", "layer": 6, "dataset": "d", "n_texts": n, "n_pairs": n_pairs,
               "exact": False, "mean_socm": 0.3, "stderr": 0.01, "n_trace_violations": 600}
     page = render_html({"kind": "report", "records": [record], "details": details})

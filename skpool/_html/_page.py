@@ -50,6 +50,8 @@ MAX_TABLE_ROWS = 200
 MAX_POINTS = 2000
 MAX_TEXT_CHARS = 10_000
 SNIPPET_CHARS = 300
+#: Texts of the per-text table shown in full: the widest (largest spread ratio).
+WIDEST_TEXTS = 30
 
 KINDS = ("report", "pairs", "layers", "compare", "ot", "evaluate")
 
@@ -671,7 +673,7 @@ def _spread_section(details) -> str:
             for ident, s, c in zip(ids, values, cosines)]
     rows.sort(key=lambda r: -r["spread"] if _finite(r["spread"]) else 0)
     n_over = sum(1 for v in values if _finite(v) and v > TRACE_LIMIT)
-    shown = rows[:30]
+    n_full = sum(1 for r in rows if str(r["id"]) in texts)
     return "".join([
         '<h2 id="spread">Per-text spread tr \u03a3</h2>',
         _figure(_histogram(values, label="histogram of the per-text spread ratio",
@@ -680,10 +682,11 @@ def _spread_section(details) -> str:
                            reference_label="tr \u03a3 = 2 (paper's assumption)"),
                 f"{len(values):,} texts, {n_over:,} above tr \u03a3 = {TRACE_LIMIT:g}. A wide "
                 "text (large tr \u03a3) makes every d_\u03a3 with it large."),
-        _table("spread-table", shown, ["id", "spread", "within-text cosine", "text"],
-               caption=f"The {len(shown):,} widest texts (largest tr \u03a3) of {len(rows):,}; "
-                       "every text's value is in the JSON embedded in this page.",
-               text_columns=("text",), total=len(shown)),
+        _table("spread-table", rows, ["id", "spread", "within-text cosine", "text"],
+               caption=f"Every text, the widest (largest tr \u03a3) first: in full where a "
+                       f"table above shows it and for the {WIDEST_TEXTS} widest, otherwise "
+                       f"its first {SNIPPET_CHARS} characters ({n_full:,} in full).",
+               text_columns=("text",)),
     ])
 
 
