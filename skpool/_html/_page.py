@@ -267,9 +267,9 @@ def _now() -> str:
 def _place_on_scale(value: float) -> str:
     low, high = PAPER_RANGE
     if value < low:
-        return "below the lowest of the paper's twelve encoders"
+        return "below the paper's range"
     if value > high:
-        return "above the highest of the paper's twelve encoders"
+        return "above the paper's range"
     fraction = (value - low) / (high - low)
     third = ("the lower third" if fraction < 1 / 3 else "the middle third" if fraction < 2 / 3
              else "the upper third")
@@ -290,9 +290,9 @@ def verdict_sentences(mean_socm, n_violations, n_texts, *, stderr=None, exact=No
         error = (" (exact, every pair)" if exact else f" \u00b1 {stderr:.4f} (standard error)"
                  if _finite(stderr) and stderr > 0 else "")
         sentences.append(
-            f"Mean SOCM {mean_socm:.4f}{error}{where} is {_place_on_scale(mean_socm)}: "
-            f"{PAPER_RANGE[0]:.3f}\u2013{PAPER_RANGE[1]:.3f} for twelve encoders on 1,000 "
-            f"Wikipedia texts (all-mpnet-base-v2: {PAPER_MPNET:.3f}). Higher means more "
+            f"Mean SOCM {mean_socm:.4f}{error}{where} is {_place_on_scale(mean_socm)}: the "
+            f"paper reports {PAPER_RANGE[0]:.3f}\u2013{PAPER_RANGE[1]:.3f} for twelve encoders on "
+            f"1,000 Wikipedia texts (all-mpnet-base-v2: {PAPER_MPNET:.3f}). Higher means more "
             "collapse: mean pooling puts texts close together while their token clouds "
             "differ. A different corpus moves the value, so read the scale as an order of "
             "magnitude.")
