@@ -20,7 +20,8 @@ from .._progress import check_progress, progress_bar
 from .._validation import check_positive_int, describe
 from ..encoder import TokenEncoder, TruncationWarning
 from ..encoder.sources import is_model_object, model_label
-from ..metrics import concentration, matched_mean_socm, mean_socm
+from .._measure import measure_corpus, record_labels
+from ..metrics import matched_mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
 from ._correlations import socm_score_correlations
@@ -359,15 +360,19 @@ def _evaluate_layer(model, layer, task, dataset, layer_encoder, todo, found, poo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
         tokens = layer_encoder.transform(dataset.texts)
-    socm = mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
+    # The corpus numbers come from the one measuring module (as report's do); the
+    # concentration-matched SOCM, on the same pairs, is evaluation's own control.
+    corpus, spread = measure_corpus(
+        tokens, record_labels(model, layer, task.name, n_truncated=tokens.n_truncated,
+                              random_state=seed),
+        n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
     matched = matched_mean_socm(tokens, n_pairs=n_pairs, random_state=seed, n_jobs=n_jobs)
-    spread = concentration(tokens)
     common = dict(model=model, layer=int(layer), task=task.name, metric=task.metric,
-                  mean_socm=socm.mean, stderr=socm.stderr,
-                  n_trace_violations=socm.n_trace_violations, matched_socm=matched.mean,
-                  matched_stderr=matched.stderr, mean_spread=spread.mean_spread,
-                  mean_cosine=spread.average_cosine, n_texts=len(tokens),
-                  n_pairs=socm.n_pairs, n_truncated=tokens.n_truncated)
+                  mean_socm=corpus.mean_socm, stderr=corpus.stderr,
+                  n_trace_violations=corpus.n_trace_violations, matched_socm=matched.mean,
+                  matched_stderr=matched.stderr, mean_spread=corpus.mean_spread,
+                  mean_cosine=corpus.mean_cosine, n_texts=corpus.n_texts,
+                  n_pairs=corpus.n_pairs, n_truncated=corpus.n_truncated)
     for name, key, diagnose in todo:
         if found.get(key) is not None:
             record, kept = found[key]
