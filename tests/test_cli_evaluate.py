@@ -41,11 +41,12 @@ def lee_installed():
 def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_dir,
                                                   lee_installed):
     pytest.importorskip("matplotlib")
-    out_json, figure = tmp_path / "e.json", tmp_path / "e.png"
+    out_json, figure, page = tmp_path / "e.json", tmp_path / "e.png", tmp_path / "e.html"
     code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
                          "bbc-news", "--n-texts", 10, "--layers", 0, -1, "--pooling", "mean",
                          "w2-gaussian", "--pairs", 20, "--folds", 2, "--bootstrap", 30,
-                         "--device", "cpu", "--quiet", "--json", out_json, "--plot", figure)
+                         "--device", "cpu", "--quiet", "--json", out_json, "--plot", figure,
+                         "--html", page)
     assert code == 0, err
     assert err == ""
     records = json.loads(out_json.read_text())
@@ -63,6 +64,11 @@ def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_d
             assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), key
     assert figure.stat().st_size > 0
     assert "mean SOCM" in out and "partial rho" in out and "quintile" in out
+    # the HTML page embeds exactly the --json records (opened in a browser by test_html)
+    html = page.read_text(encoding="utf-8")
+    embedded = html.split('id="skpool-record">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(embedded) == records
+    assert 'id="correlations"' in html and "skpool evaluate --model" in html
 
 
 @pytest.mark.slow

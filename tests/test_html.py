@@ -132,6 +132,14 @@ def test_the_page_stays_bounded_for_2000_texts(words):
     assert "2,000 of them drawn here" in page
 
 
+def test_numbers_that_json_cannot_hold_become_null_and_a_dash():
+    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": value, "n_texts": 5}
+               for k, value in enumerate([0.25, float("nan"), float("inf")])]
+    page = render_html({"kind": "layers", "records": records})
+    assert [r["mean_socm"] for r in embedded(page, "skpool-record")] == [0.25, None, None]
+    assert page.count("<td>\u2013</td>") >= 2
+
+
 def test_long_tables_are_cut_with_a_note():
     records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": 0.1, "n_texts": 5}
                for k in range(MAX_TABLE_ROWS + 7)]

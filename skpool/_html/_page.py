@@ -76,10 +76,25 @@ _HEADERS = {
 # Small pieces
 # ---------------------------------------------------------------------------------------
 def _json_for_script(value) -> str:
-    """JSON that cannot end its ``<script>`` element or open a comment inside it."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=_jsonable)
+    """JSON that cannot end its ``<script>`` element or open a comment inside it.
+
+    A NaN or infinite number (a result object may hold one) becomes ``null``,
+    as standard JSON has no such numbers; the tables show it as a dash.
+    """
+    text = json.dumps(_finite_json(value), ensure_ascii=False, allow_nan=False,
+                      default=_jsonable)
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _finite_json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
 
 
 def _jsonable(value):
@@ -105,8 +120,8 @@ def _cell(key: str, value) -> str:
         digits = 2 if key.startswith("spread") else 4
         shown = number(value, digits) if isinstance(value, float) else number(value)
         return f'<td class="num" data-v="{esc(repr(value))}">{esc(shown)}</td>'
-    if isinstance(value, bool) or value is None:
-        return f"<td>{esc(number(value))}</td>"
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return f"<td>{esc(number(None if isinstance(value, float) else value))}</td>"
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False)
     return f'<td dir="auto">{esc(value)}</td>'
