@@ -368,8 +368,15 @@ def _weights_digest(state: dict, missing: frozenset) -> str:
 def _tokenizer_digest(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        spec = json.loads(backend.to_str())
-        # the truncation and padding of the last call, not the tokenizer
+        text = backend.to_str()
+        # Left out: the truncation and padding of the last call, not the
+        # tokenizer. The tokenizers library writes them before
+        # "added_tokens", so the rest is hashed as it is (re-serializing a
+        # large vocabulary would cost tenths of a second per call).
+        start = text.find('"added_tokens":')
+        if start > 0 and '"truncation":' in text[:start] and '"padding":' in text[:start]:
+            return hashlib.sha256(text[start:].encode()).hexdigest()
+        spec = json.loads(text)
         spec.pop("truncation", None)
         spec.pop("padding", None)
     else:
