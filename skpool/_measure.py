@@ -273,7 +273,8 @@ def check_page_texts(values, n: int, what: str = "texts") -> tuple:
     return tuple(values)
 
 
-def encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenSets, dict]:
+def encode(encoder: TokenEncoder, texts: list[str], store=None,
+           partition_size=None) -> tuple[TokenSets, dict]:
     """Encode ``texts`` and return the tokens with the encoder's record labels.
 
     With ``store`` (a folder) the texts are encoded in partitions into that
@@ -283,7 +284,8 @@ def encode(encoder: TokenEncoder, texts: list[str], store=None) -> tuple[TokenSe
     if store is None:
         tokens = encoder.fit_transform(texts)
     else:
-        tokens = encode_to_store(texts, store, encoder)
+        sizes = {} if partition_size is None else {"partition_size": partition_size}
+        tokens = encode_to_store(texts, store, encoder, **sizes)
         encoder.fit()  # this process's copy resolves the layer and max_length of the labels
     return tokens, {"model": model_label(encoder.model, encoder.revision),
                     "layer": encoder_layer(encoder),

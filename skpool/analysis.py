@@ -210,7 +210,8 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
 
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
                     dataset: str = "", n_jobs=None, progress: bool = False,
-                    store=None, pairs: bool = False) -> CollapseReport:
+                    store=None, pairs: bool = False,
+                    partition_size=None) -> CollapseReport:
     r"""Encode a corpus and measure its second-order collapse.
 
     This is ``skpool report``: the mean SOCM over all (or ``n_pairs``
@@ -249,6 +250,10 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
         for the scatter of Figure 17): the record's means are then taken over
         these very values, computed once. Holds three floats per measured
         pair, so meant for the exact SOCM of a few hundred texts or a sample.
+    partition_size : int, optional
+        Texts per encoding task with ``store`` (default: that of
+        :func:`~skpool.encoder.encode_to_store`, 256); smaller partitions
+        spread a small corpus over more workers and lose less on a fault.
 
     Returns
     -------
@@ -257,7 +262,8 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     check_options(n_pairs, random_state, n_jobs, progress)
     check_progress(pairs, name="pairs")  # before the encoding
     texts = check_pair_texts(texts)
-    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store)
+    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store,
+                              partition_size)
     report = collapse_report_of_tokens(tokens, dataset=dataset, n_pairs=n_pairs,
                                        random_state=random_state, n_jobs=n_jobs,
                                        progress=progress, pairs=pairs, **encoded)
@@ -638,7 +644,7 @@ def _finite_or_none(value):
 
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
               random_state=None, dataset: str = "", n_jobs=None,
-              progress: bool = False, store=None) -> OTReport:
+              progress: bool = False, store=None, partition_size=None) -> OTReport:
     r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
 
     Parameters
@@ -663,6 +669,8 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
         the encoding batches when the encoder is built here from a name.
     store : str or os.PathLike, optional
         Encode into this token store folder, as in :func:`collapse_report`.
+    partition_size : int, optional
+        Texts per encoding task with ``store``, as in :func:`collapse_report`.
 
     Returns
     -------
@@ -672,7 +680,8 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     texts = check_pair_texts(texts, what="W2")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
-    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store)
+    tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store,
+                              partition_size)
     comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
                             n_jobs=n_jobs, progress=progress)
     table = comparison.table

@@ -428,7 +428,8 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
                  snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
-                 n_jobs=None, progress: bool = False, store=None) -> PairsReport:
+                 n_jobs=None, progress: bool = False, store=None,
+                 partition_size=None) -> PairsReport:
     r"""Encode a corpus and list the pairs of texts mean pooling conflates.
 
     This is ``skpool pairs``: two tables of ``top`` pairs each, the pairs with
@@ -474,6 +475,9 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     store : str or os.PathLike, optional
         Encode into this token store folder, as in
         :func:`skpool.analysis.collapse_report`.
+    partition_size : int, optional
+        Texts per encoding task with ``store``, as in
+        :func:`skpool.analysis.collapse_report`.
 
     Returns
     -------
@@ -497,7 +501,7 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     _import_pandas()
     check_options(None, random_state, n_jobs, progress)
     texts = check_pair_texts(texts)
-    tokens, encoded = encode(make_encoder(encoder), texts, store)
+    tokens, encoded = encode(make_encoder(encoder), texts, store, partition_size)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
                                   near_fraction=near_fraction, w2=w2, positions=positions,
                                   snippet_length=snippet_length, random_state=random_state,

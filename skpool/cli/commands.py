@@ -257,7 +257,12 @@ def _cluster(args, out: _Output):
 
     encodes = hasattr(args, "store")
     with contextlib.ExitStack() as stack:
-        client = stack.enter_context(dask_cluster(args.scheduler))
+        store = getattr(args, "store", None)
+        hint = (f"Finished encoding partitions are kept in {store}: run the same command "
+                f"again with --store {store} to resume." if store is not None else
+                "Run again with --store DIR (a folder the workers share) to keep finished "
+                "encoding partitions across a fault.")
+        client = stack.enter_context(dask_cluster(args.scheduler, resume_hint=hint))
         workers = len(client.scheduler_info().get("workers", {}))
         out.status(f"skpool: dask cluster at {client.scheduler.address} ({workers} workers)")
         if encodes and args.store is None:
@@ -356,7 +361,8 @@ def run_report(args) -> int:
         result = collapse_report(corpus.texts, _encoder(args, args.model),
                                  n_pairs=args.pairs, random_state=args.seed,
                                  dataset=corpus.name, n_jobs=args.n_jobs,
-                                 progress=_progress(args), store=args.store, pairs=keep)
+                                 progress=_progress(args), store=args.store, pairs=keep,
+                                 partition_size=args.partition_size)
         text = formatting.format_report(result.record, n_available=corpus.n_available)
         return Measured([result.record], text, result, html=lambda command: (
             result._html_document(ids=corpus.positions, command=command, n_jobs=args.n_jobs)))
@@ -457,7 +463,8 @@ def run_ot(args) -> int:
         result = ot_report(corpus.texts, _encoder(args, args.model), n_pairs=args.pairs,
                            random_state=args.seed, normalize=args.normalize,
                            dataset=corpus.name, n_jobs=args.n_jobs,
-                           progress=_progress(args), store=args.store)
+                           progress=_progress(args), store=args.store,
+                           partition_size=args.partition_size)
         return Measured([result.record], formatting.format_ot(result.record), result,
                         html=lambda command: result._html_document(ids=corpus.positions,
                                                                     command=command))
@@ -484,7 +491,8 @@ def run_pairs(args) -> int:
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
                               max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,
                               random_state=args.seed, dataset=corpus.name,
-                              n_jobs=args.n_jobs, progress=_progress(args), store=args.store)
+                              n_jobs=args.n_jobs, progress=_progress(args), store=args.store,
+                              partition_size=args.partition_size)
         return Measured(formatting.pairs_to_records(report),
                         formatting.format_pairs(report, n_available=corpus.n_available),
                         report, html=lambda command: report._html_document(command=command))

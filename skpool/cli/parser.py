@@ -334,6 +334,11 @@ def _add_store_option(command: argparse.ArgumentParser) -> None:
              "resumes from it, a finished store is read back without encoding. With a "
              "remote --scheduler DIR must be on a file system the workers share (default: "
              "a temporary folder with --scheduler local, else no store)")
+    command.add_argument(
+        "--partition-size", type=_positive_int, default=None, metavar="N",
+        help="texts per encoding task with --store (default 256): smaller partitions spread "
+             "a small corpus over more workers and lose less work to a fault; a resumed run "
+             "needs the value it started with")
 
 
 def build_parser() -> argparse.ArgumentParser:
