@@ -8,9 +8,8 @@ r"""What every measured corpus goes through: one module shared by analysis, pair
   version).
 - :func:`paired_components` gives :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})` of
   chosen pairs with the arithmetic of :func:`skpool.mean_socm`'s sample.
-- :func:`make_encoder`, :func:`encode`, :func:`check_options` and
-  :func:`check_pair_texts`: texts in, token clouds and record labels out,
-  with the shared options checked once before any model loads.
+- :func:`make_encoder`, :func:`encode` and :func:`check_pair_texts`: texts
+  in, token clouds and record labels out.
 
 A new corpus metric is one field of :class:`CollapseRecord`, filled in
 :func:`measure_corpus` (docs/architecture.md).
@@ -27,8 +26,8 @@ import numpy as np
 from ._engine.bures import cloud_factors, paired_bures
 from ._engine.chunks import check_working_memory
 from ._engine.parallel import resolve_n_jobs
-from ._progress import check_progress, progress_bar
-from ._validation import check_n_jobs, check_positive_int, check_random_state_param, check_texts, describe
+from ._progress import progress_bar
+from ._validation import check_texts, describe
 from ._version import __version__
 from .encoder import TokenEncoder, encode_to_store
 from .encoder.sources import is_model_object, model_label
@@ -38,7 +37,7 @@ from .tokensets import TokenSets
 
 __all__ = ["Record", "CollapseRecord", "record_labels", "measure_corpus", "mean_of_pairs",
            "paired_components",
-           "make_encoder", "encoder_layer", "check_options", "check_pair_texts", "check_page_texts",
+           "make_encoder", "encoder_layer", "check_pair_texts", "check_page_texts",
            "encode"]
 
 
@@ -179,7 +178,7 @@ def measure_corpus(tokens: TokenSets, labels: dict, *, n_pairs, random_state,
     labels : dict
         What the record carries beside its measurements (:func:`record_labels`).
     n_pairs, random_state, n_jobs, progress
-        As in :func:`skpool.mean_socm`, already checked (:func:`check_options`).
+        As in :func:`skpool.mean_socm`, already checked by the public function.
     pairs : PairComponents, optional
         The components of these ``n_pairs`` and ``random_state``
         (:func:`skpool.analysis.pair_components`), already computed: the means
@@ -242,14 +241,6 @@ def encoder_layer(encoder: TokenEncoder) -> int:
         # hidden_states holds the embedding output and one entry per layer
         layer += int(n_layers) + 1
     return layer
-
-
-def check_options(n_pairs, random_state, n_jobs, progress=False) -> None:
-    """Check the shared options before any model loads or pair is computed."""
-    check_positive_int(n_pairs, name="n_pairs", allow_none=True)
-    check_random_state_param(random_state)
-    check_n_jobs(n_jobs)
-    check_progress(progress)
 
 
 def check_pair_texts(texts, what: str = "SOCM") -> list[str]:

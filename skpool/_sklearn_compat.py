@@ -10,6 +10,7 @@ loudly naming what moved.
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import _fit_context as fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -18,7 +19,15 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     Real,
     StrOptions,
+    validate_params,
 )
 
-__all__ = ["fit_context", "HasMethods", "Integral", "Interval", "InvalidParameterError",
-           "Real", "StrOptions"]
+__all__ = ["fit_context", "HasMethods", "Integral", "Integers", "Interval",
+           "InvalidParameterError", "Real", "StrOptions", "validate_params"]
+
+
+class Integers(Interval):
+    """An :class:`Interval` of ints that refuses bools (``True`` is not a worker count)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)

@@ -38,7 +38,8 @@ import numpy as np
 from . import _html_documents as _pages
 from ._html import HTMLReport
 from ._engine.sampling import check_random_state, fixed_seed, sample_pairs
-from ._measure import (CollapseRecord, Record, check_options, check_page_texts,
+from ._params import N_JOBS, N_PAIRS, PROGRESS, SEED, validate_params
+from ._measure import (CollapseRecord, Record, check_page_texts,
                        check_pair_texts, encode, make_encoder, measure_corpus,
                        paired_components, record_labels)
 from ._progress import check_progress, progress_bar
@@ -141,6 +142,8 @@ class CollapseReport(HTMLReport):
 # ---------------------------------------------------------------------------------------
 # Collapse of one corpus, several models, every layer
 # ---------------------------------------------------------------------------------------
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
                               dataset: str = "", n_pairs: int | None = None,
                               random_state=None, n_truncated: int | None = None,
@@ -192,7 +195,6 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     >>> shown.pairs.socm.shape, bool(np.isclose(shown.pairs.socm.mean(), report.record.mean_socm))
     ((6,), True)
     """
-    check_options(n_pairs, random_state, n_jobs, progress)
     pairs = check_progress(pairs, name="pairs")  # a flag, checked like progress
     tokens = check_token_sets(tokens, min_texts=2)
     if n_truncated is None:
@@ -208,6 +210,8 @@ def collapse_report_of_tokens(tokens, *, model: str = "", layer: int = -1,
     return CollapseReport(record=record, tokens=tokens, concentration=conc, pairs=components)
 
 
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_state=None,
                     dataset: str = "", n_jobs=None, progress: bool = False,
                     store=None, pairs: bool = False,
@@ -246,10 +250,8 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
         started again resumes, a finished store is read back) and measure the
         memory-mapped tokens.
     pairs : bool, default=False
-        Also return each measured pair's components (``CollapseReport.pairs``,
-        for the scatter of Figure 17): the record's means are then taken over
-        these very values, computed once. Holds three floats per measured
-        pair, so meant for the exact SOCM of a few hundred texts or a sample.
+        Also return each measured pair's components, as in
+        :func:`collapse_report_of_tokens`.
     partition_size : int, optional
         Texts per encoding task with ``store`` (default: that of
         :func:`~skpool.encoder.encode_to_store`, 256); smaller partitions
@@ -259,7 +261,6 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     -------
     CollapseReport
     """
-    check_options(n_pairs, random_state, n_jobs, progress)
     check_progress(pairs, name="pairs")  # before the encoding
     texts = check_pair_texts(texts)
     tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store,
@@ -270,6 +271,8 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
     return replace(report, texts=tuple(texts))
 
 
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
                    dataset: str = "", n_jobs=None, progress: bool = False,
                    **encoder_params) -> list[CollapseReport]:
@@ -298,7 +301,6 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
             f"Expected models to be a non-empty list of model names or folders. "
             f"Received {describe(models)}."
         )
-    check_options(n_pairs, random_state, n_jobs, progress)
     return [
         collapse_report(texts, make_encoder(model, progress=progress, **encoder_params),
                         n_pairs=n_pairs, random_state=random_state, dataset=dataset,
@@ -383,6 +385,8 @@ class LayerProfile(HTMLReport):
         return _pages.document("layers", self.to_dicts(), command=command)
 
 
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
                   dataset: str = "", n_jobs=None, progress: bool = False) -> LayerProfile:
     r"""Measure collapse at every hidden layer of an encoder in one encoding pass.
@@ -427,7 +431,6 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     >>> profile.layers.tolist()
     [0, 6]
     """
-    check_options(n_pairs, random_state, n_jobs, progress)
     encoder = make_encoder(encoder, progress=progress)
     texts = check_texts(texts)
     if len(texts) < 2:
@@ -492,6 +495,8 @@ class PairComponents:
         return self.n_texts * (self.n_texts - 1) // 2
 
 
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
                     n_jobs=None, progress: bool = False) -> PairComponents:
     r"""Each pair's :math:`(d_\mu, d_\Sigma, \mathrm{SOCM})`: all pairs, or the sample of :func:`mean_socm`.
@@ -536,7 +541,6 @@ def pair_components(tokens, *, n_pairs: int | None = None, random_state=None,
     >>> bool(np.isclose(sampled.socm.mean(), mean_socm(clouds, 4, random_state=0).mean))
     True
     """
-    check_options(n_pairs, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     total = n * (n - 1) // 2
@@ -642,6 +646,8 @@ def _finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+@validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
+                  "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
               random_state=None, dataset: str = "", n_jobs=None,
               progress: bool = False, store=None, partition_size=None) -> OTReport:
@@ -676,7 +682,6 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     -------
     OTReport
     """
-    check_options(n_pairs, random_state, n_jobs, progress)
     texts = check_pair_texts(texts, what="W2")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs

@@ -48,8 +48,10 @@ from ._engine.bures import (check_precision, cloud_factors, dense_bures, length_
 from ._engine.chunks import check_working_memory, chunk_bytes
 from ._engine.parallel import one_blas_thread, resolve_n_jobs
 from ._engine.sampling import check_random_state, sample_pairs
-from ._progress import check_progress, progress_bar
-from ._validation import check_n_jobs, check_positive_int, describe
+from ._params import N_JOBS, N_PAIRS, PROGRESS, RANDOM_STATE, WORKING_MEMORY, validate_params
+from ._progress import progress_bar
+from ._sklearn_compat import Integers, Integral, Interval, Real, StrOptions
+from ._validation import describe
 from .math._ragged import power_of_two_scale, text_chunks
 from .math.gaussian import GaussianStats, bures_squared_stats, cloud_stats
 from .math.socm import (TRACE_ASSUMPTION, SOCMComponents, concentration_of_chunk, match_cloud,
@@ -278,19 +280,6 @@ class PairwiseSOCM:
         return n
 
 
-def _check_truncation(rank, tol):
-    rank = check_positive_int(rank, name="rank", allow_none=True)
-    if tol is not None:
-        if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-                or not 0.0 < float(tol) < 1.0):
-            raise ValueError(
-                "Expected tol to be a float in (0, 1): the largest dropped share of each "
-                f"factor's Frobenius norm. Received {describe(tol)}."
-            )
-        tol = float(tol)
-    return rank, tol
-
-
 def _corpora(tokens, other):
     tokens = check_token_sets(tokens, name="tokens")
     if other is None:
@@ -310,7 +299,7 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     dtype = check_precision(precision)
     device = check_device(device)
     working_memory = check_working_memory(working_memory)
-    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
+    n_jobs = resolve_n_jobs(n_jobs)
     truncated = rank is not None or tol is not None
     symmetric = other is None
     # raw clouds are divided by one power of two (exact), so products never overflow
@@ -345,6 +334,12 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     return fx, fy, rows, b2, error
 
 
+@validate_params(
+    {"rank": [Integers(Integral, 1, None, closed="left"), None],
+     "tol": [Interval(Real, 0, 1, closed="neither"), None],
+     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
+     "working_memory": WORKING_MEMORY, "progress": PROGRESS},
+    prefer_skip_nested_validation=True)
 def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precision="float32",
                              n_jobs=None, device=None, working_memory=None,
                              progress=False) -> PairwiseSOCM:
@@ -450,8 +445,7 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     True
     """
     tokens, other = _corpora(tokens, other)
-    rank, tol = _check_truncation(rank, tol)
-    progress = check_progress(progress)
+    tol = None if tol is None else float(tol)
     truncated = rank is not None or tol is not None
     fx, fy, rows, b2, error = _bures_all_pairs(
         tokens, other, normalize=True, rank=rank, tol=tol, precision=precision,
@@ -475,6 +469,12 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     )
 
 
+@validate_params(
+    {"rank": [Integers(Integral, 1, None, closed="left"), None],
+     "tol": [Interval(Real, 0, 1, closed="neither"), None],
+     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
+     "working_memory": WORKING_MEMORY, "progress": PROGRESS},
+    prefer_skip_nested_validation=True)
 def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32", n_jobs=None,
                   device=None, working_memory=None, progress=False) -> np.ndarray:
     r"""SOCM of every pair of texts, as a matrix.
@@ -512,6 +512,10 @@ def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32
         working_memory=working_memory, progress=progress).socm
 
 
+@validate_params(
+    {"normalize": ["boolean"], "precision": [StrOptions({"float32", "float64"})],
+     "n_jobs": N_JOBS, "working_memory": WORKING_MEMORY, "progress": PROGRESS},
+    prefer_skip_nested_validation=True)
 def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="float32",
                            n_jobs=None, device=None, working_memory=None,
                            progress=False) -> np.ndarray:
@@ -553,9 +557,6 @@ def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="fl
     [[0.0, 2.0], [2.0, 0.0]]
     """
     tokens, other = _corpora(tokens, other)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"Expected normalize to be a bool. Received {describe(normalize)}.")
-    progress = check_progress(progress)
     return _bures_all_pairs(tokens, other, normalize=bool(normalize), rank=None, tol=None,
                             precision=precision, n_jobs=n_jobs, device=device,
                             working_memory=working_memory, progress=progress,
@@ -604,6 +605,11 @@ class MeanSOCMResult:
     n_pairs_total: int
 
 
+@validate_params(
+    {"n_pairs": N_PAIRS, "random_state": RANDOM_STATE,
+     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
+     "working_memory": WORKING_MEMORY, "progress": PROGRESS},
+    prefer_skip_nested_validation=True)
 def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,
               device=None, working_memory=None, progress=False) -> MeanSOCMResult:
     r"""The corpus score: mean SOCM over all pairs of distinct texts, or a sample.
@@ -654,13 +660,11 @@ def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n
     (10, False, True)
     """
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
-    n_pairs = check_positive_int(n_pairs, name="n_pairs", allow_none=True)
     random_state = check_random_state(random_state)
     dtype = check_precision(precision)
     device = check_device(device)
     working_memory = check_working_memory(working_memory)
-    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
-    progress = check_progress(progress)
+    n_jobs = resolve_n_jobs(n_jobs)
     n = len(tokens)
     total = n * (n - 1) // 2
     if n_pairs is None or n_pairs >= total:
@@ -760,6 +764,7 @@ class Concentration:
                              "mean_cosine": self.mean_cosine})
 
 
+@validate_params({"working_memory": WORKING_MEMORY}, prefer_skip_nested_validation=True)
 def concentration(tokens, *, working_memory=None) -> Concentration:
     r"""Spread ratio :math:`\operatorname{tr}\Sigma` and mean within-text cosine of each text.
 

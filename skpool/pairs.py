@@ -40,7 +40,8 @@ import numpy as np
 
 from . import _html_documents as _pages
 from ._html import HTMLReport
-from ._measure import (Record, check_options, check_page_texts, check_pair_texts, encode,
+from ._params import N_JOBS, PROGRESS, SEED, validate_params
+from ._measure import (Record, check_page_texts, check_pair_texts, encode,
                        make_encoder, paired_components, record_labels)
 from .analysis import PairComponents, pair_components
 from ._progress import progress_bar
@@ -291,6 +292,8 @@ def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, snippet_l
     return table
 
 
+@validate_params({"random_state": SEED, "n_jobs": N_JOBS, "progress": PROGRESS},
+                 prefer_skip_nested_validation=True)
 def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
                            max_pairs: int = MAX_SEARCHED_PAIRS,
                            near_fraction: float = NEAR_FRACTION, w2: bool = False,
@@ -339,7 +342,6 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     True
     """
     pd = _import_pandas()
-    check_options(None, random_state, n_jobs, progress)
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
     top = check_positive_int(top, name="top")
@@ -425,6 +427,8 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     )
 
 
+@validate_params({"random_state": SEED, "n_jobs": N_JOBS, "progress": PROGRESS},
+                 prefer_skip_nested_validation=True)
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
                  snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
@@ -499,7 +503,6 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     (True, 2, ['i', 'j', 'text_i', 'text_j'])
     """
     _import_pandas()
-    check_options(None, random_state, n_jobs, progress)
     texts = check_pair_texts(texts)
     tokens, encoded = encode(make_encoder(encoder), texts, store, partition_size)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,

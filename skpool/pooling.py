@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from ._engine.chunks import chunk_bytes
 from ._pooler import BasePooler
 from ._sklearn_compat import Interval, StrOptions
 from ._warnings import user_stacklevel
@@ -135,7 +136,7 @@ class MeanPooler(BasePooler):
         return super()._fit_input(X)
 
     def _pool(self, tokens: TokenSets) -> np.ndarray:
-        return text_means(tokens.data, tokens.offsets)
+        return text_means(tokens.data, tokens.offsets, budget=chunk_bytes())
 
     def _feature_names(self) -> list[str]:
         return [f"mean_{j}" for j in range(self.embedding_dim_)]
@@ -258,7 +259,8 @@ class GaussianPooler(BasePooler):
         """Unit means and the norms of the means (normalize=True), or None."""
         if not self.normalize:
             return None, None
-        return mean_norm_scales(tokens.data, tokens.offsets, where=lambda i: f"text {i}")
+        return mean_norm_scales(tokens.data, tokens.offsets, where=lambda i: f"text {i}",
+                                budget=chunk_bytes())
 
     def _fit_tokens(self, tokens: TokenSets) -> None:
         if self.covariance != "projected":
@@ -271,7 +273,7 @@ class GaussianPooler(BasePooler):
                 "covariance='projected'."
             )
         centre, components, variances = pooled_pca(
-            tokens.data, tokens.offsets, self._scales(tokens)[1], k)
+            tokens.data, tokens.offsets, self._scales(tokens)[1], k, budget=chunk_bytes())
         self.tokens_mean_ = centre
         self.components_ = components
         self.explained_variance_ = variances
@@ -281,9 +283,11 @@ class GaussianPooler(BasePooler):
         unit_means, scales = self._scales(tokens)
         # with normalize=True the rows are divided by the norm of their mean
         # before squaring, so the features stay finite at any magnitude
-        means = text_means(data, offsets) if scales is None else unit_means
+        budget = chunk_bytes()  # scikit-learn's working_memory, at most 8 MiB
+        means = text_means(data, offsets, budget=budget) if scales is None else unit_means
         basis = self.components_ if self.covariance == "projected" else None
-        second = _COVARIANCES[self.covariance].second_order(data, offsets, means, basis, scales)
+        second = _COVARIANCES[self.covariance].second_order(data, offsets, means, basis, scales,
+                                                            budget=budget)
         return np.hstack([means, second])
 
     def _feature_names(self) -> list[str]:

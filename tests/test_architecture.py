@@ -35,6 +35,7 @@ LAYERS = {
     "_version": FOUNDATION,
     "_warnings": FOUNDATION,
     "_sklearn_compat": FOUNDATION,
+    "_params": FOUNDATION,
     # token clouds, corpora and the token store
     "_store": DATA,
     "tokensets": DATA,

@@ -376,7 +376,7 @@ def test_library_progress_is_off_by_default_and_changes_nothing(capsys, call, ba
 
 
 def test_library_progress_must_be_a_bool():
-    with pytest.raises(TypeError, match="progress to be True or False"):
+    with pytest.raises(TypeError, match="'progress' parameter of mean_socm must be an instance of 'bool'"):
         skpool.mean_socm(_clouds(4), progress="yes")
 
 

@@ -24,16 +24,21 @@ __all__ = ["text_means", "mean_norm_scales", "diag_second_order", "upper_second_
 _BATCH_TEXTS = 16
 
 
-def text_means(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The mean row of each text, shape (N, d), float64 (mean pooling)."""
+def text_means(data: np.ndarray, offsets: np.ndarray, *,
+               budget: int = _ragged.CHUNK_BYTES) -> np.ndarray:
+    """The mean row of each text, shape (N, d), float64 (mean pooling).
+
+    ``budget``: bytes of temporaries per chunk of texts (here and below).
+    """
     out = np.empty((offsets.size - 1, data.shape[1]))
-    for a, b in _ragged.text_chunks(offsets, 2 * 8 * data.shape[1]):
+    for a, b in _ragged.text_chunks(offsets, 2 * 8 * data.shape[1], budget):
         out[a:b] = _ragged.segment_means(data[offsets[a]:offsets[b]],
                                          offsets[a:b + 1] - offsets[a])
     return out
 
 
-def mean_norm_scales(data: np.ndarray, offsets: np.ndarray, *, where):
+def mean_norm_scales(data: np.ndarray, offsets: np.ndarray, *, where,
+                     budget: int = _ragged.CHUNK_BYTES):
     r"""Unit means :math:`m_i / \lVert m_i\rVert` of shape (N, d) and the norms (N,).
 
     Raises the ValueError of :func:`skpool.math._ragged.divide_by_mean_norm`
@@ -42,7 +47,7 @@ def mean_norm_scales(data: np.ndarray, offsets: np.ndarray, *, where):
     eps = float(np.finfo(data.dtype).eps)
     unit_means = np.empty((offsets.size - 1, data.shape[1]))
     scales = np.empty(offsets.size - 1)
-    for a, b in _ragged.text_chunks(offsets, 8 * data.shape[1]):
+    for a, b in _ragged.text_chunks(offsets, 8 * data.shape[1], budget):
         X = data[offsets[a]:offsets[b]].astype(np.float64)
         unit_means[a:b], scales[a:b] = _ragged.divide_by_mean_norm(
             X, offsets[a:b + 1] - offsets[a], eps=eps, where=lambda k, a=a: where(a + k))
@@ -57,7 +62,8 @@ def _rows(data, offsets, a, b, scales):
     return X
 
 
-def diag_second_order(data, offsets, means, basis=None, scales=None) -> np.ndarray:
+def diag_second_order(data, offsets, means, basis=None, scales=None, *,
+                      budget: int = _ragged.CHUNK_BYTES) -> np.ndarray:
     r"""Per-text biased variances :math:`\frac1n\sum_k (x_{kj} - m_j)^2`, shape (N, d).
 
     ``means`` are those of the (scaled) rows; ``basis`` is unused (the
@@ -65,7 +71,7 @@ def diag_second_order(data, offsets, means, basis=None, scales=None) -> np.ndarr
     """
     lengths = np.diff(offsets)
     out = np.empty((lengths.size, data.shape[1]))
-    for a, b in _ragged.text_chunks(offsets, 4 * 8 * data.shape[1]):
+    for a, b in _ragged.text_chunks(offsets, 4 * 8 * data.shape[1], budget):
         X = _rows(data, offsets, a, b, scales)
         X -= np.repeat(means[a:b], lengths[a:b], axis=0)
         X *= X
@@ -82,7 +88,8 @@ def _segment_rows(offsets: np.ndarray, texts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - firsts, lengths) + np.arange(lengths.sum())
 
 
-def upper_second_order(data, offsets, means, basis=None, scales=None) -> np.ndarray:
+def upper_second_order(data, offsets, means, basis=None, scales=None, *,
+                       budget: int = _ragged.CHUNK_BYTES) -> np.ndarray:
     r"""Upper triangles (``np.triu_indices`` order) of the per-text biased covariances.
 
     With ``basis`` (k, d), the covariance of the projected cloud
@@ -99,7 +106,6 @@ def upper_second_order(data, offsets, means, basis=None, scales=None) -> np.ndar
     order = np.argsort(-lengths, kind="stable")
     bytes_per_row = 8 * (2 * d + 2 * k)
     bytes_per_text = 8 * (k * k + rows_i.size)
-    budget = _ragged.CHUNK_BYTES
     a = 0
     while a < order.size:
         n_max = int(lengths[order[a]])  # the longest text of the batch comes first
@@ -123,14 +129,14 @@ def upper_second_order(data, offsets, means, basis=None, scales=None) -> np.ndar
     return out
 
 
-def pooled_pca(data, offsets, scales, n_components):
+def pooled_pca(data, offsets, scales, n_components, *, budget: int = _ragged.CHUNK_BYTES):
     """Top principal directions of all tokens pooled (each text divided by its scale).
 
     Returns the mean token (d,), the components (k, d) with the sign that
     makes each component's largest entry positive, and their variances (k,).
     """
     n_tokens, d = data.shape
-    chunks = list(_ragged.text_chunks(offsets, 2 * 8 * d))
+    chunks = list(_ragged.text_chunks(offsets, 2 * 8 * d, budget))
     total = np.zeros(d, dtype=np.float64)
     for a, b in chunks:
         total += _rows(data, offsets, a, b, scales).sum(axis=0)

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from .._progress import check_progress, progress_bar
+from .._params import N_JOBS, PROGRESS, RANDOM_STATE, validate_params
+from .._progress import progress_bar
 from .._engine.parallel import resolve_n_jobs
-from .._validation import check_n_jobs, describe
+from .._validation import describe
 from .._engine.sampling import check_random_state, sample_pairs
 from ..tokensets import check_token_sets
 from ._pairwise import (
@@ -164,6 +165,8 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+@validate_params({"n_jobs": N_JOBS, "random_state": RANDOM_STATE, "progress": PROGRESS},
+                 prefer_skip_nested_validation=True)
 def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_jobs=None,
                random_state=None, progress: bool = False) -> W2Comparison:
     r"""Compare the Gaussian and the exact :math:`W_2` on pairs of texts.
@@ -226,8 +229,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
 
     References
     ----------
-    .. [1] Gelbrich. "On a formula for the L2 Wasserstein metric between
-       measures on Euclidean and Hilbert spaces." Math. Nachr. 147 (1990).
+    The Gelbrich bound: see :func:`~skpool.ot.gaussian_w2`.
 
     Examples
     --------
@@ -244,10 +246,9 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     """
     pd = _import_pandas()
     scheme = check_corpus_weights(weights)
-    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
+    n_jobs = resolve_n_jobs(n_jobs)
     tokens = check_token_sets(tokens, name="tokens", min_texts=2)
     random_state = check_random_state(random_state)
-    progress = check_progress(progress)
     pairs = _select_pairs(pairs, len(tokens), random_state)
 
     # Only the texts that appear in a pair are summarized.

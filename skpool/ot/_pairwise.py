@@ -21,7 +21,8 @@ from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from .._engine.parallel import parallel_map, resolve_n_jobs
-from .._validation import check_n_jobs, describe
+from .._params import N_JOBS, validate_params
+from .._validation import describe
 from ..tokensets import check_token_sets
 from ..math.gaussian import bures_squared_stats
 from ._w2 import (
@@ -253,6 +254,7 @@ def _check_other(tokens, other):
 
 # -- public function ----------------------------------------------------------------------
 
+@validate_params({"n_jobs": N_JOBS}, prefer_skip_nested_validation=True)
 def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool = False,
                 weights=None, n_jobs=None, **exact_kwargs) -> np.ndarray:
     r"""Matrix of :math:`W_2` distances between the token clouds of two corpora.
@@ -317,7 +319,7 @@ def pairwise_w2(tokens, other=None, *, kind: str = "gaussian", normalize: bool =
     kind = _check_kind(kind)
     method, reg, numItermax = _check_exact_kwargs(kind, exact_kwargs)
     scheme = check_corpus_weights(weights)
-    n_jobs = resolve_n_jobs(check_n_jobs(n_jobs))
+    n_jobs = resolve_n_jobs(n_jobs)
     tokens = check_token_sets(tokens, name="tokens")
     n = len(tokens)
     groups = [("tokens", tokens)]

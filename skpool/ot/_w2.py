@@ -300,6 +300,16 @@ def warn_unconverged(problem: str, *, method: str, numItermax: int, where: str =
 
 # -- public functions ---------------------------------------------------------------------
 
+def _prepared_pair(A, B, weights, normalize):
+    """Masses, float64 clouds and their common scale; None for the same measure (W2 = 0)."""
+    a, b = _pair_masses(weights, A, B)
+    if _same_measure(A, B, a, b):
+        return None
+    A, _ = as_float64(A, normalize, name="A")
+    B, _ = as_float64(B, normalize, name="B")
+    return A, B, a, b, common_scale(A, B)
+
+
 def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
              weights=None, numItermax=None) -> float:
     r"""Exact 2-Wasserstein distance :math:`W_2` between two token clouds.
@@ -385,12 +395,10 @@ def exact_w2(A, B, *, normalize: bool = False, method: str = "emd", reg=None,
     """
     A, B = _check_pair(A, B)
     method, reg, numItermax = check_method(method, reg, numItermax)
-    a, b = _pair_masses(weights, A, B)
-    if _same_measure(A, B, a, b):
+    prepared = _prepared_pair(A, B, weights, normalize)
+    if prepared is None:
         return 0.0
-    A, _ = as_float64(A, normalize, name="A")
-    B, _ = as_float64(B, normalize, name="B")
-    unit = common_scale(A, B)
+    A, B, a, b, unit = prepared
     # reg is in the units of the squared cost: it scales with the clouds
     value, _, problem = _exact_sq_parts(A / unit, B / unit, a, b, method=method,
                                         reg=None if reg is None else reg / unit**2,
@@ -457,13 +465,10 @@ def gaussian_w2(A, B, *, normalize: bool = False, weights=None) -> float:
     >>> gaussian_w2(A, B) <= exact_w2(A, B)        # the Gelbrich bound
     True
     """
-    A, B = _check_pair(A, B)
-    a, b = _pair_masses(weights, A, B)
-    if _same_measure(A, B, a, b):
+    prepared = _prepared_pair(*_check_pair(A, B), weights, normalize)
+    if prepared is None:
         return 0.0
-    A, _ = as_float64(A, normalize, name="A")
-    B, _ = as_float64(B, normalize, name="B")
-    unit = common_scale(A, B)
+    A, B, a, b, unit = prepared
     s1 = weighted_stats(A / unit, a, normalize=False, name="A")
     s2 = weighted_stats(B / unit, b, normalize=False, name="B")
     mean_term, bures_term = _gaussian_sq_parts(s1, s2)
