@@ -12,6 +12,12 @@ cosine) beside the downstream score on that task:
   cosine of pooled vectors, or of :math:`-W_2` (Gaussian or exact) between
   the mean-normalized token clouds.
 
+The bundled tasks are in :data:`TASKS`; :meth:`Task.from_data` makes a task of
+either kind from your own labelled texts or rated pairs (a file, a data frame,
+a dataset or arrays), scored the same way. Each finished result can be kept
+in a journal as it completes (``evaluate(..., journal=path)``), so that an
+interrupted run resumes.
+
 :func:`socm_score_correlations` then asks whether collapse and score go
 together across layers and models: the Spearman correlation with its p-value
 and a bootstrap interval, and two controls for concentration (a reviewer's
