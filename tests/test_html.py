@@ -3,197 +3,45 @@
 Each command writes its page with ``--html`` on the tiny random BERT and a corpus
 holding hostile lines; the page is opened from disk with the network watched.
 Every page must: log no console error, request nothing but its own file, show the
-numbers and texts of the command's ``--json``, sort its tables, keep its title and
-DOM whatever the texts hold, and leave a screenshot. The first part checks what
-needs no browser: escaping, the embedded JSON, the size bound, the listed pairs
-against an independent computation, bad input.
+numbers and texts of the command's ``--json``, sort and filter its tables, keep its
+title and DOM whatever the texts hold, and leave a screenshot. Without Chromium or
+Playwright the module is skipped with one line saying which is missing (what needs
+no browser is ``tests/test_html_page.py``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from skpool import TokenEncoder, pairwise_socm, socm_components
-from skpool._html import MAX_POINTS, MAX_TABLE_ROWS, render_fragment, render_html, write_html
+from skpool import TokenEncoder, pairwise_socm
+from skpool._html import render_fragment, write_html
 from skpool.analysis import CollapseReport, collapse_report_of_tokens
 from skpool.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
-
-HOSTILE = [
-    "<script>document.title='x'</script>",
-    "<img src=x onerror=\"document.title='y'\">",
-    "she said \"the film\" and 'the book' & more",
-    "\u05e1\u05e8\u05d8 \u05d8\u05d5\u05d1 the film \u05de\u05d0\u05d5\u05d3",  # Hebrew, RTL
-    "the dog \U0001F600\U0001F3AC saw a film",
-]
-
-
-# ---------------------------------------------------------------------------------------
-# Without a browser
-# ---------------------------------------------------------------------------------------
-def embedded(page: str, ident: str):
-    match = re.search(rf'<script type="application/json" id="{ident}">(.*?)</script>', page,
-                      re.S)
-    assert match, ident
-    return json.loads(match.group(1))
+if not Path(CHROMIUM).exists():
+    CHROMIUM = shutil.which("chromium")
+try:
+    from playwright import sync_api
+except ImportError:
+    sync_api = None
+if sync_api is None or CHROMIUM is None:
+    pytest.skip("the HTML report browser tests need "
+                + ("Playwright's Python package (pip install playwright)" if sync_api is None
+                   else "Debian's chromium (apt-get install chromium)")
+                + "; skipped", allow_module_level=True)
 
 
-def random_report(n=12, seed=0, texts=None):
-    rng = np.random.default_rng(seed)
-    clouds = [rng.normal(size=(int(rng.integers(3, 9)), 8)) + rng.normal(size=8) + 2.0
-              for _ in range(n)]
-    report = collapse_report_of_tokens(clouds, model="<i>m</i>", dataset="<b>d</b>",
-                                       random_state=0)
-    if texts is not None:
-        report = CollapseReport(record=report.record, tokens=report.tokens,
-                                concentration=report.concentration, texts=tuple(texts))
-    return clouds, report
-
-
-def test_user_strings_are_escaped_and_the_json_is_the_record(tmp_path):
-    texts = [*HOSTILE, *(f"text {k} </script><!--" for k in range(7))]
-    _, report = random_report(texts=texts)
-    page = report.to_html(tmp_path / "r.html", command="skpool report --dataset '<x>'") \
-        .read_text(encoding="utf-8")
-    for raw in (*HOSTILE[:3], "<i>m</i>", "<b>d</b>", "'<x>'", "</script><!--"):
-        assert raw not in page, raw
-    # the only script elements are the page's own three
-    assert page.count("<script") == 3
-    assert embedded(page, "skpool-record") == [report.record.to_dict()]
-    details = embedded(page, "skpool-details")
-    assert set(details["texts"].values()) <= set(texts)
-    assert HOSTILE[0] in details["texts"].values() or HOSTILE[0] in details["snippets"].values()
-
-
-def test_listed_pairs_are_those_of_the_pairwise_matrices():
-    clouds, report = random_report(n=30, seed=3)
-    # pair by pair through the public two-text function
-    n = len(clouds)
-    socm, d_mu, d_sigma = (np.zeros((n, n)) for _ in range(3))
-    for a in range(n):
-        for b in range(a + 1, n):
-            socm[a, b], d_mu[a, b], d_sigma[a, b] = socm_components(clouds[a], clouds[b])
-    upper = np.triu_indices(n, k=1)
-    details = report._html_document()["details"]
-    # the highest SOCM, in order
-    order = np.argsort(-socm[upper], kind="stable")[:len(details["top_pairs"])]
-    assert [(r["i"], r["j"]) for r in details["top_pairs"]] == [
-        (int(upper[0][k]), int(upper[1][k])) for k in order]
-    for row in details["top_pairs"]:
-        assert row["socm"] == pytest.approx(socm[row["i"], row["j"]], rel=1e-6)
-        assert row["cosine"] == pytest.approx(1 - 2 * d_mu[row["i"], row["j"]], rel=1e-6)
-    # the near pairs: the 10 (at least top) smallest d_mu, by decreasing d_sigma
-    near = np.argsort(d_mu[upper], kind="stable")[:max(10, int(np.ceil(0.01 * upper[0].size)))]
-    expected = sorted(((int(upper[0][k]), int(upper[1][k])) for k in near),
-                      key=lambda p: -d_sigma[p])
-    assert [(r["i"], r["j"]) for r in details["near_pairs"]] == expected[:10]
-    assert details["points"]["n_computed"] == upper[0].size == len(details["points"]["socm"])
-
-
-@pytest.mark.parametrize("words", [170, 2400])
-def test_the_page_stays_bounded_for_2000_texts(words):
-    # 2,000 texts of about 1,000 (or 14,000: every text cut) characters and 20,000 pairs:
-    # the size the docs promise
-    rng = np.random.default_rng(0)
-    n, n_pairs = 2000, 20_000
-    ids = list(range(n))
-    vocabulary = "the film of a man who found love in the city at night".split()
-    texts = [" ".join(rng.choice(vocabulary, size=words)) for _ in range(n)]
-    i, j = rng.integers(0, n, n_pairs), rng.integers(0, n, n_pairs)
-    d_mu, d_sigma = rng.uniform(0, 0.6, n_pairs), rng.uniform(0, 1.5, n_pairs)
-
-    class Components:
-        pass
-
-    from skpool import _html_documents as pages
-
-    components = Components()
-    components.i, components.j, components.d_mu, components.d_sigma = i, j, d_mu, d_sigma
-    components.socm, components.n_pairs_total, components.exact = (1 - d_mu) * d_sigma, \
-        n * (n - 1) // 2, False
-    spread = rng.uniform(0.5, 3, n)
-    details = pages.pair_details(components, spread=spread, ids=ids)
-    details.update(pages.spread_details(spread, rng.uniform(0, 1, n), ids))
-    listed = [r[s] for v in ("top_pairs", "near_pairs") for r in details[v] for s in "ij"]
-    details.update(pages.text_details(texts, ids, full=[*listed, *pages.widest(spread, ids)],
-                                      hover=ids))
-    record = {"model": "m", "layer": 6, "dataset": "d", "n_texts": n, "n_pairs": n_pairs,
-              "exact": False, "mean_socm": 0.3, "stderr": 0.01, "n_trace_violations": 600}
-    page = render_html({"kind": "report", "records": [record], "details": details})
-    assert len(page.encode("utf-8")) < 5 * 2**20
-    assert page.count('data-set="points"') == MAX_POINTS
-    assert "2,000 of them drawn here" in page
-
-
-def test_numbers_that_json_cannot_hold_become_null_and_a_dash():
-    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": value, "n_texts": 5}
-               for k, value in enumerate([0.25, float("nan"), float("inf")])]
-    page = render_html({"kind": "layers", "records": records})
-    assert [r["mean_socm"] for r in embedded(page, "skpool-record")] == [0.25, None, None]
-    assert page.count("<td>\u2013</td>") >= 2
-
-
-def test_long_tables_are_cut_with_a_note():
-    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": 0.1, "n_texts": 5}
-               for k in range(MAX_TABLE_ROWS + 7)]
-    page = render_html({"kind": "layers", "records": records})
-    assert f"The first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 7} rows" in page
-    assert len(embedded(page, "skpool-record")) == MAX_TABLE_ROWS + 7
-
-
-def test_notebook_view_is_the_page_in_a_sandboxed_frame():
-    _, report = random_report(texts=[f"t{k} <b>" for k in range(12)])
-    fragment = report._repr_html_()
-    assert fragment.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in fragment
-    assert "<script" not in fragment and "&lt;script" in fragment
-
-
-@pytest.mark.parametrize("document, error, message", [
-    ({"kind": "plot"}, ValueError, "Expected document['kind'] among report"),
-    ([], TypeError, "Expected document to be a dict. Received list"),
-])
-def test_bad_documents(document, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        render_html(document)
-
-
-def test_texts_must_match_the_measured_corpus(tmp_path):
-    _, report = random_report()
-    with pytest.raises(ValueError, match=r"one entry per measured text \(12\)\. Received 3"):
-        report.to_html(tmp_path / "r.html", texts=["a", "b", "c"])
-    with pytest.raises(IsADirectoryError, match="Expected an HTML file path"):
-        write_html(tmp_path, {"kind": "report"})
-
-
-def test_html_option_needs_an_html_file(capsys):
-    assert main(["report", "--html", "out.png"]) == 2
-    assert "expected a file ending in .html or .htm, got 'out.png'" in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------------------------------
-# In the browser
-# ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api",
-        reason="the HTML report tests need Playwright's Python package (pip install "
-               "playwright) and Debian's chromium; skipped")
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("the HTML report tests need Debian's chromium (apt-get install chromium); "
-                    "skipped")
     with sync_api.sync_playwright() as playwright:
         # the system browser: Playwright's own download cannot work offline
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=["--no-sandbox"])
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
 
@@ -229,10 +77,10 @@ class Opened:
 
 
 @pytest.fixture
-def hostile_corpus(tmp_path, sample_texts):
+def hostile_corpus(tmp_path, sample_texts, hostile_texts):
     path = tmp_path / "hostile.txt"
-    path.write_text("\n".join([*HOSTILE, *sample_texts]) + "\n", encoding="utf-8")
-    return path, [*HOSTILE, *sample_texts]
+    path.write_text("\n".join([*hostile_texts, *sample_texts]) + "\n", encoding="utf-8")
+    return path, [*hostile_texts, *sample_texts]
 
 
 def run(capsys, *args):
@@ -254,7 +102,8 @@ def check_hostile_texts_are_text(opened, expected_title):
     assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
     shown = page.evaluate("Array.from(document.querySelectorAll('td.text')).map(c => "
                           "c.textContent)")
-    assert HOSTILE[0] in shown and HOSTILE[1] in shown
+    assert "<script>document.title='x'</script>" in shown
+    assert "<img src=x onerror=\"document.title='y'\">" in shown
 
 
 def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, hostile_corpus):
@@ -378,8 +227,13 @@ def test_evaluate_page_in_the_browser(browser, tmp_path):
     assert opened.page.locator("svg.chart path").count() == 0
 
 
-def test_render_fragment_runs_in_a_notebook_like_frame(browser, tmp_path):
-    _, report = random_report(texts=[*HOSTILE, *(f"t{k}" for k in range(7))])
+def test_render_fragment_runs_in_a_notebook_like_frame(browser, tmp_path, hostile_texts):
+    rng = np.random.default_rng(0)
+    clouds = [rng.normal(size=(5, 8)) + 2.0 for _ in range(12)]
+    report = collapse_report_of_tokens(clouds, random_state=0)
+    report = CollapseReport(record=report.record, tokens=report.tokens,
+                            concentration=report.concentration,
+                            texts=(*hostile_texts, *(f"t{k}" for k in range(7))))
     host = tmp_path / "notebook.html"
     host.write_text(f"<!DOCTYPE html><title>nb</title>{render_fragment(report._html_document())}",
                     encoding="utf-8")

@@ -21,7 +21,8 @@ from ._page import (KINDS, MAX_POINTS, MAX_TABLE_ROWS, MAX_TEXT_CHARS, PAPER_MPN
                     verdict_sentences)
 
 __all__ = ["render_html", "render_fragment", "write_html", "HTMLReport", "verdict_sentences",
-           "KINDS", "MAX_POINTS", "MAX_TABLE_ROWS", "MAX_TEXT_CHARS", "SNIPPET_CHARS", "WIDEST_TEXTS",
+           "KINDS", "MAX_POINTS", "MAX_TABLE_ROWS", "MAX_TEXT_CHARS", "SNIPPET_CHARS",
+           "WIDEST_TEXTS",
            "PAPER_RANGE", "PAPER_MPNET"]
 
 

@@ -158,7 +158,10 @@ def span(values, *, include=(), pad: float = 0.04):
 
 
 def legend(entries, *, x: float, y: float) -> str:
-    """A legend: one row per ``(colour, label, shape)``; shape ``"dot"``, ``"ring"`` or ``"line"``."""
+    """A legend, one row per ``(colour, label, shape)``.
+
+    ``shape`` is ``"dot"``, ``"ring"``, ``"line"`` or ``"dash"`` (a reference line).
+    """
     rows = []
     for k, (colour, label, shape) in enumerate(entries):
         cy = y + 15 * k

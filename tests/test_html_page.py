@@ -1,0 +1,158 @@
+"""The HTML report's page, without a browser: escaping, the embedded JSON, the size bound,
+the listed pairs against an independent computation, bad input.
+
+The same pages opened in a real browser are ``tests/test_html.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from skpool import socm_components
+from skpool._html import MAX_POINTS, MAX_TABLE_ROWS, render_html, write_html
+from skpool.analysis import CollapseReport, collapse_report_of_tokens
+from skpool.cli import main
+
+
+def embedded(page: str, ident: str):
+    match = re.search(rf'<script type="application/json" id="{ident}">(.*?)</script>', page,
+                      re.S)
+    assert match, ident
+    return json.loads(match.group(1))
+
+
+def random_report(n=12, seed=0, texts=None):
+    rng = np.random.default_rng(seed)
+    clouds = [rng.normal(size=(int(rng.integers(3, 9)), 8)) + rng.normal(size=8) + 2.0
+              for _ in range(n)]
+    report = collapse_report_of_tokens(clouds, model="<i>m</i>", dataset="<b>d</b>",
+                                       random_state=0)
+    if texts is not None:
+        report = CollapseReport(record=report.record, tokens=report.tokens,
+                                concentration=report.concentration, texts=tuple(texts))
+    return clouds, report
+
+
+def test_user_strings_are_escaped_and_the_json_is_the_record(tmp_path, hostile_texts):
+    texts = [*hostile_texts, *(f"text {k} </script><!--" for k in range(7))]
+    _, report = random_report(texts=texts)
+    page = report.to_html(tmp_path / "r.html", command="skpool report --dataset '<x>'") \
+        .read_text(encoding="utf-8")
+    for raw in (*hostile_texts[:3], "<i>m</i>", "<b>d</b>", "'<x>'", "</script><!--"):
+        assert raw not in page, raw
+    # the only script elements are the page's own three
+    assert page.count("<script") == 3
+    assert embedded(page, "skpool-record") == [report.record.to_dict()]
+    details = embedded(page, "skpool-details")
+    assert set(details["texts"].values()) <= set(texts)
+    shown = {**details["snippets"], **details["texts"]}
+    assert hostile_texts[0] in shown.values() and hostile_texts[1] in shown.values()
+
+
+def test_listed_pairs_are_those_of_the_pairwise_matrices():
+    clouds, report = random_report(n=30, seed=3)
+    # pair by pair through the public two-text function
+    n = len(clouds)
+    socm, d_mu, d_sigma = (np.zeros((n, n)) for _ in range(3))
+    for a in range(n):
+        for b in range(a + 1, n):
+            socm[a, b], d_mu[a, b], d_sigma[a, b] = socm_components(clouds[a], clouds[b])
+    upper = np.triu_indices(n, k=1)
+    details = report._html_document()["details"]
+    # the highest SOCM, in order
+    order = np.argsort(-socm[upper], kind="stable")[:len(details["top_pairs"])]
+    assert [(r["i"], r["j"]) for r in details["top_pairs"]] == [
+        (int(upper[0][k]), int(upper[1][k])) for k in order]
+    for row in details["top_pairs"]:
+        assert row["socm"] == pytest.approx(socm[row["i"], row["j"]], rel=1e-6)
+        assert row["cosine"] == pytest.approx(1 - 2 * d_mu[row["i"], row["j"]], rel=1e-6)
+    # the near pairs: the 10 (at least top) smallest d_mu, by decreasing d_sigma
+    near = np.argsort(d_mu[upper], kind="stable")[:max(10, int(np.ceil(0.01 * upper[0].size)))]
+    expected = sorted(((int(upper[0][k]), int(upper[1][k])) for k in near),
+                      key=lambda p: -d_sigma[p])
+    assert [(r["i"], r["j"]) for r in details["near_pairs"]] == expected[:10]
+    assert details["points"]["n_computed"] == upper[0].size == len(details["points"]["socm"])
+
+
+@pytest.mark.parametrize("words", [170, 2400])
+def test_the_page_stays_bounded_for_2000_texts(words):
+    # 2,000 texts of about 1,000 (or 14,000: every text cut) characters and 20,000 pairs:
+    # the size the docs promise
+    rng = np.random.default_rng(0)
+    n, n_pairs = 2000, 20_000
+    ids = list(range(n))
+    vocabulary = "the film of a man who found love in the city at night".split()
+    texts = [" ".join(rng.choice(vocabulary, size=words)) for _ in range(n)]
+    i, j = rng.integers(0, n, n_pairs), rng.integers(0, n, n_pairs)
+    d_mu, d_sigma = rng.uniform(0, 0.6, n_pairs), rng.uniform(0, 1.5, n_pairs)
+
+    class Components:
+        pass
+
+    from skpool import _html_documents as pages
+
+    components = Components()
+    components.i, components.j, components.d_mu, components.d_sigma = i, j, d_mu, d_sigma
+    components.socm, components.n_pairs_total, components.exact = (1 - d_mu) * d_sigma, \
+        n * (n - 1) // 2, False
+    spread = rng.uniform(0.5, 3, n)
+    details = pages.pair_details(components, spread=spread, ids=ids)
+    details.update(pages.spread_details(spread, rng.uniform(0, 1, n), ids))
+    listed = [r[s] for v in ("top_pairs", "near_pairs") for r in details[v] for s in "ij"]
+    details.update(pages.text_details(texts, ids, full=[*listed, *pages.widest(spread, ids)],
+                                      hover=ids))
+    record = {"model": "m", "layer": 6, "dataset": "d", "n_texts": n, "n_pairs": n_pairs,
+              "exact": False, "mean_socm": 0.3, "stderr": 0.01, "n_trace_violations": 600}
+    page = render_html({"kind": "report", "records": [record], "details": details})
+    assert len(page.encode("utf-8")) < 5 * 2**20
+    assert page.count('data-set="points"') == MAX_POINTS
+    assert "2,000 of them drawn here" in page
+
+
+def test_numbers_that_json_cannot_hold_become_null_and_a_dash():
+    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": value, "n_texts": 5}
+               for k, value in enumerate([0.25, float("nan"), float("inf")])]
+    page = render_html({"kind": "layers", "records": records})
+    assert [r["mean_socm"] for r in embedded(page, "skpool-record")] == [0.25, None, None]
+    assert page.count("<td>\u2013</td>") >= 2
+
+
+def test_long_tables_are_cut_with_a_note():
+    records = [{"model": "m", "layer": k, "dataset": "d", "mean_socm": 0.1, "n_texts": 5}
+               for k in range(MAX_TABLE_ROWS + 7)]
+    page = render_html({"kind": "layers", "records": records})
+    assert f"The first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 7} rows" in page
+    assert len(embedded(page, "skpool-record")) == MAX_TABLE_ROWS + 7
+
+
+def test_notebook_view_is_the_page_in_a_sandboxed_frame():
+    _, report = random_report(texts=[f"t{k} <b>" for k in range(12)])
+    fragment = report._repr_html_()
+    assert fragment.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in fragment
+    assert "<script" not in fragment and "&lt;script" in fragment
+
+
+@pytest.mark.parametrize("document, error, message", [
+    ({"kind": "plot"}, ValueError, "Expected document['kind'] among report"),
+    ([], TypeError, "Expected document to be a dict. Received list"),
+])
+def test_bad_documents(document, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        render_html(document)
+
+
+def test_texts_must_match_the_measured_corpus(tmp_path):
+    _, report = random_report()
+    with pytest.raises(ValueError, match=r"one entry per measured text \(12\)\. Received 3"):
+        report.to_html(tmp_path / "r.html", texts=["a", "b", "c"])
+    with pytest.raises(IsADirectoryError, match="Expected an HTML file path"):
+        write_html(tmp_path, {"kind": "report"})
+
+
+def test_html_option_needs_an_html_file(capsys):
+    assert main(["report", "--html", "out.png"]) == 2
+    assert "expected a file ending in .html or .htm, got 'out.png'" in capsys.readouterr().err
