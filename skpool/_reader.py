@@ -358,7 +358,8 @@ def _read_hf(source: str) -> _Table:
     """Read ``hf:NAME[:CONFIG][:SPLIT]`` from the datasets cache, never from the network.
 
     The cache holds ``<root>/<owner>___<name>/<config>/<version>/<hash>/`` folders
-    (datasets' own layout; without ``<hash>`` for datasets prepared locally) with ``<name>-<split>.arrow`` files (or shards
+    (datasets' own layout; without ``<hash>`` for datasets prepared locally)
+    with ``<name>-<split>.arrow`` files (or shards
     ``<name>-<split>-00000-of-00003.arrow``); the newest folder of the config
     is read.
     """

@@ -58,8 +58,6 @@ __all__ = ["PairsRecord", "PairsReport", "pairs_report", "pairs_report_of_tokens
 MAX_SEARCHED_PAIRS = 20_000
 #: Default share of all pairs, by highest cosine, that are the near pairs.
 NEAR_FRACTION = 0.01
-#: Default length of the text snippets in the tables.
-SNIPPET_LENGTH = 60
 #: Rows of mean-pooled vectors multiplied at once in the cosine search, and the
 #: largest number of pairs one block holds (a few tens of MiB of temporaries).
 _COSINE_BLOCK = 1024
@@ -143,7 +141,8 @@ class PairsReport(HTMLReport):
     -----
     Both tables have the columns ``i``, ``j`` (the texts' positions: in the
     corpus as read when ``positions`` was given, else indices into the texts),
-    ``text_i``, ``text_j`` (snippets), ``cosine`` (of the mean-pooled
+    with ``ids`` the user's ids ``id_i``, ``id_j``, then the whole texts
+    ``text_i``, ``text_j`` (when given), ``cosine`` (of the mean-pooled
     vectors), ``d_mu``, ``d_sigma``, ``socm``, with ``w2=True``
     ``gaussian_w2`` and ``exact_w2`` (:math:`W_2`, not squared, of the raw
     token clouds with uniform token masses), and ``spread_i``, ``spread_j``:
@@ -213,6 +212,15 @@ def _check_near_fraction(near_fraction) -> float:
     return float(near_fraction)
 
 
+def _check_ids(ids, n: int):
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__") or len(ids) != n:
+        raise ValueError(f"Expected ids to be {n} values (one id per text). Received "
+                         f"{describe(ids)}.")
+    return [value.item() if isinstance(value, np.generic) else value for value in ids]
+
+
 def _check_positions(positions, n: int) -> np.ndarray:
     if positions is None:
         return np.arange(n)
@@ -227,17 +235,6 @@ def _check_positions(positions, n: int) -> np.ndarray:
             f"{describe(positions)}."
         )
     return values.astype(np.int64)
-
-
-def _snippet(text: str, length: int) -> str:
-    """The text's first ``length`` characters (whitespace collapsed), cut at a word."""
-    text = " ".join(str(text).split())
-    if len(text) <= length:
-        return text
-    head = text[:length - 3]
-    if text[length - 3] != " " and " " in head[length // 2:]:
-        head = head[:head.rindex(" ")]
-    return head.rstrip() + "..."
 
 
 def _pair_number(i, j, n: int):
@@ -278,14 +275,18 @@ def _near_pairs(unit: np.ndarray, count: int, *, progress: bool = False):
     return best_i[order], best_j[order], best_c[order]
 
 
-def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, snippet_length):
+def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, ids):
     table = pd.DataFrame({
         "i": positions[rows_i], "j": positions[rows_j],
-        "text_i": [_snippet(texts[k], snippet_length) for k in rows_i] if texts else None,
-        "text_j": [_snippet(texts[k], snippet_length) for k in rows_j] if texts else None,
+        "id_i": [ids[k] for k in rows_i] if ids else None,
+        "id_j": [ids[k] for k in rows_j] if ids else None,
+        "text_i": [texts[k] for k in rows_i] if texts else None,  # whole: snippets are
+        "text_j": [texts[k] for k in rows_j] if texts else None,  # the terminal's business
         **values,
         "spread_i": spread[rows_i], "spread_j": spread[rows_j],
     })
+    if not ids:
+        table = table.drop(columns=["id_i", "id_j"])
     if not texts:
         table = table.drop(columns=["text_i", "text_j"])
     table.index = pd.RangeIndex(1, len(table) + 1, name="rank")
@@ -297,8 +298,8 @@ def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, snippet_l
 def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
                            max_pairs: int = MAX_SEARCHED_PAIRS,
                            near_fraction: float = NEAR_FRACTION, w2: bool = False,
-                           positions=None, snippet_length: int = SNIPPET_LENGTH,
-                           random_state=None, model: str = "", layer: int = -1,
+                           positions=None, ids=None, random_state=None,
+                           model: str = "", layer: int = -1,
                            dataset: str = "", n_truncated: int | None = None,
                            max_length: int | None = None, n_jobs=None,
                            progress: bool = False) -> PairsReport:
@@ -311,9 +312,9 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     tokens : TokenSets or list of ndarray of shape (n_i, d)
         At least two token clouds.
     texts : sequence of str of length n_texts, optional
-        The texts, for the snippet columns ``text_i`` and ``text_j`` (left out
-        when None).
-    top, max_pairs, near_fraction, w2, positions, snippet_length, random_state, n_jobs, progress
+        The texts, for the columns ``text_i`` and ``text_j`` (left out when
+        None).
+    top, max_pairs, near_fraction, w2, positions, ids, random_state, n_jobs, progress
         As in :func:`pairs_report`.
     model, dataset : str
         Labels stored in the record.
@@ -347,7 +348,6 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     top = check_positive_int(top, name="top")
     max_pairs = check_positive_int(max_pairs, name="max_pairs")
     near_fraction = _check_near_fraction(near_fraction)
-    snippet_length = check_positive_int(snippet_length, name="snippet_length", minimum=8)
     if not isinstance(w2, (bool, np.bool_)):
         raise TypeError(f"Expected w2 to be a bool. Received {describe(w2)}.")
     if texts is not None:
@@ -356,6 +356,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
             raise ValueError(f"Expected one text per token cloud ({n}). Received "
                              f"{len(texts)} texts.")
     positions = _check_positions(positions, n)
+    ids = _check_ids(ids, n)
     if n_truncated is None:
         n_truncated = tokens.n_truncated
     total = n * (n - 1) // 2
@@ -417,9 +418,8 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     )
     return PairsReport(
         record=record,
-        by_socm=_table(pd, *socm_rows, socm_values, spread, texts, positions, snippet_length),
-        conflated=_table(pd, *near_rows, near_values, spread, texts, positions,
-                         snippet_length),
+        by_socm=_table(pd, *socm_rows, socm_values, spread, texts, positions, ids),
+        conflated=_table(pd, *near_rows, near_values, spread, texts, positions, ids),
         searched=searched,
         texts=None if texts is None else tuple(texts),
         ids=tuple(positions.tolist()),
@@ -431,7 +431,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
                  prefer_skip_nested_validation=True)
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
-                 snippet_length: int = SNIPPET_LENGTH, random_state=None, dataset: str = "",
+                 ids=None, random_state=None, dataset: str = "",
                  n_jobs=None, progress: bool = False, store=None,
                  partition_size=None) -> PairsReport:
     r"""Encode a corpus and list the pairs of texts mean pooling conflates.
@@ -466,8 +466,10 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
         The texts' positions in their corpus (e.g. ``Corpus.positions``),
         written in the columns ``i`` and ``j``; indices into ``texts`` when
         None.
-    snippet_length : int, default=60
-        Characters of each text shown in ``text_i`` and ``text_j`` (at least 8).
+    ids : sequence of length n_texts, optional
+        The user's id of each text (e.g. ``Corpus.ids``: an id column, or
+        row or line numbers), written in the columns ``id_i`` and ``id_j``;
+        those columns are left out when None.
     random_state : int, RandomState instance or None
         Seed of the pair sample (when there are more than ``max_pairs`` pairs).
     dataset : str, optional
@@ -507,6 +509,6 @@ def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEA
     tokens, encoded = encode(make_encoder(encoder), texts, store, partition_size)
     return pairs_report_of_tokens(tokens, texts, top=top, max_pairs=max_pairs,
                                   near_fraction=near_fraction, w2=w2, positions=positions,
-                                  snippet_length=snippet_length, random_state=random_state,
+                                  ids=ids, random_state=random_state,
                                   dataset=dataset, n_jobs=n_jobs, progress=progress,
                                   **encoded)

@@ -434,6 +434,27 @@ _PAIR_VIEWS = (
 )
 
 
+def _short_id(value, width: int = 16) -> str:
+    """An id for the key of the callouts: at most ``width`` characters."""
+    text = str(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _id_key(scatter, report) -> None:
+    """When the tables carry the user's ids: which two texts each callout is, under the
+    axes (the SOCM view on the left, the near pairs on the right), clear of every point."""
+    for column, (view, _, _, colour, prefix) in enumerate(_PAIR_VIEWS):
+        table = getattr(report, view)
+        if "id_i" not in table.columns:
+            continue
+        pairs = zip(table["id_i"].tolist(), table["id_j"].tolist())
+        for rank, (a, b) in enumerate(pairs, start=1):
+            scatter.text(0.5 * column, -0.13 - 0.04 * (rank - 1),
+                         f"{prefix}{rank} {_short_id(a)} / {_short_id(b)}",
+                         transform=scatter.transAxes, ha="left", va="top", fontsize=6.5,
+                         color=colour, family="monospace")
+
+
 def plot_pairs_report(report, ax=None, path=None, *, title=None):
     r"""The pairs of :func:`skpool.pairs.pairs_report` marked on the $(d_\mu, d_\Sigma)$ plane.
 
@@ -441,7 +462,9 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
     listed pairs marked: red circles for the highest SOCM, orange squares for
     the near pairs with the largest :math:`d_\Sigma`, each labelled with its
     rank (``S1``, ``C1``, ...) as in the tables: beside its point, labels never
-    overlapping, pairs at the same place sharing one label (``"S2, C1"``).
+    overlapping, pairs at the same place sharing one label (``"S2, C1"``). When
+    the tables carry the user's ids (``ids=``), a key under the axes names the
+    two texts of each rank.
 
     Parameters
     ----------
@@ -493,6 +516,7 @@ def plot_pairs_report(report, ax=None, path=None, *, title=None):
                         zorder=3)
         marks += [(f"{prefix}{rank + 1}", x[rank], y[rank], colour) for rank in range(len(x))]
     _label_marks(figure, scatter, marks)
+    _id_key(scatter, report)
     # the pairs crowd the upper left (small d_mu, large d_Sigma): the legend goes below
     scatter.legend(loc="lower right", fontsize=7, framealpha=0.9)
     _save(figure, path)

@@ -119,6 +119,7 @@ def test_several_models_and_tasks_add_up_and_replace_the_default():
 def test_help_states_the_defaults_the_commands_use(capsys):
     # each command's --n-texts help names the default it parses to
     from skpool.cli import build_parser
+    from skpool.cli.defaults import DEFAULT_N_TEXTS, N_TEXTS_NOT_GIVEN
 
     parser = build_parser()
     for command in ("evaluate", "report", "layers"):
@@ -127,4 +128,8 @@ def test_help_states_the_defaults_the_commands_use(capsys):
             parser.parse_args([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         option = text[text.index("--n-texts N, -n N"):]
-        assert f"(default: {default})" in option[:200], (command, option[:200])
+        if default == N_TEXTS_NOT_GIVEN:  # a user's data whole, a bundled corpus sampled
+            assert (f"(default: every text of your own data, a sample of {DEFAULT_N_TEXTS} "
+                    "of a bundled corpus)") in option[:250], (command, option[:250])
+        else:
+            assert f"(default: {default})" in option[:200], (command, option[:200])

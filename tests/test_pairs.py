@@ -146,15 +146,17 @@ def test_sampled_search_is_stated_and_is_mean_socms_sample():
     _check_rows(report.conflated, clouds)
 
 
-def test_w2_columns_positions_and_snippets():
+def test_w2_columns_positions_ids_and_whole_texts():
     clouds = _clouds(n=6, seed=3)
     texts = [f"text number {k} " + "word " * 30 for k in range(6)]
     positions = [3, 10, 11, 20, 21, 40]
+    ids = [f"review-{p}" for p in positions]
     report = pairs_report_of_tokens(clouds, texts, top=3, w2=True, positions=positions,
-                                    snippet_length=20)
+                                    ids=ids)
     table = report.by_socm
-    assert list(table.columns) == ["i", "j", "text_i", "text_j", "cosine", "d_mu", "d_sigma",
-                                   "socm", "gaussian_w2", "exact_w2", "spread_i", "spread_j"]
+    assert list(table.columns) == ["i", "j", "id_i", "id_j", "text_i", "text_j", "cosine",
+                                   "d_mu", "d_sigma", "socm", "gaussian_w2", "exact_w2",
+                                   "spread_i", "spread_j"]
     _check_rows(table, clouds, positions)
     index = {p: k for k, p in enumerate(positions)}
     for _, row in table.iterrows():
@@ -162,8 +164,9 @@ def test_w2_columns_positions_and_snippets():
         assert row["exact_w2"] == pytest.approx(exact_w2(a, b), rel=1e-6)
         assert row["gaussian_w2"] == pytest.approx(gaussian_w2(a, b), rel=1e-5)
         assert row["gaussian_w2"] <= row["exact_w2"] * (1 + 1e-9)
-        assert row["text_i"] == f"text number {index[row['i']]}..."  # cut at a word
-        assert len(row["text_i"]) <= 20
+        # the whole text and the user's id of the same text, not a snippet
+        assert row["text_i"] == texts[index[row["i"]]] and row["id_i"] == f"review-{row['i']}"
+        assert row["text_j"] == texts[index[row["j"]]] and row["id_j"] == f"review-{row['j']}"
 
 
 def test_small_corpus_lists_every_pair():
@@ -184,7 +187,8 @@ def test_small_corpus_lists_every_pair():
     ({"positions": [0, 1]}, ValueError, "positions"),
     ({"positions": [0.5] * 5}, ValueError, "positions"),
     ({"texts": ["a", "b"]}, ValueError, "one text per token cloud"),
-    ({"snippet_length": 3}, ValueError, "snippet_length"),
+    ({"ids": ["a", "b"]}, ValueError, "one id per text"),
+    ({"ids": "abcde"}, ValueError, "one id per text"),
     ({"random_state": -1}, ValueError, "random_state"),
 ])
 def test_bad_input(kwargs, error, fragment):
@@ -209,8 +213,7 @@ def test_pairs_report_encodes_texts(tiny_model_dir, sample_texts):
     assert report.record.model == str(tiny_model_dir) and report.record.dataset == "toy"
     assert report.record.n_truncated == tokens.n_truncated == 1
     for _, row in report.by_socm.iterrows():
-        assert " ".join(sample_texts[row["i"]].split()).startswith(
-            row["text_i"].removesuffix("..."))
+        assert row["text_i"] == sample_texts[row["i"]]
 
 
 # ---------------------------------------------------------------------------------------
@@ -233,9 +236,10 @@ def test_cli_text_json_and_plot(capsys, tmp_path, tiny_model_dir, corpus_txt, sa
     assert record["n_texts"] == 6 and record["exact"] and record["n_pairs_searched"] == 15
     assert record["top"] == 3 and record["w2"] is True and record["seed"] == 1
     assert len(record["by_socm"]) == len(record["conflated"]) == 3
-    assert set(record["by_socm"][0]) == {"rank", "i", "j", "text_i", "text_j", "cosine",
-                                         "d_mu", "d_sigma", "socm", "gaussian_w2", "exact_w2",
-                                         "spread_i", "spread_j"}
+    assert set(record["by_socm"][0]) == {"rank", "i", "j", "id_i", "id_j", "text_i", "text_j",
+                                         "cosine", "d_mu", "d_sigma", "socm", "gaussian_w2",
+                                         "exact_w2", "spread_i", "spread_j"}
+    assert record["id_kind"] == "line" and record["id_column"] is None
 
     # i and j are positions among the file's non-blank lines, and the rows are the library's
     from skpool.datasets import load_corpus
@@ -246,8 +250,11 @@ def test_cli_text_json_and_plot(capsys, tmp_path, tiny_model_dir, corpus_txt, sa
     clouds = list(tokens)
     for view in ("by_socm", "conflated"):
         for row in record[view]:
-            assert lines[row["i"]].startswith(row["text_i"].removesuffix("..."))
-            assert lines[row["j"]].startswith(row["text_j"].removesuffix("..."))
+            # whole texts, and ids that are the file's line numbers (a blank run after
+            # the third text: line numbers jump by 3 there)
+            assert lines[row["i"]] == row["text_i"] and lines[row["j"]] == row["text_j"]
+            for k, id_ in ((row["i"], row["id_i"]), (row["j"], row["id_j"])):
+                assert id_ == k + 1 + (2 if k >= 3 else 0)
         import pandas as pd
 
         _check_rows(pd.DataFrame(record[view]), clouds, corpus.positions)
@@ -255,7 +262,10 @@ def test_cli_text_json_and_plot(capsys, tmp_path, tiny_model_dir, corpus_txt, sa
     assert "among all 15 pairs (exact)" in out
     assert "Conflated by mean pooling" in out and "W2 (not squared)" in out
     first = record["by_socm"][0]
-    assert f"{first['socm']:.4f}" in out and f"{first['i']}: {first['text_i']}" in out
+    from skpool.cli.formatting import snippet
+
+    assert f"{first['socm']:.4f}" in out and f"{first['id_i']}: {snippet(first['text_i'])}" in out
+    assert "ids: 1-based line numbers of the file" in out
     assert "skpool: saved figure" in err
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -389,7 +399,8 @@ def test_user_guide_lists_the_pairs_json_fields():
     assert sorted(re.findall(r"`(\w+)`", fields)) == sorted(
         f.name for f in dataclasses.fields(PairsRecord))
     rows = item[item.index("one entry per pair with"):item.index("see\n")]
-    report = pairs_report_of_tokens(_clouds(n=4), ["a b", "c d", "e f", "g h"], w2=True)
+    report = pairs_report_of_tokens(_clouds(n=4), ["a b", "c d", "e f", "g h"], w2=True,
+                                    ids=["r1", "r2", "r3", "r4"])
     from skpool.cli.formatting import pairs_to_records
 
     [record] = pairs_to_records(report)

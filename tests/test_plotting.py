@@ -320,6 +320,15 @@ def test_pairs_report_marks_the_listed_pairs():
     assert scatter.get_xlim()[1] < 1.0 or report.searched.d_mu.max() > 0.9
     with pytest.raises(TypeError, match="PairsReport"):
         plot_pairs_report(report.by_socm)
+    # with the user's ids, a key names the two texts of each rank
+    ids = [f"review-{k}" for k in range(9)]
+    keyed = plot_pairs_report(pairs_report_of_tokens(clouds, top=3, near_fraction=0.25,
+                                                     ids=ids)).axes[0]
+    key = [t.get_text() for t in keyed.texts if " / " in t.get_text()]
+    assert key == [f"{prefix}{rank} review-{i} / review-{j}"
+                   for prefix, table in (("S", report.by_socm), ("C", report.conflated))
+                   for rank, (i, j) in enumerate(zip(table["i"].tolist(), table["j"].tolist()),
+                                                 start=1)]
 
 
 def test_model_comparison_names_folders_by_their_last_part_unless_ambiguous():

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import formatting
+from . import defaults, formatting
 
 #: The environment variable bounding the embedding cache, and its default: after each
 #: command, the least recently used entries beyond it are removed.
@@ -189,12 +189,36 @@ def _verbosity(args):
 
 
 def _load(args, out: _Output):
-    from ..datasets import load_corpus
+    """Read ``--dataset`` with its column options; sample it only when asked (a bundled
+    corpus by default); choose sampled pairs when all pairs would be too many. The first
+    status line says all of it."""
+    from ..datasets import DATASETS, load_corpus
 
-    corpus = load_corpus(args.dataset, n_texts=args.n_texts, random_state=args.seed)
-    sample = ("" if len(corpus.texts) == corpus.n_available
-              else f" (random sample of {corpus.n_available:,}, seed {args.seed})")
-    out.status(f"skpool: {len(corpus.texts):,} texts from {corpus.name}{sample}")
+    n_texts = args.n_texts
+    if n_texts == defaults.N_TEXTS_NOT_GIVEN:
+        n_texts = defaults.DEFAULT_N_TEXTS if str(args.dataset) in DATASETS else None
+    corpus = load_corpus(args.dataset, n_texts=n_texts, random_state=args.seed,
+                         text_column=args.text_column, id_column=args.id_column,
+                         label_column=args.label_column, pair_columns=args.pair_columns,
+                         score_column=args.score_column)
+    if len(corpus.texts) == corpus.n_available:
+        sample = ""
+    else:
+        why = "--n-texts" if args.n_texts != defaults.N_TEXTS_NOT_GIVEN else \
+            "the bundled corpus's default sample; --n-texts all for every text"
+        sample = (f", a random sample of its {corpus.n_available:,} ({why}, seed "
+                  f"{args.seed})")
+    n_pairs = len(corpus.texts) * (len(corpus.texts) - 1) // 2
+    note = ""
+    if getattr(args, "pairs", 0) is None and n_pairs > defaults.MAX_EXACT_PAIRS:
+        args.pairs = defaults.SAMPLED_PAIRS
+        note = (f"; {n_pairs:,} pairs are more than {defaults.MAX_EXACT_PAIRS:,}, so SOCM is "
+                f"averaged over {defaults.SAMPLED_PAIRS:,} sampled pairs with a standard error "
+                "(--pairs K to choose)")
+    args.first_line = (f"skpool: {len(corpus.texts):,} texts from {corpus.name}{sample} "
+                       f"({corpus.describe_ids()}){note}")
+    args.auto_pairs = bool(note)
+    out.status(args.first_line)
     return corpus
 
 
@@ -289,6 +313,8 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
         out.status(status(corpus))
         with _verbosity(args):
             measured = measure(corpus)
+        if getattr(args, "auto_pairs", False):  # the pairs were sampled without --pairs
+            out.print(args.first_line.removeprefix("skpool: "))
         out.print(measured.text)
         failed = None
         # the figure and the page do not depend on the JSON, nor each other
@@ -490,11 +516,13 @@ def run_pairs(args) -> int:
     def measure(corpus):
         report = pairs_report(corpus.texts, _encoder(args, args.model), top=args.top,
                               max_pairs=args.pairs, w2=args.w2, positions=corpus.positions,
+                              ids=corpus.ids,
                               random_state=args.seed, dataset=corpus.name,
                               n_jobs=args.n_jobs, progress=_progress(args), store=args.store,
                               partition_size=args.partition_size)
-        return Measured(formatting.pairs_to_records(report),
-                        formatting.format_pairs(report, n_available=corpus.n_available),
+        return Measured(formatting.pairs_to_records(report, corpus),
+                        formatting.format_pairs(report, n_available=corpus.n_available,
+                                                ids=corpus.describe_ids()),
                         report, html=lambda command: report._html_document(command=command))
 
     def plot(corpus, measured, out):

@@ -291,29 +291,56 @@ PAIR_COLUMNS = [("cosine", "cosine"), ("d_mu", "d_mu"), ("d_sigma", "d_Sigma"),
                 ("spread_i", "tr_i"), ("spread_j", "tr_j")]
 
 
+#: Characters of each text shown under a pair in the terminal (JSON and DataFrames
+#: carry the whole text).
+SNIPPET_LENGTH = 60
+
+
+def snippet(text: str, length: int = SNIPPET_LENGTH) -> str:
+    """The text's first ``length`` characters (whitespace collapsed), cut at a word.
+
+    Examples
+    --------
+    >>> snippet("A long review that goes on and on about the film", 24)
+    'A long review that...'
+    """
+    text = " ".join(str(text).split())
+    if len(text) <= length:
+        return text
+    head = text[:length - 3]
+    if text[length - 3] != " " and " " in head[length // 2:]:
+        head = head[:head.rindex(" ")]
+    return head.rstrip() + "..."
+
+
 def _pair_rows(table) -> list[str]:
-    """One line of numbers per pair, then its two texts, indented under it."""
+    """One line of numbers per pair, then its two texts (snippets), each after its id."""
     columns = [(key, header) for key, header in PAIR_COLUMNS if key in table.columns]
-    width = max(len(str(v)) for v in (*table["i"], *table["j"], "text"))
-    cells = [["#", "i", "j", *(header for _, header in columns)]]
+    # the user's ids when the table has them (then i, j, positions from 0, are left to
+    # the JSON), else the positions
+    a, b = ("id_i", "id_j") if "id_i" in table.columns else ("i", "j")
+    shown = [] if a == "id_i" else ["i", "j"]
+    cells = [["#", *shown, *(header for _, header in columns)]]
     for rank, row in table.iterrows():
-        cells.append([str(rank), str(row["i"]), str(row["j"]),
+        cells.append([str(rank), *(str(row[k]) for k in shown),
                       *(f"{row[key]:.{2 if key.startswith('spread') else 4}f}"
                         for key, _ in columns)])
     widths = [max(len(c[k]) for c in cells) for k in range(len(cells[0]))]
-    widths[1] = widths[2] = max(widths[1], widths[2], width)
+    # numbers (positions, row or line numbers) right-aligned; names as they are
+    numeric = all(isinstance(v, numbers.Integral) for v in (*table[a], *table[b]))
+    label = max(len(str(v)) for v in (*table[a], *table[b])) if numeric else 0
     lines = []
     for n, row in enumerate(cells):
         lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths)))
         if n and "text_i" in table.columns:
             pair = table.iloc[n - 1]
             pad = " " * (widths[0] + 2)
-            lines.append(f"{pad}{str(pair['i']).rjust(widths[1])}: {pair['text_i']}")
-            lines.append(f"{pad}{str(pair['j']).rjust(widths[1])}: {pair['text_j']}")
+            lines.append(f"{pad}{str(pair[a]).rjust(label)}: {snippet(pair['text_i'])}")
+            lines.append(f"{pad}{str(pair[b]).rjust(label)}: {snippet(pair['text_j'])}")
     return lines
 
 
-def format_pairs(report, *, n_available: int | None = None) -> str:
+def format_pairs(report, *, n_available: int | None = None, ids: str = "") -> str:
     """Return ``skpool pairs``' text: what was searched, then the two tables of pairs.
 
     Parameters
@@ -321,6 +348,8 @@ def format_pairs(report, *, n_available: int | None = None) -> str:
     report : PairsReport
     n_available : int, optional
         Size of the corpus the texts were sampled from, if known.
+    ids : str, optional
+        What the ids in the tables are (``Corpus.describe_ids()``).
 
     Returns
     -------
@@ -330,8 +359,9 @@ def format_pairs(report, *, n_available: int | None = None) -> str:
     limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
     corpus = f"{r.dataset}: {r.n_texts:,} texts"
     if n_available is not None and n_available > r.n_texts:
-        corpus += f" (random sample of {n_available:,}, seed {r.seed}; i, j = positions " \
-                  "in the corpus)"
+        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
+    if ids:
+        corpus += f"; {ids}"
     searched = (f"all {r.n_pairs_total:,} pairs (exact)" if r.exact
                 else f"{r.n_pairs_searched:,} pairs drawn at random of {r.n_pairs_total:,} "
                      f"(seed {r.seed}): the top of this sample, not of every pair")
@@ -370,9 +400,16 @@ def _wrap(text: str, width: int = 88) -> str:
     return textwrap.fill(text, width=width, break_on_hyphens=False)
 
 
-def pairs_to_records(report) -> list[dict]:
-    """``skpool pairs --json``: one record, the search fields and both lists of pairs."""
-    return report.to_records()
+def pairs_to_records(report, corpus=None) -> list[dict]:
+    """``skpool pairs --json``: one record, the search fields and both lists of pairs.
+
+    With the :class:`~skpool.datasets.Corpus`, the record says what the ids
+    ``id_i``, ``id_j`` of the rows are (``id_kind``, ``id_column``).
+    """
+    records = report.to_records()
+    if corpus is not None:
+        records[0]["id_kind"], records[0]["id_column"] = corpus.id_kind, corpus.id_column
+    return records
 
 
 def records_to_json(records) -> str:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .defaults import DEFAULT_N_TEXTS, MAX_EXACT_PAIRS, N_TEXTS_NOT_GIVEN, SAMPLED_PAIRS
 from .formatting import parse_size
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_DATASET = "wiki-films"
-#: Texts per run by default (the time of a default report is measured by
-#: benchmarks/bench_cli.py and quoted in the README).
-DEFAULT_N_TEXTS = 200
+
 #: Pairs for ``skpool ot`` (each needs an exact transport problem).
 DEFAULT_OT_PAIRS = 200
 #: ``skpool evaluate``: texts per classification corpus, and SOCM pairs per task and layer.
@@ -50,6 +49,8 @@ MAX_SEED = 2**32 - 1
 # Argument types
 # ---------------------------------------------------------------------------------------
 def _n_texts(text: str):
+    if text == N_TEXTS_NOT_GIVEN:  # argparse passes a string default through the type
+        return text
     if text.lower() == "all":
         return None
     try:
@@ -236,6 +237,27 @@ def _cache_option(parser) -> None:
              "~/.cache/skpool/tokens when SKPOOL_HOME is not set)")
 
 
+def _column_options(corpus) -> None:
+    """Which columns of a user's table hold the texts, ids, labels and rated pairs."""
+    corpus.add_argument(
+        "--text-column", default=None, metavar="C",
+        help="the column of the texts (default: the column named 'text', else the only "
+             "column holding text; otherwise the error lists the columns)")
+    corpus.add_argument(
+        "--id-column", default=None, metavar="C",
+        help="the column of each text's id, shown beside every text and pair (default: the "
+             "1-based row number, or line number for .txt/.jsonl)")
+    corpus.add_argument(
+        "--label-column", default=None, metavar="C",
+        help="the column of each text's label (classification tasks)")
+    corpus.add_argument(
+        "--pair-columns", nargs=2, default=None, metavar=("A", "B"),
+        help="rated pairs: the two text columns of each row (with --score-column)")
+    corpus.add_argument(
+        "--score-column", default=None, metavar="S",
+        help="rated pairs: the column of each pair's score (a number in every row)")
+
+
 def _common_options(*, model: bool, pairs_default, pairs_help: str,
                     layer: bool = True, dataset: bool = True,
                     n_texts_default: int = DEFAULT_N_TEXTS) -> argparse.ArgumentParser:
@@ -251,13 +273,22 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         corpus.add_argument(
             "--dataset", "-d", default=DEFAULT_DATASET, metavar="D",
             help="'wiki-films' (English Wikipedia film leads, default), 'bbc-news', "
-                 "'rotten-tomatoes', 'lee-50', or a path: a .txt file (one text per line, "
-                 "blank lines skipped) or a .jsonl file (a \"text\" field per line)")
-    corpus.add_argument(
-        "--n-texts", "-n", type=_n_texts, default=n_texts_default, metavar="N",
-        help=f"use a random sample of N texts{'' if dataset else ' per corpus'} (default: "
-             f"{n_texts_default}); 'all' uses every text. All-pairs SOCM grows with N^2: beyond a few hundred texts, sample pairs "
-             "with --pairs")
+                 "'rotten-tomatoes', 'lee-50'; a file of your own: .txt (one text per line, "
+                 "blank lines skipped), .jsonl, .csv, .tsv or .parquet (UTF-8, columns "
+                 "chosen with --text-column etc.); or hf:NAME[:CONFIG][:SPLIT], a Hugging "
+                 "Face dataset already in the local datasets cache (read offline)")
+        corpus.add_argument(
+            "--n-texts", "-n", type=_n_texts, default=N_TEXTS_NOT_GIVEN, metavar="N",
+            help=f"use a random sample of N texts, said on the first line; 'all' uses every "
+                 f"text (default: every text of your own data, a sample of {DEFAULT_N_TEXTS} "
+                 "of a bundled corpus)")
+        _column_options(corpus)
+    else:
+        corpus.add_argument(
+            "--n-texts", "-n", type=_n_texts, default=n_texts_default, metavar="N",
+            help=f"use a random sample of N texts per corpus (default: {n_texts_default}); "
+                 "'all' uses every text. All-pairs SOCM grows with N^2: beyond a few hundred "
+                 "texts, sample pairs with --pairs")
     corpus.add_argument(
         "--seed", type=_seed_option, default=0, metavar="S",
         help="seed of the text sample and of the pair sample (default: 0)")
@@ -346,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
 
     socm_pairs = ("average SOCM over K distinct pairs drawn at random, with a standard "
-                  "error (default: all N(N-1)/2 pairs, exact)")
+                  f"error (default: all N(N-1)/2 pairs, exact, up to {MAX_EXACT_PAIRS:,} pairs; "
+                  f"beyond, {SAMPLED_PAIRS:,} sampled pairs, which the first line says)")
     parser = _Parser(
         prog="skpool",
         description="Measure how much mean pooling collapses the token embeddings of a "
@@ -427,9 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the pairs of texts with the highest SOCM and, as a second view, "
                     "the near pairs (the 1% of all pairs with the highest cosine of the "
                     "mean-pooled vectors, as a retrieval system compares them) whose token "
-                    "clouds differ most (largest d_Sigma). i and j are positions in the "
-                    "corpus as read (for a file, its non-blank lines in order). --plot "
-                    "marks the listed pairs on the d_mu-d_Sigma scatter.")
+                    "clouds differ most (largest d_Sigma). Each text is shown by its id "
+                    "(--id-column, else its row or line number) and a snippet; --json "
+                    "writes the ids (id_i, id_j), the whole texts and i, j (0-based "
+                    "positions in the corpus as read). --plot marks the listed pairs on the "
+                    "d_mu-d_Sigma scatter.")
     pairs.add_argument("--top", type=_positive_int, default=10, metavar="K",
                        help="pairs listed per view (default: 10)")
     pairs.add_argument("--w2", action="store_true",
