@@ -202,3 +202,41 @@ def test_partitions_written_where_this_machine_cannot_see_them(tmp_path):
     store.open()
     with pytest.raises(ValueError, match="partitions 0, 1 .* file system the workers share"):
         store.finalize()
+
+
+@pytest.mark.parametrize("route", ["pairwise_w2", "compare_w2"])
+def test_exact_ot_tasks_carry_a_reference_to_the_store_not_the_clouds(route, tmp_path,
+                                                                       monkeypatch):
+    import gc
+
+    from skpool import TokenSets
+    from skpool.ot import _pairwise, compare_w2, pairwise_w2
+
+    rng = np.random.default_rng(1)
+    tokens = TokenSets.from_arrays([rng.normal(size=(n, 32)).astype(np.float32)
+                                    for n in rng.integers(20, 40, size=12)])
+    mapped = TokenSets.load(tokens.save(tmp_path / "s"), mmap_mode="r")
+    tasks = []
+    real = _pairwise.parallel_map
+
+    def spy(calls, **kwargs):
+        calls = list(calls)
+        tasks.append([len(pickle.dumps(args)) for _, args, _ in calls])
+        return real(calls, **kwargs)
+
+    monkeypatch.setattr(_pairwise, "parallel_map", spy)
+
+    def run(sets):
+        if route == "pairwise_w2":
+            return pairwise_w2(sets, kind="exact", n_jobs=1)
+        return compare_w2(sets, 20, random_state=0, n_jobs=1).table["exact_w2"]
+
+    in_memory, stored = run(tokens), run(mapped)
+    centred_bytes = tokens.n_tokens * 32 * 8  # the float64 centred clouds
+    # in memory the clouds travel inside every task (joblib memory-maps them locally);
+    # from a store each task holds references to scratch files beside it
+    assert min(tasks[0]) > centred_bytes > 20 * max(tasks[1])
+    np.testing.assert_array_equal(np.asarray(stored), np.asarray(in_memory))  # same values
+    del stored
+    gc.collect()
+    assert not list((tmp_path / "s").glob(".skpool-scratch-*"))  # removed once unused

@@ -255,7 +255,7 @@ def compare_w2(tokens, pairs=None, *, normalize: bool = False, weights=None, n_j
     used, local = np.unique(pairs, return_inverse=True)
     local = local.reshape(pairs.shape)
     corpus = prepare([("tokens", tokens.take(used), used)], normalize=normalize,
-                      scheme=scheme)
+                      scheme=scheme, like=tokens.data)
     same = same_pairs(corpus, local)  # the same measure: exactly 0 and ratio 1
     mean_term = np.where(same, 0.0, mean_sq(corpus, local))
     bures_term = bures_sq(corpus, local, n_jobs=n_jobs)

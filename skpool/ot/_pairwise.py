@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from .._engine.parallel import parallel_map, resolve_n_jobs
 from .._params import N_JOBS, validate_params
+from .._store import backing_file, scratch_array, seal
 from .._validation import describe
 from ..tokensets import check_token_sets
 from ..math.gaussian import bures_squared_stats
@@ -60,14 +61,22 @@ class _Corpus:
     uniform: bool
     unit: float             # the power of two the clouds were divided by: W2 scales with it
     measure_ids: np.ndarray  # (n_texts,): equal exactly for the same measure (weighted points)
+    # the token array the texts came from when it is memory-mapped (a store), else None:
+    # per-token arrays derived from it go to scratch files beside it (see exact_centred_sq)
+    like: object = None
 
 
-def prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
+def prepare(groups, *, normalize: bool, scheme: str, like=None) -> _Corpus:
     """Prepare ``groups = [(name, TokenSets[, indices]), ...]`` as one list of texts.
 
     ``indices`` (optional) are the texts' indices in the caller's corpus, for
-    error messages when only some texts are prepared.
+    error messages when only some texts are prepared. ``like``: the token
+    array the texts were taken from (default: the first group's), so that a
+    memory-mapped corpus keeps its per-token work on disk.
     """
+    if like is None:
+        like = next((sets.data for _, sets, *_ in groups
+                     if backing_file(sets.data) is not None), None)
     clouds, masses = [], []
     for name, sets, *rest in groups:
         indices = rest[0] if rest else range(len(sets))
@@ -80,7 +89,8 @@ def prepare(groups, *, normalize: bool, scheme: str) -> _Corpus:
     clouds = [X / unit for X in clouds]
     means = [X.mean(axis=0) if a is None else a @ X for X, a in zip(clouds, masses)]
     return _Corpus(clouds, masses, np.stack(means), scheme == "uniform", unit,
-                   _measure_ids(clouds, masses))
+                   _measure_ids(clouds, masses),
+                   like if backing_file(like) is not None else None)
 
 
 def _measure_ids(clouds, masses) -> np.ndarray:
@@ -143,14 +153,18 @@ def exact_centred_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs, method, reg,
         bar.update(int(np.count_nonzero(~todo)))  # pairs of one measure: 0, not solved
     if len(pairs) == 0:
         return out
-    # One contiguous array per corpus: joblib memory-maps it for the workers
-    # instead of pickling the clouds into every task.
-    centred = [X - m for X, m in zip(corpus.clouds, corpus.means)]
-    data = np.concatenate(centred)
-    offsets = np.zeros(len(centred) + 1, dtype=np.int64)
-    np.cumsum([c.shape[0] for c in centred], out=offsets[1:])
-    masses = np.concatenate([np.full(X.shape[0], 1.0 / X.shape[0]) if a is None else a
-                             for X, a in zip(corpus.clouds, corpus.masses)])
+    # One contiguous array per corpus: joblib memory-maps it for local workers
+    # instead of pickling the clouds into every task. For a memory-mapped corpus
+    # (a store) it is a scratch file beside the store, sent to dask workers as a
+    # reference to that file, not inside the task graph.
+    offsets = np.zeros(len(corpus.clouds) + 1, dtype=np.int64)
+    np.cumsum([X.shape[0] for X in corpus.clouds], out=offsets[1:])
+    data = scratch_array(corpus.like, (int(offsets[-1]), corpus.means.shape[1]), np.float64)
+    masses = scratch_array(corpus.like, (int(offsets[-1]),), np.float64)
+    for k, (X, m, a) in enumerate(zip(corpus.clouds, corpus.means, corpus.masses)):
+        np.subtract(X, m, out=data[offsets[k]:offsets[k + 1]])
+        masses[offsets[k]:offsets[k + 1]] = 1.0 / X.shape[0] if a is None else a
+    data, masses = seal(data), seal(masses)
     # one BLAS thread per worker only when workers run side by side
     limit = 1 if effective_n_jobs(n_jobs) > 1 else None
     chunks = _chunks(pairs, n_jobs)
