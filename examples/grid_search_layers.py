@@ -6,9 +6,16 @@ encoder's ``layer`` picks the layer whose token clouds mean pooling collapses
 least. Run::
 
     .venv/bin/python examples/grid_search_layers.py
+
+The token embeddings are cached where the ``skpool`` command keeps them,
+``$SKPOOL_HOME/tokens`` (``~/.cache/skpool/tokens`` when ``SKPOOL_HOME`` is not
+set), so a second run does not encode again; nothing is written elsewhere.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
@@ -19,7 +26,8 @@ from skpool.datasets import load_wiki_films
 
 def main():
     texts = load_wiki_films(n_texts=60, random_state=0).texts
-    encoder = TokenEncoder(max_length=128, cache=".skpool_cache")
+    home = Path(os.environ.get("SKPOOL_HOME") or "~/.cache/skpool").expanduser()
+    encoder = TokenEncoder(max_length=128, cache=home / "tokens")
     pipeline = Pipeline([("pool", MeanPooler(encoder=encoder))])
     search = GridSearchCV(pipeline, {"pool__encoder__layer": [1, 2, 3, 4, 5, 6]},
                           scoring=CollapseScorer(), cv=KFold(3, shuffle=True, random_state=0))
