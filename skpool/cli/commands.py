@@ -29,6 +29,10 @@ CACHE_LIMIT_VARIABLE = "SKPOOL_CACHE_MAX_SIZE"
 DEFAULT_CACHE_LIMIT = "4G"
 #: Largest number of pairs drawn in the scatter figure of ``skpool report``.
 MAX_PLOTTED_PAIRS = 20_000
+#: MiB of temporaries the pairwise computations of a command may hold at once (scikit-learn's
+#: ``working_memory``, whose default of 1 GiB more than doubled the peak memory of the default
+#: ``skpool report``, measured by benchmarks/bench_cli.py); smaller blocks cost little time.
+WORKING_MEMORY_MIB = 64
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +312,9 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
     _check_outputs(args)
     if _cache_folder(args) is not None:
         _cache_limit()  # a bad limit is reported before the long work
-    with _cluster(args, out):
+    from sklearn import config_context
+
+    with _cluster(args, out), config_context(working_memory=WORKING_MEMORY_MIB):
         corpus = (load or _load)(args, out)
         out.status(status(corpus))
         with _verbosity(args):
