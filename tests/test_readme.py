@@ -98,6 +98,30 @@ def test_fast_examples_run(name, tmp_path, monkeypatch, capsys):
     assert figure.stat().st_size > 10_000
 
 
+@pytest.mark.slow
+def test_ot_example_writes_only_under_skpool_home(tmp_path, monkeypatch, capsys):
+    # it used to save its PNG into the working directory (the repository root)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("SKPOOL_HOME", str(home))
+    name = "gaussian_vs_exact_ot.py"
+    monkeypatch.setattr(sys, "argv", [name, "--n-texts", "4", "--n-jobs", "1"])
+    runpy.run_path(str(REPO / "examples" / name), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Gelbrich-bound violations 0" in out and "closest pair" in out
+    assert list(work.iterdir()) == []
+    figure = home / "examples" / "gaussian_vs_exact_ot.png"
+    assert figure.stat().st_size > 10_000 and str(figure) in out
+
+
+def test_examples_write_no_cache_into_the_working_directory():
+    # caches belong in $SKPOOL_HOME (or a folder the user names), never in the cwd
+    for path in sorted((REPO / "examples").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        assert "cache=\"." not in source and "cache='." not in source, path.name
+
+
 @pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_examples_compile_and_say_how_to_run(path, tmp_path):
     py_compile.compile(str(path), cfile=str(tmp_path / "x.pyc"), doraise=True)
