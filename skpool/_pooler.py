@@ -156,11 +156,8 @@ shape (n_i, d)
 
         Parameters
         ----------
-        X : sequence of str of length n_texts, or TokenSets, or list of ndarray of \
-shape (n_i, d)
+        X, y
             As in :meth:`fit`.
-        y : None
-            Ignored.
 
         Returns
         -------

@@ -409,12 +409,8 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     n_pairs : int or None, default=None
         All pairs (``None``) or this many sampled pairs per layer (the same
         pairs at every layer, so layers are compared on equal terms).
-    random_state : int, RandomState instance or None, default=None
-        Seed of the pair sample.
-    dataset : str, optional
-        The corpus label stored in the records.
-    n_jobs : int or None, default=None
-        Workers for the pairwise computation (docs/glossary.md, ``n_jobs``).
+    random_state, dataset, n_jobs
+        As in :func:`collapse_report` (``dataset`` is stored in every record).
     progress : bool, default=False
         Show tqdm bars on stderr: over the layers, and over the encoding
         batches when the encoder is built here from a name.

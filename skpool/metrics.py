@@ -65,6 +65,14 @@ __all__ = ["TRACE_ASSUMPTION", "SOCMComponents", "socm", "socm_components", "Pai
            "gaussian_stats", "bures_squared", "match_concentration", "matched_mean_socm"]
 
 
+_PRECISION = [StrOptions({"float32", "float64"})]
+#: the parameters of the all-pairs functions
+_PAIRWISE_PARAMS = {"rank": [Integers(Integral, 1, None, closed="left"), None],
+                    "tol": [Interval(Real, 0, 1, closed="neither"), None],
+                    "precision": _PRECISION, "n_jobs": N_JOBS,
+                    "working_memory": WORKING_MEMORY, "progress": PROGRESS}
+
+
 # ---------------------------------------------------------------------------------------
 # One pair
 # ---------------------------------------------------------------------------------------
@@ -334,12 +342,7 @@ def _bures_all_pairs(tokens, other, *, normalize, rank, tol, precision, n_jobs, 
     return fx, fy, rows, b2, error
 
 
-@validate_params(
-    {"rank": [Integers(Integral, 1, None, closed="left"), None],
-     "tol": [Interval(Real, 0, 1, closed="neither"), None],
-     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
-     "working_memory": WORKING_MEMORY, "progress": PROGRESS},
-    prefer_skip_nested_validation=True)
+@validate_params(_PAIRWISE_PARAMS, prefer_skip_nested_validation=True)
 def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precision="float32",
                              n_jobs=None, device=None, working_memory=None,
                              progress=False) -> PairwiseSOCM:
@@ -469,12 +472,7 @@ def pairwise_socm_components(tokens, other=None, *, rank=None, tol=None, precisi
     )
 
 
-@validate_params(
-    {"rank": [Integers(Integral, 1, None, closed="left"), None],
-     "tol": [Interval(Real, 0, 1, closed="neither"), None],
-     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
-     "working_memory": WORKING_MEMORY, "progress": PROGRESS},
-    prefer_skip_nested_validation=True)
+@validate_params(_PAIRWISE_PARAMS, prefer_skip_nested_validation=True)
 def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32", n_jobs=None,
                   device=None, working_memory=None, progress=False) -> np.ndarray:
     r"""SOCM of every pair of texts, as a matrix.
@@ -513,7 +511,7 @@ def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32
 
 
 @validate_params(
-    {"normalize": ["boolean"], "precision": [StrOptions({"float32", "float64"})],
+    {"normalize": ["boolean"], "precision": _PRECISION,
      "n_jobs": N_JOBS, "working_memory": WORKING_MEMORY, "progress": PROGRESS},
     prefer_skip_nested_validation=True)
 def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="float32",
@@ -607,7 +605,7 @@ class MeanSOCMResult:
 
 @validate_params(
     {"n_pairs": N_PAIRS, "random_state": RANDOM_STATE,
-     "precision": [StrOptions({"float32", "float64"})], "n_jobs": N_JOBS,
+     "precision": _PRECISION, "n_jobs": N_JOBS,
      "working_memory": WORKING_MEMORY, "progress": PROGRESS},
     prefer_skip_nested_validation=True)
 def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,
@@ -735,22 +733,15 @@ class Concentration:
         r"""Texts with :math:`\operatorname{tr}\Sigma > 2` (the paper's assumption)."""
         return int(np.count_nonzero(self.spread > TRACE_ASSUMPTION))
 
-    @property
-    def mean_spread(self) -> float:
-        return float(np.mean(self.spread))
-
-    @property
-    def median_spread(self) -> float:
-        return float(np.median(self.spread))
-
-    @property
-    def average_cosine(self) -> float:
-        """Mean over texts of ``mean_cosine``."""
-        return float(np.mean(self.mean_cosine))
-
-    @property
-    def median_cosine(self) -> float:
-        return float(np.median(self.mean_cosine))
+    # summaries over texts, as the records carry them
+    mean_spread = property(lambda self: float(np.mean(self.spread)),
+                           doc="float: mean over texts of ``spread``.")
+    median_spread = property(lambda self: float(np.median(self.spread)),
+                             doc="float: median over texts of ``spread``.")
+    average_cosine = property(lambda self: float(np.mean(self.mean_cosine)),
+                              doc="float: mean over texts of ``mean_cosine``.")
+    median_cosine = property(lambda self: float(np.median(self.mean_cosine)),
+                             doc="float: median over texts of ``mean_cosine``.")
 
     def to_frame(self):
         """Return a pandas DataFrame with one row per text (needs pandas)."""

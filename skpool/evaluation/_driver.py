@@ -147,7 +147,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         Token-cache folder to keep (and reuse in later runs); None: a
         temporary one. An encoder given with its own ``cache`` keeps it.
     n_jobs : int or None
-        Workers for SOCM and exact :math:`W_2` (joblib convention).
+        Workers for SOCM and exact :math:`W_2` (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
         Show a progress bar per model over its layers and tasks (on stderr).
     journal : str, path or None, default=None
