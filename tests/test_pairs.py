@@ -311,9 +311,12 @@ def test_cli_bundled_models_on_film_leads(capsys, bundled_model_path, model):
     assert record["n_pairs_searched"] == 120 and record["exact"]
     from skpool.datasets import load_wiki_films
 
-    films = load_wiki_films().texts
+    films = load_wiki_films()
+    assert record["id_kind"] == "corpus"
     for row in record["by_socm"] + record["conflated"]:
-        assert " ".join(films[row["i"]].split()).startswith(row["text_i"].removesuffix("..."))
+        # the whole text and the film's title, the corpus's own id
+        assert films.texts[row["i"]] == row["text_i"] and films.ids[row["i"]] == row["id_i"]
+        assert films.texts[row["j"]] == row["text_j"] and films.ids[row["j"]] == row["id_j"]
         assert row["d_mu"] == pytest.approx((1 - row["cosine"]) / 2, abs=1e-6)
     socm = [row["socm"] for row in record["by_socm"]]
     assert socm == sorted(socm, reverse=True) and socm[0] > 0
