@@ -211,6 +211,10 @@ def test_hub_id_with_revision_reads_the_cache_offline(hub_cache, tiny_model_dir,
     tagged = TokenEncoder("skpool/tiny", revision="v1", device="cpu").fit()
     by_commit = TokenEncoder("skpool/tiny", revision=commits["v1"], device="cpu").fit()
     assert tagged.model_name_ == "skpool/tiny@v1"
+    spelled = TokenEncoder("skpool/tiny@v1", device="cpu").fit()  # as --model takes it
+    assert spelled.model_path_ == tagged.model_path_ and spelled.model_name_ == "skpool/tiny@v1"
+    with pytest.raises(ValueError, match="one revision"):
+        resolve_model("skpool/tiny@v1", revision="main")
     assert tagged.model_path_ == by_commit.model_path_ != main.model_path_
 
     _same_tokens(main.transform(TEXTS),

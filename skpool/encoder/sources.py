@@ -11,7 +11,8 @@ returns:
                            (``"all-MiniLM-L6-v2"``): the folder its registry
                            package installs
 ``"local"``                a Hugging Face (or sentence-transformers) folder
-``"hub"``                  a hub id (``"owner/name"``), with ``revision=``,
+``"hub"``                  a hub id (``"owner/name"``), with ``revision=``
+                           (or ``"owner/name@revision"``),
                            read offline from the local Hugging Face cache
                            (``$HF_HUB_CACHE``): the snapshot folder the
                            revision points to
@@ -351,6 +352,14 @@ def _from_name(model, revision) -> ModelSource:
         folder = entry.path().resolve()
         return ModelSource("bundled", text, folder,
                            max_seq_length=_folder_max_seq_length(folder))
+    if "@" in text:  # "owner/name@revision" (hub ids never hold an "@"), as the CLI takes it
+        text, _, named = text.rpartition("@")
+        if revision is not None and revision != named:
+            raise ValueError(
+                f"Expected one revision for the hub id {text!r}. Received {named!r} in the "
+                f"name and revision={revision!r}."
+            )
+        revision = named
     return _from_hub_cache(text, revision)
 
 
