@@ -33,8 +33,8 @@ DEFAULT_EVALUATE_PAIRS = 1000
 DEFAULT_SEARCHED_PAIRS = 20_000
 #: What --model accepts, said the same way in every help text and page.
 MODEL_KINDS = ("a bundled model name (all-MiniLM-L6-v2, all-mpnet-base-v2), a local Hugging "
-               "Face model folder, or a hub id (owner/name) that transformers reads from its "
-               "local cache")
+               "Face model folder, or a hub id (owner/name, or owner/name@revision) read "
+               "offline from the local Hugging Face cache")
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 #: The names of ``skpool.evaluation.TASKS`` and ``POOLINGS``, written out because that
 #: module imports scikit-learn and torch (tests/test_cli_imports.py checks they agree).
