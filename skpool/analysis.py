@@ -30,6 +30,7 @@ quantities are defined on the concepts page (``docs/concepts.md``).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -274,8 +275,8 @@ def collapse_report(texts, encoder=None, *, n_pairs: int | None = None, random_s
 @validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
                   "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def compare_models(texts, models, *, n_pairs: int | None = None, random_state=None,
-                   dataset: str = "", n_jobs=None, progress: bool = False,
-                   **encoder_params) -> list[CollapseReport]:
+                   dataset: str = "", n_jobs=None, progress: bool = False, store=None,
+                   partition_size=None, **encoder_params) -> list[CollapseReport]:
     """Run :func:`collapse_report` for several models on the same texts.
 
     Parameters
@@ -287,6 +288,13 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
     n_pairs, random_state, dataset, n_jobs, progress
         As in :func:`collapse_report`; the same pairs are drawn for every
         model (same seed, same number of texts).
+    store : str or os.PathLike, optional
+        Encode each model into a token store of its own, the folder
+        ``store/model-K`` for the K-th model (from 0), as in
+        :func:`collapse_report`: on a dask cluster inside
+        ``joblib.parallel_config(backend="dask")``, resumed when run again.
+    partition_size : int, optional
+        Texts per encoding task with ``store``, as in :func:`collapse_report`.
     **encoder_params
         Passed to every :class:`~skpool.TokenEncoder` built from a name
         (``layer``, ``max_length``, ``batch_size``, ``cache``, ...).
@@ -301,11 +309,15 @@ def compare_models(texts, models, *, n_pairs: int | None = None, random_state=No
             f"Expected models to be a non-empty list of model names or folders. "
             f"Received {describe(models)}."
         )
+    # one store per model: a store holds one model's tokens (another model is refused)
+    stores = [None if store is None else Path(os.fspath(store)) / f"model-{k}"
+              for k in range(len(models))]
     return [
         collapse_report(texts, make_encoder(model, progress=progress, **encoder_params),
                         n_pairs=n_pairs, random_state=random_state, dataset=dataset,
-                        n_jobs=n_jobs, progress=progress)
-        for model in models
+                        n_jobs=n_jobs, progress=progress, store=folder,
+                        partition_size=partition_size)
+        for model, folder in zip(models, stores)
     ]
 
 

@@ -270,3 +270,43 @@ def test_cli_partition_size_reaches_the_store(tiny_model_dir, tmp_path, monkeypa
     assert sizes == [3, None]
     assert main([*argv, "--partition-size", "0"]) == 2
     assert "--partition-size" in capsys.readouterr().err
+
+
+def test_compare_encodes_each_model_into_a_store_of_its_own(tiny_encoder_params, tmp_path):
+    from skpool import TokenSets
+    from skpool.analysis import compare_models
+
+    texts = [f"text {i} about a cat ." for i in range(6)]
+    encoders = [TokenEncoder(**tiny_encoder_params, layer=1), TokenEncoder(**tiny_encoder_params)]
+    plain = compare_models(texts, encoders, random_state=0)
+    stored = compare_models(texts, encoders, random_state=0, store=tmp_path / "s",
+                            partition_size=4)
+    for a, b in zip(plain, stored):
+        assert (a.record.model, a.record.layer, a.record.n_texts) == (
+            b.record.model, b.record.layer, b.record.n_texts)
+        assert b.record.mean_socm == pytest.approx(a.record.mean_socm, abs=1e-6)
+    for k, encoder in enumerate(encoders):  # each store holds its model's tokens
+        tokens = TokenSets.load(tmp_path / "s" / f"model-{k}")
+        np.testing.assert_allclose(tokens.data, encoder.transform(texts).data, atol=2e-5)
+
+
+def test_cli_compare_encodes_on_the_cluster(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from joblib.parallel import get_active_backend
+
+    from skpool import _measure
+    from skpool.cli import main
+
+    backends = []
+    real = _measure.encode_to_store
+
+    def recording(texts, path, encoder, **kwargs):
+        backends.append((type(get_active_backend()[0]).__name__, kwargs.get("partition_size")))
+        return real(texts, path, encoder, **kwargs)
+
+    monkeypatch.setattr(_measure, "encode_to_store", recording)
+    code = main(["compare", str(tiny_model_dir), str(tiny_model_dir), "--dataset",
+                 str(_texts_file(tmp_path)), "--scheduler", "local:1", "--store",
+                 str(tmp_path / "s"), "--partition-size", "3", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert backends == [("DaskDistributedBackend", 3)] * 2
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["model-0", "model-1"]

@@ -427,6 +427,7 @@ def run_compare(args) -> int:
         results = compare_models(corpus.texts, args.models, n_pairs=args.pairs,
                                  random_state=args.seed, dataset=corpus.name,
                                  n_jobs=args.n_jobs, progress=_progress(args),
+                                 store=args.store, partition_size=args.partition_size,
                                  **_encoder_params(args))
         from ..analysis import comparison_document
 

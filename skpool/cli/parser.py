@@ -330,7 +330,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         help="run on a dask cluster: 'local' starts one single-threaded worker process per "
              "core here, 'local:N' N of them; an address (tcp://host:8786) or a scheduler "
              "file (.json) joins a running scheduler. Encoding partitions (report, pairs, "
-             "ot) and pair blocks run as tasks on its workers (default: this process, "
+             "ot, compare) and pair blocks run as tasks on its workers (default: this process, "
              "--n-jobs cores)")
     output = parent.add_argument_group("output")
     output.add_argument(
@@ -357,7 +357,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
 
 
 def _add_store_option(command: argparse.ArgumentParser) -> None:
-    """``--store DIR``, for the commands that encode one corpus (report, ot, pairs)."""
+    """``--store DIR``, for the commands that encode a corpus (report, ot, pairs, compare)."""
     command.add_argument(
         "--store", type=Path, default=None, metavar="DIR",
         help="encode into the token store DIR (one contiguous array on disk) and measure it "
@@ -412,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "per statistic, the models named on the axes, one paper column wide.")
     compare.add_argument("models", nargs="+", metavar="MODEL",
                          help=MODEL_KINDS)
+    _add_store_option(compare)  # one store per model: DIR/model-0, DIR/model-1, ...
     compare.set_defaults(func=_command("run_compare"))
 
     common_layers = _common_options(model=True, pairs_default=None, pairs_help=socm_pairs,
