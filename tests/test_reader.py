@@ -197,6 +197,13 @@ def _hf_cache(root, name="owner/reviews", configs=("default",)):
         builder = Parquet(cache_dir=str(root), dataset_name=name.replace("/", "___"),
                           config_name=config, data_files=files, hash="0123abcd")
         builder.download_and_prepare()
+        # a hub download's folder is named by the config alone (a local builder adds a
+        # hash of its data files): <owner>___<name>/<config>/<version>/<revision>/
+        # (and its files by the dataset's name without the owner: reviews-test.arrow)
+        prepared = root / name.replace("/", "___")
+        next(prepared.glob(f"{config}-*")).rename(prepared / config)
+        for arrow in prepared.glob(f"{config}/*/*/*.arrow"):
+            arrow.rename(arrow.with_name(arrow.name.split("___", 1)[1]))
     return datasets
 
 
@@ -212,6 +219,10 @@ def test_hf_dataset_is_read_from_the_local_cache(tmp_path, monkeypatch):
     assert train.texts == TEXTS[:4] and train.labels == LABELS[:4] and train.id_kind == "row"
     with pytest.raises(ValueError, match=r"splits \['test', 'train'\]"):
         read_corpus("hf:owner/reviews", text_column="review")
+    # datasets' own offline reader of its cache reads the same rows
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    theirs = datasets.load_dataset("owner/reviews", split="test", cache_dir=str(root))
+    assert theirs["review"] == test.texts and theirs["review_id"] == test.ids
 
 
 def test_hf_dataset_missing_from_the_cache_names_folder_and_command(tmp_path, monkeypatch):
