@@ -37,9 +37,9 @@ FILE_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 #: datasets), the 1-based line of the file (``.txt``/``.jsonl``), a pandas index
 #: label, or the id a registered corpus gives its texts (a title, a file name).
 ID_KINDS = ("column", "row", "line", "index", "corpus")
-#: Install hints of the optional readers.
-_INSTALL = {"pyarrow": "pip install pyarrow  (or: pip install 'skpool[parquet]')",
-            "datasets": "pip install datasets  (or: pip install 'skpool[datasets]')"}
+#: Install hints of the optional readers (in a source checkout, the extras
+#: ``pip install -e '.[parquet]'`` / ``'.[datasets]'`` pin the tested versions).
+_INSTALL = {"pyarrow": "pip install pyarrow", "datasets": "pip install datasets"}
 
 
 @dataclass(frozen=True)

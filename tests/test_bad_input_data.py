@@ -140,3 +140,15 @@ def test_bad_data_is_a_clear_error(case, call, error, fragments, tmp_path, monke
 def test_labels_are_exposed_as_read_for_the_task_to_check():
     frame = pd.DataFrame({"text": ["a b", "c d", "e f"], "y": ["x", None, float("nan")]})
     assert read_corpus(frame, label_column="y").labels == ["x", None, None]
+
+
+@pytest.mark.parametrize("module, source", [
+    ("pyarrow", lambda t: _file(t, "x.parquet", "not read")),
+    ("datasets", lambda t: "hf:someone/something"),
+])
+def test_a_missing_optional_reader_is_a_one_line_install_hint(module, source, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, module, None)  # import fails
+    with pytest.raises(ImportError) as info:
+        read_corpus(source(tmp_path))
+    assert f"needs {module}, which is not installed: pip install {module}" in str(info.value)
