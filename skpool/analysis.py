@@ -657,7 +657,7 @@ def _finite_or_none(value):
 @validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
                   "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool = False,
-              random_state=None, dataset: str = "", n_jobs=None,
+              random_state=None, dataset: str = "", ids=None, n_jobs=None,
               progress: bool = False, store=None, partition_size=None) -> OTReport:
     r"""Encode a corpus and compare Gaussian and exact :math:`W_2` on pairs of texts.
 
@@ -676,6 +676,10 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
         Seed of the pair sample.
     dataset : str, optional
         The corpus label stored in the record.
+    ids : sequence of length n_texts, optional
+        The user's id of each text (e.g. ``Corpus.ids``), written beside
+        ``i`` and ``j`` in the comparison table's columns ``id_i`` and
+        ``id_j``.
     n_jobs : int or None, default=None
         Workers for the exact transport problems (docs/glossary.md, ``n_jobs``).
     progress : bool, default=False
@@ -691,6 +695,7 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     OTReport
     """
     texts = check_pair_texts(texts, what="W2")
+    ids = None if ids is None else check_page_texts(ids, len(texts), what="ids")
     total = len(texts) * (len(texts) - 1) // 2
     pairs = None if n_pairs is None or n_pairs >= total else n_pairs
     tokens, encoded = encode(make_encoder(encoder, progress=progress), texts, store,
@@ -698,6 +703,9 @@ def ot_report(texts, encoder=None, *, n_pairs: int | None = 200, normalize: bool
     comparison = compare_w2(tokens, pairs, normalize=normalize, random_state=random_state,
                             n_jobs=n_jobs, progress=progress)
     table = comparison.table
+    if ids is not None:  # the user's ids beside the positions (a fresh table: ours to edit)
+        table.insert(2, "id_i", [ids[k] for k in table["i"]])
+        table.insert(3, "id_j", [ids[k] for k in table["j"]])
     record = OTRecord(
         **record_labels(dataset=dataset, random_state=random_state, **encoded),
         n_texts=len(texts),

@@ -212,15 +212,6 @@ def _check_near_fraction(near_fraction) -> float:
     return float(near_fraction)
 
 
-def _check_ids(ids, n: int):
-    if ids is None:
-        return None
-    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__") or len(ids) != n:
-        raise ValueError(f"Expected ids to be {n} values (one id per text). Received "
-                         f"{describe(ids)}.")
-    return [value.item() if isinstance(value, np.generic) else value for value in ids]
-
-
 def _check_positions(positions, n: int) -> np.ndarray:
     if positions is None:
         return np.arange(n)
@@ -356,7 +347,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
             raise ValueError(f"Expected one text per token cloud ({n}). Received "
                              f"{len(texts)} texts.")
     positions = _check_positions(positions, n)
-    ids = _check_ids(ids, n)
+    ids = None if ids is None else check_page_texts(ids, n, what="ids")
     if n_truncated is None:
         n_truncated = tokens.n_truncated
     total = n * (n - 1) // 2

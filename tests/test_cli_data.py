@@ -153,3 +153,18 @@ def test_too_many_pairs_become_a_sample_said_on_the_first_line(capsys, tmp_path,
     code, out, err = run(capsys, "report", "--model", tiny_model_dir, "--dataset", path,
                          "--device", "cpu", "--no-cache", "--quiet", "--pairs", 28)
     assert code == 0 and "more than" not in out
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ot_report_table_carries_the_users_ids(tiny_model_dir, sample_texts):
+    from skpool.analysis import ot_report
+    from skpool.encoder import TokenEncoder
+
+    ids = [f"r{k:02d}" for k in range(len(sample_texts))]
+    encoder = TokenEncoder(model=str(tiny_model_dir), device="cpu")
+    table = ot_report(sample_texts, encoder, n_pairs=6, random_state=0, ids=ids).comparison.table
+    assert list(table.columns[:4]) == ["i", "j", "id_i", "id_j"] and len(table) == 6
+    assert table["id_i"].tolist() == [ids[k] for k in table["i"]]
+    assert table["id_j"].tolist() == [ids[k] for k in table["j"]]
+    with pytest.raises(ValueError, match="ids to have one entry per measured text"):
+        ot_report(sample_texts, encoder, ids=ids[:3])

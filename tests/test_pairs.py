@@ -187,8 +187,8 @@ def test_small_corpus_lists_every_pair():
     ({"positions": [0, 1]}, ValueError, "positions"),
     ({"positions": [0.5] * 5}, ValueError, "positions"),
     ({"texts": ["a", "b"]}, ValueError, "one text per token cloud"),
-    ({"ids": ["a", "b"]}, ValueError, "one id per text"),
-    ({"ids": "abcde"}, ValueError, "one id per text"),
+    ({"ids": ["a", "b"]}, ValueError, "ids to have one entry per measured text"),
+    ({"ids": "abcde"}, TypeError, "ids to be a sequence with one entry per text"),
     ({"random_state": -1}, ValueError, "random_state"),
 ])
 def test_bad_input(kwargs, error, fragment):

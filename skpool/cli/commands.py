@@ -494,6 +494,7 @@ def run_ot(args) -> int:
 
     def measure(corpus):
         result = ot_report(corpus.texts, _encoder(args, args.model), n_pairs=args.pairs,
+                           ids=corpus.ids,
                            random_state=args.seed, normalize=args.normalize,
                            dataset=corpus.name, n_jobs=args.n_jobs,
                            progress=_progress(args), store=args.store,
