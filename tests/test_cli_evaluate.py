@@ -49,7 +49,13 @@ def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_d
                          "--html", page)
     assert code == 0, err
     assert err == ""
-    records = json.loads(out_json.read_text())
+    document = json.loads(out_json.read_text())
+    assert set(document) == {"settings", "records", "correlations", "diagnostics",
+                             "pooling_costs", "interventions"}
+    assert document["interventions"] == []  # only with --intervene
+    assert [(c["task"], c["pooling"], c["condition"]) for c in document["pooling_costs"]] == [
+        ("lee-50", "w2-gaussian", "none")]
+    records = document["records"]
     assert len(records) == 2 * (2 + 1)  # layers x (lee: mean, w2; bbc: mean)
     assert all(REQUIRED <= set(r) for r in records)
     reference = evaluate({str(tiny_model_dir): TokenEncoder(model=str(tiny_model_dir),
@@ -69,6 +75,16 @@ def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_d
     embedded = html.split('id="skpool-record">', 1)[1].split("</script>", 1)[0]
     assert json.loads(embedded) == records
     assert 'id="correlations"' in html and "skpool evaluate --model" in html
+    correlations = document["correlations"]
+    assert {c["group"] for c in correlations} == {"all", "trained", "trained-no-embedding",
+                                                  "last-layer"}
+    assert all(set(c) >= {"task", "pooling", "group", "n", "rho", "p", "interval",
+                          "partial_rho", "partial_p", "can_rank", "note"} for c in correlations)
+    no_embedding = [c for c in correlations if c["group"] == "trained-no-embedding"]
+    assert {c["n"] for c in no_embedding} == {1}  # layer 0 left out of the two layers
+    bins = document["diagnostics"]
+    assert {b["by"] for b in bins} == {"spread", "neighbour_socm"}
+    assert sum(b["n_texts"] for b in bins if b["by"] == "spread") == 10
 
 
 @pytest.mark.slow
@@ -77,7 +93,7 @@ def test_evaluate_json_to_stdout_keeps_it_pure(capsys, tiny_model_dir, lee_insta
                          "--n-texts", 8, "--layers", -1, "--pooling", "mean", "--pairs", 10,
                          "--bootstrap", 20, "--device", "cpu", "--quiet", "--json", "-")
     assert code == 0, err
-    records = json.loads(out)
+    records = json.loads(out)["records"]
     assert [r["pooling"] for r in records] == ["mean"] and records[0]["metric"] == "spearman"
     assert "mean SOCM" in err  # the text report moved to stderr
 
@@ -92,6 +108,29 @@ def test_evaluate_usage_errors_are_one_line(capsys, args, message):
     code, out, err = run(capsys, "evaluate", *args)
     assert code == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_evaluate_intervene_reports_every_condition(capsys, tiny_model_dir, lee_installed):
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "--n-texts", 8, "--layers", -1, "--pooling", "mean", "--pairs", 10,
+                         "--bootstrap", 20, "--device", "cpu", "--quiet",
+                         "--intervene", "rescale:0.5,2", "swap", "--json", "-")
+    assert code == 0, err
+    rows = json.loads(out)["interventions"]
+    assert [r["condition"] for r in rows] == ["none", "rescale:0.5", "rescale:2", "swap"]
+    assert all(r["mean_score_unchanged"] for r in rows)
+    assert rows[1]["mean_socm"] == pytest.approx(rows[0]["mean_socm"] / 4, rel=1e-4)
+    assert "Interventions" in err and "What mean pooling costs" in err
+
+
+@pytest.mark.slow
+def test_evaluate_bad_intervention_is_one_line(capsys, tiny_model_dir, lee_installed):
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "--intervene", "rescale:-2", "--device", "cpu", "--quiet")
+    assert code == 1
+    assert err.startswith("skpool: error: Expected rescale factors to be non-negative")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -114,6 +153,16 @@ def test_several_models_and_tasks_add_up_and_replace_the_default():
     assert args.model == ["a", "b", "c"]
     assert args.dataset == ["lee-50", "bbc-news"] and args.pooling == ["mean", "cls"]
     assert parser.parse_args(["evaluate"]).model == ["all-MiniLM-L6-v2"]  # default untouched
+    assert default.baseline == [] and default.intervene is None
+    assert parser.parse_args(["evaluate", "-m", "a", "b", "--baseline", "b"]).baseline == ["b"]
+
+
+@pytest.mark.slow
+def test_evaluate_baseline_must_be_an_evaluated_model(capsys, tiny_model_dir, lee_installed):
+    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
+                         "--baseline", "random-bert", "--device", "cpu", "--quiet")
+    assert code == 1
+    assert err.startswith("skpool: error: Expected baselines among the models")
 
 
 def test_help_states_the_defaults_the_commands_use(capsys):

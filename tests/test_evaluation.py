@@ -20,7 +20,7 @@ from skpool import (CLSPooler, GaussianPooler, MeanPooler, TokenEncoder, concent
                     matched_mean_socm, mean_socm)
 from skpool.evaluation import (EvaluationRecord, error_by_quintile, evaluate,
                                neighbour_socm, partial_spearman,
-                               socm_score_correlations, spearman_interval)
+                               spearman_interval)
 from skpool.ot import pairwise_w2
 
 pytestmark = pytest.mark.filterwarnings("ignore::skpool.encoder.TruncationWarning")
@@ -155,40 +155,7 @@ def _record(model, layer, score, socm_value, matched, spread, cosine, task="t", 
                             n_texts=10, n_pairs=45, n_truncated=0)
 
 
-def test_correlations_across_layers_and_models_match_scipy():
-    rng = np.random.default_rng(6)
-    records = []
-    for model in ("a", "b"):
-        for layer in range(6):
-            records.append(_record(model, layer, *rng.random(5)))
-    out = socm_score_correlations(records, n_bootstrap=200, random_state=0)
-    assert [(c.scope, c.measure) for c in out] == [
-        (scope, measure) for scope in ("all models", "a", "b")
-        for measure in ("mean_socm", "matched_socm")]
-    for c in out:
-        points = [r for r in records if c.scope in ("all models", r.model)]
-        x = [getattr(r, c.measure) for r in points]
-        y = [r.score for r in points]
-        reference = stats.spearmanr(x, y)
-        assert c.n_points == len(points)
-        assert c.spearman == pytest.approx(reference.statistic, abs=1e-12)
-        assert c.p_value == pytest.approx(reference.pvalue, rel=1e-9)
-        covariates = [[r.mean_spread, r.mean_cosine] for r in points]
-        assert c.partial_spearman == pytest.approx(partial_spearman(x, y, covariates).rho,
-                                                   abs=1e-12)
-        assert c.ci_low <= c.spearman <= c.ci_high and c.note == ""
-
-
-def test_correlations_say_why_a_value_is_missing():
-    few = [_record("a", layer, 0.1 * layer, 0.2 * layer, 0.3, 1.0, 0.5) for layer in range(3)]
-    (raw, matched) = socm_score_correlations(few)
-    assert raw.spearman is None and "3 points: at least 4" in raw.note
-    flat = [_record("a", layer, 0.5, 0.1 * layer, 0.3, 1.0 + layer, 0.5 - layer / 10)
-            for layer in range(6)]
-    raw, matched = socm_score_correlations(flat)
-    assert raw.spearman is None and "Expected the score to vary" in raw.note
-    with pytest.raises(TypeError, match="EvaluationRecord objects"):
-        socm_score_correlations([{"score": 1.0}])
+# The grouped correlations are tested in test_evaluation_groups.py.
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,7 +272,8 @@ def test_evaluate_similarity_is_spearmanr_of_the_same_similarities(tiny_evaluati
 @pytest.mark.slow
 def test_evaluate_reports_correlations_and_the_spread_diagnostic(tiny_evaluation):
     result = tiny_evaluation
-    assert {c.note for c in result.correlations} == {"2 points: at least 4 are needed"}
+    assert all("at least 4 are needed" in c.note for c in result.correlations)
+    assert {c.group for c in result.correlations} >= {"all", "trained", "last-layer"}
     by_spread, by_neighbours = result.diagnostics
     for diagnostic in result.diagnostics:
         assert (diagnostic.model, diagnostic.task, diagnostic.layer, diagnostic.pooling) == (

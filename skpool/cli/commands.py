@@ -62,6 +62,8 @@ class Measured:
     result: object = None
     #: ``html(command) -> document``: the HTML page of ``--html`` (see skpool._html)
     html: Callable | None = None
+    #: what ``--json`` writes instead of ``records``, when it is more than a list of them
+    json: object = None
 
 
 def _check_writable(option: str, path) -> None:
@@ -235,7 +237,9 @@ def _write_json(args, records, out: _Output) -> None:
         sys.stdout.flush()
     else:
         Path(args.json).expanduser().write_text(text + "\n", encoding="utf-8")
-        out.status(f"skpool: wrote {len(records)} record(s) to {args.json}")
+        what = (f"{len(records)} record(s)" if isinstance(records, list)
+                else "the run (" + ", ".join(records) + ")")
+        out.status(f"skpool: wrote {what} to {args.json}")
 
 
 def _write_html(args, measured: Measured, out: _Output) -> None:
@@ -324,7 +328,8 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
         out.print(measured.text)
         failed = None
         # the figure and the page do not depend on the JSON, nor each other
-        for write, what in ((_write_json, measured.records), (_write_html, measured)):
+        for write, what in ((_write_json, measured.records if measured.json is None
+                                              else measured.json), (_write_html, measured)):
             try:
                 write(args, what, out)
             except (OSError, ValueError) as exc:
@@ -578,8 +583,10 @@ def run_evaluate(args) -> int:
         result = evaluate(encoders, tasks, layers=args.layers, poolings=poolings,
                           n_texts=args.n_texts, n_pairs=args.pairs, n_folds=args.folds,
                           n_bootstrap=args.bootstrap, random_state=args.seed,
-                          n_jobs=args.n_jobs, progress=_progress(args), journal=journal)
+                          n_jobs=args.n_jobs, progress=_progress(args), journal=journal,
+                          baselines=args.baseline, interventions=args.intervene)
         return Measured(list(result.records), formatting.format_evaluation(result), result,
+                        json=result.to_json_dict(),
                         html=lambda command: result._html_document(command=command))
 
     def plot(tasks, measured, out):

@@ -413,7 +413,9 @@ def pairs_to_records(report, corpus=None) -> list[dict]:
 
 
 def records_to_json(records) -> str:
-    """Return records as a JSON list (what ``--json`` writes)."""
+    """Return records as a JSON list, or a JSON-ready dict as an object (what ``--json`` writes)."""
+    if isinstance(records, dict):
+        return json.dumps(records, indent=2, allow_nan=False)
     return json.dumps([_as_dict(r) for r in records], indent=2, allow_nan=False)
 
 
@@ -425,10 +427,23 @@ EVALUATE_COLUMNS = [
     ("n_trace_violations", "tr>2"), ("n_truncated", "truncated"),
 ]
 CORRELATION_COLUMNS = [
-    ("task", "task"), ("pooling", "pooling"), ("scope", "points"), ("measure", "collapse"),
-    ("n_points", "n"), ("spearman", "rho"), ("p_value", "p"), ("ci_low", "CI low"),
-    ("ci_high", "CI high"), ("partial_spearman", "partial rho"),
-    ("partial_p_value", "partial p"), ("note", "note"),
+    ("task", "task"), ("pooling", "pooling"), ("group", "points"), ("model", "model"),
+    ("measure", "collapse"), ("n", "n"), ("rho", "rho"), ("p", "p"), ("ci_low", "CI low"),
+    ("ci_high", "CI high"), ("partial_rho", "partial rho"), ("partial_p", "partial p"),
+    ("can_rank", "ranks"), ("note", "note"),
+]
+COST_COLUMNS = [
+    ("model", "model"), ("layer", "layer"), ("task", "task"), ("condition", "condition"),
+    ("pooling", "pooling"), ("score", "score"), ("mean_score", "mean pooling"),
+    ("difference", "difference"), ("ci_low", "CI low"), ("ci_high", "CI high"),
+    ("method", "interval"),
+]
+INTERVENTION_COLUMNS = [
+    ("model", "model"), ("layer", "layer"), ("task", "task"), ("condition", "condition"),
+    ("mean_socm", "mean SOCM"), ("mean_d_mu", "d_mu"), ("mean_d_sigma", "d_Sigma"),
+    ("mean_spread", "spread"), ("mean_pooling_score", "mean pooling"),
+    ("mean_score_unchanged", "unchanged"), ("mean_vector_change", "vector change"),
+    ("pooling", "distributional"), ("score", "score"),
 ]
 QUINTILE_COLUMNS = [
     ("model", "model"), ("task", "task"), ("layer", "layer"), ("pooling", "pooling"),
@@ -446,6 +461,11 @@ def _evaluation_notes(result) -> list[str]:
     return lines
 
 
+def _correlation_row(record) -> dict:
+    """The record's dict with its interval as two columns."""
+    return {**record.to_dict(), "ci_low": record.ci_low, "ci_high": record.ci_high}
+
+
 def format_evaluation(result) -> str:
     """Return the three tables of an :class:`~skpool.evaluation.Evaluation`."""
     settings = result.settings
@@ -458,11 +478,31 @@ def format_evaluation(result) -> str:
         format_table(result.records, EVALUATE_COLUMNS),
         *_evaluation_notes(result),
         "",
-        "Spearman correlation of collapse and score across layers (and models), with a "
-        f"{settings['n_bootstrap']}-resample bootstrap 95% interval; partial = controlling "
-        "for mean spread and mean within-text cosine",
-        format_table(result.correlations, CORRELATION_COLUMNS),
+        "Spearman correlation of collapse and score over groups of (model, layer) points, "
+        f"with a {settings['n_bootstrap']}-resample bootstrap 95% interval; partial = "
+        "controlling for mean spread and mean within-text cosine. Points: all; trained "
+        "(baselines left out: " + (", ".join(settings.get("baselines") or []) or "none marked")
+        + "); trained-no-embedding (without layer 0); within-model (one model's layers); "
+        "last-layer (each trained model at its last layer, the paper's comparison). ranks = "
+        "whether the scores differ beyond their fold/bootstrap error; 'no': the task cannot "
+        "rank these points and the correlation is not a finding",
+        format_table([_correlation_row(c) for c in result.correlations],
+                     CORRELATION_COLUMNS),
     ]
+    if result.pooling_costs:
+        lines += ["", "What mean pooling costs here (each model's last layer): a "
+                  "distributional pooling's score minus mean pooling's on the same folds "
+                  "(corrected paired t interval) or pairs (paired bootstrap); condition = the "
+                  "intervention applied first",
+                  format_table(result.pooling_costs, COST_COLUMNS)]
+    if result.interventions:
+        lines += ["", "Interventions (each model's last layer): every text's spread changed, "
+                  "its mean token kept. Mean pooling's vectors are the same by construction; "
+                  "'unchanged' checks its score against the texts as encoded, 'vector change' "
+                  "is the largest change of a mean-pooled coordinate (relative)",
+                  format_table([{**r.to_dict(), "mean_vector_change":
+                                 f"{r.mean_vector_change:.1e}"} for r in result.interventions],
+                               INTERVENTION_COLUMNS)]
     if result.diagnostics:
         lines += ["", "Error rate by quintile of the spread tr(Sigma) and of the mean SOCM to "
                   "the 5 nearest texts by mean pooling (out of fold, each model's last layer)",

@@ -541,6 +541,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="B",
                           help="bootstrap resamples for the intervals and the similarity "
                                "spreads (default: 1000)")
+    evaluate.add_argument(
+        "--baseline", nargs="+", action=_Several, default=[], metavar="M",
+        help="models of --model that are baselines, not trained encoders (e.g. a "
+             "random-weights architecture): left out of the 'trained', "
+             "'trained-no-embedding' and 'last-layer' correlation groups")
+    evaluate.add_argument(
+        "--intervene", nargs="+", action=_Several, default=None, metavar="I",
+        help="the interventional control at each model's last layer: 'rescale:F[,F...]' "
+             "moves every text's tokens about their mean by each factor F, 'swap' gives "
+             "every text another text's normalized spread; the means (so mean pooling's "
+             "vectors) stay. Reports mean SOCM, d_Sigma, the mean-pooling score (checked "
+             "unchanged) and the Gaussian / -W2 score per condition")
     evaluate.set_defaults(func=_command("run_evaluate"))
 
     cache = subcommands.add_parser(

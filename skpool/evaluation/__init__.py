@@ -43,16 +43,21 @@ References
 
 from ._correlations import socm_score_correlations
 from ._driver import evaluate
+from ._interventions import InterventionRecord, PoolingCost, parse_interventions
 from ._neighbours import neighbour_socm
 from ._records import CorrelationRecord, Evaluation, EvaluationRecord, TextDiagnostic
-from ._stats import (PartialSpearmanResult, QuintileBin, SpearmanResult, error_by_quintile,
-                     partial_spearman, spearman_interval)
+from ._stats import (PairedDifference, PartialSpearmanResult, QuintileBin, RankingCheck,
+                     SpearmanResult, error_by_quintile, paired_fold_difference,
+                     paired_spearman_difference, partial_spearman, ranking_check,
+                     spearman_interval)
 from .poolings import DEFAULT_POOLINGS, POOLINGS
 from .tasks import TASKS, Task
 
 __all__ = [
     "TASKS", "Task", "POOLINGS", "DEFAULT_POOLINGS", "SpearmanResult", "spearman_interval",
-    "PartialSpearmanResult", "partial_spearman", "QuintileBin", "error_by_quintile",
+    "PartialSpearmanResult", "partial_spearman", "RankingCheck", "ranking_check",
+    "QuintileBin", "error_by_quintile",
     "neighbour_socm", "EvaluationRecord", "CorrelationRecord", "TextDiagnostic", "Evaluation",
-    "socm_score_correlations", "evaluate",
+    "socm_score_correlations", "evaluate", "PairedDifference", "paired_fold_difference",
+    "paired_spearman_difference", "PoolingCost", "InterventionRecord", "parse_interventions",
 ]

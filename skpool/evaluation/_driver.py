@@ -25,6 +25,7 @@ from ..metrics import matched_mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
 from ._correlations import socm_score_correlations
+from ._interventions import check_conditions, needs_study, study_layer
 from ._journal import Journal, entry_key
 from ._neighbours import neighbour_socm
 from ._records import Evaluation, EvaluationRecord, TextDiagnostic
@@ -89,7 +90,8 @@ def _resolve_layers(layers, n_layers: int, label: str) -> list[int]:
 def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "lee-50"), *,
              layers=None, poolings=DEFAULT_POOLINGS, n_texts=300, max_length=None,
              n_pairs=1000, n_folds=5, classifier=None, n_bootstrap=1000, random_state=0,
-             cache=None, n_jobs=None, progress=False, journal=None) -> Evaluation:
+             cache=None, n_jobs=None, progress=False, journal=None, baselines=(),
+             interventions=None) -> Evaluation:
     r"""Collapse against downstream scores for each model, layer, pooling and task.
 
     Each model encodes the texts of all tasks once, every requested layer
@@ -108,6 +110,10 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
       of the cosine of pooled vectors, or of :math:`-W_2` between the
       mean-normalized clouds (``"w2-gaussian"``, ``"w2-exact"``);
       ``score_std`` is its bootstrap standard deviation over pairs.
+
+    At each model's last evaluated layer, the cost of mean pooling: each
+    requested distributional pooling against mean pooling on the same folds
+    or pairs, with a paired interval (:class:`PoolingCost`).
 
     Then the correlations of collapse and score (:func:`socm_score_correlations`)
     and, for each model and classification task at its last evaluated layer,
@@ -157,7 +163,19 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         taken instead of being computed again: a run that failed or was
         killed resumes where it stopped. (The model is known by its name,
         folder and shape: weights changed in place in the same folder are not
-        noticed; use a new journal then.)
+        noticed; use a new journal then.) The pooling costs and interventions
+        are not kept there: a resumed run computes them again.
+    baselines : sequence of str, default=()
+        Names of models (as in the records) that are baselines, not trained
+        encoders -- e.g. a random-weights architecture: left out of the
+        ``"trained"``, ``"trained-no-embedding"`` and ``"last-layer"``
+        correlation groups (:func:`socm_score_correlations`).
+    interventions : sequence of str, optional
+        Conditions of the interventional control at each model's last layer:
+        ``"rescale:F[,F...]"`` (:func:`~skpool.analysis.rescale_spread` by
+        each factor) and ``"swap"`` (:func:`~skpool.analysis.swap_spread`).
+        Each gives an :class:`InterventionRecord` per task beside the
+        ``"none"`` condition, and its pooling cost.
 
     Returns
     -------
@@ -177,6 +195,12 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     ('lee-50', 'spearman', 6, 8)
     """
     model_list = _check_models(models)
+    conditions = check_conditions(interventions)
+    baselines = [baselines] if isinstance(baselines, str) else list(baselines)
+    unknown = [b for b in baselines if b not in {label for label, _ in model_list}]
+    if unknown:
+        raise ValueError(f"Expected baselines among the models {[m for m, _ in model_list]}. "
+                         f"Received {unknown}.")
     task_list = _check_tasks(tasks)
     pooling_names = _check_names(poolings, POOLINGS, name="poolings")
     n_texts = check_positive_int(n_texts, name="n_texts", minimum=5, allow_none=True)
@@ -209,14 +233,15 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
     settings = {"tasks": [task.name for task in task_list], "poolings": pooling_names,
                 "n_texts": n_texts, "n_pairs": n_pairs, "n_folds": n_folds,
                 "n_bootstrap": n_bootstrap, "random_state": seed, "max_length": max_length,
-                "not_run": not_run}
+                "not_run": not_run, "baselines": baselines,
+                "interventions": [name for name, _, _ in conditions]}
     # What a result depends on besides its model, task, layer and pooling.
     shaping = {k: settings[k] for k in ("n_texts", "n_pairs", "n_folds", "n_bootstrap",
                                         "random_state")}
     shaping["classifier"] = repr(classifier)
     task_ids = {task.name: _data_fingerprint(data[task.name]) for task in task_list}
 
-    records, diagnostics = [], []
+    records, diagnostics, last_layers, costs, controls = [], [], {}, [], []
     with tempfile.TemporaryDirectory(prefix="skpool-evaluate-") as scratch:
         for label, base in model_list:
             params = {"cache": base.cache if base.cache is not None else (cache or scratch)}
@@ -225,6 +250,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             encoder = clone(base).set_params(**params)
             encoder.fit()
             resolved = _resolve_layers(layers, encoder.n_layers_, label)
+            last_layers[label] = int(encoder.n_layers_)
             pooling_of = {p: POOLINGS[p].resolve(label, encoder) for p in pooling_names}
             model_id = {"label": label, "model": encoder.model_name_,
                         "path": str(encoder.model_path_), "max_length": encoder.max_length_,
@@ -265,11 +291,27 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
                         n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs)
                     records.extend(new)
                     diagnostics.extend(new_diagnostics)
+                    if layer == resolved[-1] and needs_study(task, pooling_of.values(),
+                                                             conditions):
+                        bar.set_postfix_str(f"layer {layer}, {task.name}: pooling costs"
+                                            + (", interventions" if conditions else ""))
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore", TruncationWarning)
+                            tokens = layer_encoder.transform(data[task.name].texts)
+                        new_costs, new_controls = study_layer(
+                            label, layer, task, data[task.name], tokens,
+                            poolings=set(pooling_of.values()), conditions=conditions,
+                            classifier=classifier, n_pairs=n_pairs, n_folds=n_folds,
+                            n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs)
+                        costs.extend(new_costs)
+                        controls.extend(new_controls)
                     bar.update(1)
             bar.close()
-    correlations = socm_score_correlations(records, n_bootstrap=n_bootstrap, random_state=seed)
+    correlations = socm_score_correlations(records, baselines=baselines, last_layers=last_layers,
+                                           n_bootstrap=n_bootstrap, random_state=seed)
     return Evaluation(records=tuple(records), correlations=correlations,
-                      diagnostics=tuple(diagnostics), settings=settings)
+                      diagnostics=tuple(diagnostics), settings=settings,
+                      pooling_costs=tuple(costs), interventions=tuple(controls))
 
 
 def _diagnose_here(task, last_layer: bool, name: str, pooling_names) -> bool:

@@ -75,41 +75,78 @@ class EvaluationRecord:
 
 @dataclass(frozen=True)
 class CorrelationRecord:
-    """Whether collapse and score go together across layers (and models).
+    r"""Whether collapse and score go together over one group of (model, layer) points.
 
     Attributes
     ----------
     task, pooling : str
-    scope : str
-        ``"all models"`` (every model's layers pooled) or one model's name.
+    group : {"all", "trained", "trained-no-embedding", "within-model", "last-layer"}
+        Which points: every point; the trained models' points (models
+        marked as baselines, such as a random-weights architecture, left
+        out); the trained points without the embedding layer (layer 0); one
+        model's layers (``model`` names it); each trained model at its last
+        layer (the paper's comparison across encoders).
+    model : str
+        The model of a ``"within-model"`` group; empty otherwise.
     measure : {"mean_socm", "matched_socm"}
         Which collapse value is correlated with the score.
-    n_points : int
-    spearman, p_value, ci_low, ci_high : float or None
-        See :class:`SpearmanResult`; None with fewer than 4 points or a
+    n : int
+        Points in the group (points without a score left out).
+    rho, p, ci_low, ci_high : float or None
+        Spearman correlation, its p-value and percentile bootstrap interval
+        (see :class:`SpearmanResult`); None with fewer than 4 points or a
         constant column (``note`` says which).
-    partial_spearman, partial_p_value : float or None
-        Controlling for the mean spread and the mean within-text cosine
-        (:func:`partial_spearman`); None with fewer than 5 points.
+    partial_rho, partial_p : float or None
+        Controlling for the mean spread :math:`\operatorname{tr}\Sigma` and
+        the mean within-text cosine (:func:`partial_spearman`); None with
+        fewer than 5 points or when nothing is left once they are removed.
+    can_rank : bool or None
+        Whether the task's scores tell these points apart beyond their own
+        fold/bootstrap error (:func:`ranking_check`); None with fewer than 2
+        points. When False, the correlation is not a finding.
+    score_sd, score_error, rank_p : float or None
+        The spread of the scores across the points, the root mean square of
+        their errors, and the p-value of the ranking check.
+    models : tuple of str
+        The models whose points the group holds.
     note : str
-        Why a value is None; empty otherwise.
+        Why a value is None, and what limits the reading; empty otherwise.
     """
 
     task: str
     pooling: str
-    scope: str
+    group: str
     measure: str
-    n_points: int
-    spearman: float | None
-    p_value: float | None
+    n: int
+    rho: float | None
+    p: float | None
     ci_low: float | None
     ci_high: float | None
-    partial_spearman: float | None
-    partial_p_value: float | None
+    partial_rho: float | None
+    partial_p: float | None
+    can_rank: bool | None = None
+    score_sd: float | None = None
+    score_error: float | None = None
+    rank_p: float | None = None
+    model: str = ""
+    models: tuple = ()
     note: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The record as a plain ``dict`` (what ``--json`` writes under ``correlations``).
+
+        Keys: ``task``, ``pooling``, ``group``, ``model``, ``measure``,
+        ``n``, ``rho``, ``p``, ``interval`` (``[low, high]`` or None),
+        ``partial_rho``, ``partial_p``, ``can_rank``, ``score_sd``,
+        ``score_error``, ``rank_p``, ``models`` (a list), ``note``.
+        """
+        interval = None if self.ci_low is None else [self.ci_low, self.ci_high]
+        return {"task": self.task, "pooling": self.pooling, "group": self.group,
+                "model": self.model, "measure": self.measure, "n": self.n, "rho": self.rho,
+                "p": self.p, "interval": interval, "partial_rho": self.partial_rho,
+                "partial_p": self.partial_p, "can_rank": self.can_rank,
+                "score_sd": self.score_sd, "score_error": self.score_error,
+                "rank_p": self.rank_p, "models": list(self.models), "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -153,16 +190,40 @@ class Evaluation(HTMLReport):
     diagnostics : tuple of TextDiagnostic
     settings : dict
         The arguments that shape the numbers (seed, folds, pairs, ...).
+    pooling_costs : tuple of PoolingCost
+        At each model's last layer: each distributional pooling against mean
+        pooling, with a paired interval.
+    interventions : tuple of InterventionRecord
+        The interventional control, when ``evaluate(interventions=...)``.
     """
 
     records: tuple
     correlations: tuple
     diagnostics: tuple
     settings: dict = field(default_factory=dict)
+    pooling_costs: tuple = ()
+    interventions: tuple = ()
 
     def to_dicts(self) -> list[dict]:
-        """The records as plain dicts (what ``skpool evaluate --json`` writes)."""
+        """The records as plain dicts (the ``records`` of :meth:`to_json_dict`)."""
         return [record.to_dict() for record in self.records]
+
+    def to_json_dict(self) -> dict:
+        """Everything measured as one JSON-ready ``dict`` (what ``skpool evaluate --json`` writes).
+
+        Keys: ``settings``; ``records`` (:meth:`EvaluationRecord.to_dict`,
+        one per model, layer, pooling and task); ``correlations``
+        (:meth:`CorrelationRecord.to_dict`); ``diagnostics`` (the per-text
+        error tables, one row per quintile: ``model``, ``task``, ``layer``,
+        ``pooling``, ``by``, ``bin``, ``low``, ``high``, ``n_texts``,
+        ``error_rate``); ``pooling_costs`` (:meth:`PoolingCost.to_dict`);
+        ``interventions`` (:meth:`InterventionRecord.to_dict`).
+        """
+        return {"settings": dict(self.settings), "records": self.to_dicts(),
+                "correlations": [c.to_dict() for c in self.correlations],
+                "diagnostics": [row for d in self.diagnostics for row in d.to_dicts()],
+                "pooling_costs": [c.to_dict() for c in self.pooling_costs],
+                "interventions": [r.to_dict() for r in self.interventions]}
 
     def to_frame(self):
         """The records as a pandas DataFrame (needs pandas)."""

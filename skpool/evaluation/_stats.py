@@ -303,3 +303,217 @@ def error_by_quintile(values, correct, *, n_bins=5) -> tuple[QuintileBin, ...]:
                                high=float(values[members].max()), n_texts=int(members.size),
                                error_rate=float(1.0 - correct_array[members].mean())))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class RankingCheck:
+    """Whether a task's scores tell a set of points apart beyond their own error.
+
+    Attributes
+    ----------
+    score_sd : float
+        Standard deviation of the scores across the points (``ddof=1``).
+    score_error : float
+        Root mean square of the points' own errors (fold standard deviation
+        or bootstrap standard deviation).
+    statistic : float
+        :math:`Q = (n - 1)\\,\\mathrm{score\\_sd}^2 / \\mathrm{score\\_error}^2`.
+    p_value : float
+        :math:`P(\\chi^2_{n-1} \\ge Q)`: how often scores that differ by their
+        error alone spread this much.
+    can_rank : bool
+        ``p_value < 1 - confidence``.
+    n : int
+    """
+
+    score_sd: float
+    score_error: float
+    statistic: float
+    p_value: float
+    can_rank: bool
+    n: int
+
+
+def ranking_check(scores, errors, *, confidence=0.95) -> RankingCheck:
+    r"""Do the scores of a set of points differ by more than their own error?
+
+    A correlation of collapse with score across points is a finding only if
+    the task can rank the points. If every point had the same true score and
+    each measured score carried its own error :math:`e_i` (its fold or
+    bootstrap standard deviation), the spread of the scores would be about
+    their error:
+
+    .. math::
+
+        Q = \frac{(n - 1)\, s^2}{\overline{e^2}} \sim \chi^2_{n-1},
+        \qquad s^2 = \frac{1}{n - 1}\sum_i (y_i - \bar y)^2 .
+
+    The task can rank the points when :math:`P(\chi^2_{n-1} \ge Q) < 1 -`
+    ``confidence``. A fold standard deviation is the error of one fold's
+    accuracy, larger than that of their mean, so for accuracies the check is
+    conservative: it says "cannot rank" sooner than a test with the standard
+    error of the mean would.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        At least two finite scores.
+    errors : array-like of shape (n,)
+        Their non-negative errors (standard deviations), same order.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    RankingCheck
+        With every error 0, the points can be ranked exactly when their
+        scores differ.
+
+    Examples
+    --------
+    >>> close = ranking_check([0.94, 0.95, 0.96, 0.97], [0.02, 0.03, 0.02, 0.025])
+    >>> close.can_rank, round(close.score_sd, 4)
+    (False, 0.0129)
+    >>> ranking_check([0.60, 0.75, 0.95, 0.97], [0.02, 0.03, 0.02, 0.025]).can_rank
+    True
+    """
+    y = check_vector(scores, name="scores")
+    e = check_vector(errors, name="errors", n=y.size)
+    if y.size < 2:
+        raise ValueError(f"Expected at least 2 scores to rank. Received {y.size}.")
+    if (e < 0).any():
+        bad = int(np.flatnonzero(e < 0)[0])
+        raise ValueError(f"Expected errors to be non-negative. Received {e[bad]} at index {bad}.")
+    confidence = check_confidence(confidence)
+    sd = float(np.std(y, ddof=1))
+    error = float(np.sqrt(np.mean(e * e)))
+    dof = y.size - 1
+    if error > 0.0:
+        statistic = dof * sd * sd / (error * error)
+        p_value = float(stats.chi2.sf(statistic, dof))
+    else:  # no error at all: any difference ranks the points
+        statistic = math.inf if sd > 0.0 else 0.0
+        p_value = 0.0 if sd > 0.0 else 1.0
+    return RankingCheck(score_sd=sd, score_error=error, statistic=float(statistic),
+                        p_value=p_value, can_rank=bool(p_value < 1.0 - confidence), n=int(y.size))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """The mean difference of two scores measured on the same units, with an interval.
+
+    Attributes
+    ----------
+    difference : float
+        ``score(a) - score(b)``.
+    ci_low, ci_high : float
+    method : str
+        ``"corrected paired t over folds"`` or ``"paired bootstrap over pairs"``.
+    n : int
+        Folds, or pairs of texts.
+    confidence : float
+    """
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    method: str
+    n: int
+    confidence: float
+
+
+def paired_fold_difference(a, b, *, confidence=0.95) -> PairedDifference:
+    r"""Mean difference of two poolings' fold accuracies on the same folds, with a t interval.
+
+    The folds of a k-fold split share their training texts, so the fold
+    differences :math:`\delta_f` are not independent; the interval uses the
+    corrected resampled t of Nadeau and Bengio [1]_, whose variance adds the
+    test-to-training size ratio :math:`1/(k-1)`:
+
+    .. math::
+
+        \bar\delta \pm t_{k-1}\, s_\delta \sqrt{\tfrac1k + \tfrac1{k-1}} .
+
+    Parameters
+    ----------
+    a, b : array-like of shape (k,)
+        Accuracies of the two poolings on the same ``k >= 2`` folds.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    PairedDifference
+
+    References
+    ----------
+    .. [1] Nadeau, Bengio. "Inference for the generalization error."
+       Machine Learning 52, 2003.
+
+    Examples
+    --------
+    >>> gap = paired_fold_difference([0.80, 0.85, 0.90, 0.85, 0.80],
+    ...                              [0.75, 0.80, 0.80, 0.80, 0.80])
+    >>> round(gap.difference, 3), gap.ci_low < gap.difference < gap.ci_high, gap.n
+    (0.05, True, 5)
+    """
+    a = check_vector(a, name="a")
+    b = check_vector(b, name="b", n=a.size)
+    if a.size < 2:
+        raise ValueError(f"Expected at least 2 folds. Received {a.size}.")
+    confidence = check_confidence(confidence)
+    delta = a - b
+    k = delta.size
+    mean = float(delta.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1)
+                 * delta.std(ddof=1) * math.sqrt(1.0 / k + 1.0 / (k - 1)))
+    return PairedDifference(difference=mean, ci_low=mean - half, ci_high=mean + half,
+                            method="corrected paired t over folds", n=int(k),
+                            confidence=confidence)
+
+
+def paired_spearman_difference(a, b, human, *, n_bootstrap=1000, confidence=0.95,
+                               random_state=None) -> PairedDifference:
+    """Difference of two similarity scores' Spearman correlations with human scores.
+
+    ``spearman(a, human) - spearman(b, human)``, with a percentile interval
+    from resampling the pairs with replacement, the same resample for both
+    (resamples with a constant side are dropped).
+
+    Parameters
+    ----------
+    a, b, human : array-like of shape (n_pairs,)
+        Two models' similarities of the same pairs, and the human scores.
+    n_bootstrap : int, default=1000
+    confidence : float, default=0.95
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    PairedDifference
+
+    Examples
+    --------
+    >>> human = [1, 2, 3, 4, 5, 6, 7, 8]
+    >>> gap = paired_spearman_difference([1, 2, 3, 4, 5, 6, 8, 7], [2, 1, 4, 3, 6, 5, 8, 7],
+    ...                                  human, random_state=0)
+    >>> round(gap.difference, 4), gap.ci_low <= gap.difference <= gap.ci_high
+    (0.0714, True)
+    """
+    a = check_vector(a, name="a")
+    b = check_vector(b, name="b", n=a.size)
+    human = check_vector(human, name="human", n=a.size)
+    if a.size < 3:
+        raise ValueError(f"Expected at least 3 pairs. Received {a.size}.")
+    n_bootstrap = check_positive_int(n_bootstrap, name="n_bootstrap")
+    confidence = check_confidence(confidence)
+    difference = float(stats.spearmanr(a, human)[0] - stats.spearmanr(b, human)[0])
+    rows = check_random_state(random_state).randint(0, a.size, size=(n_bootstrap, a.size))
+    values = rowwise_spearman(a[rows], human[rows]) - rowwise_spearman(b[rows], human[rows])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        low = high = difference
+    else:
+        tail = (1.0 - confidence) / 2.0 * 100.0
+        low, high = (float(v) for v in np.percentile(values, [tail, 100.0 - tail]))
+    return PairedDifference(difference=difference, ci_low=low, ci_high=high,
+                            method="paired bootstrap over pairs", n=int(a.size),
+                            confidence=confidence)
