@@ -128,7 +128,7 @@ def test_cls_at_the_embedding_layer_is_null_with_a_reason_and_json_and_figure_ar
                  "--quiet", "--json", str(out_json), "--plot", str(figure)])
     out, err = capsys.readouterr()
     assert code == 0, err
-    records = json.loads(out_json.read_text())
+    records = json.loads(out_json.read_text())["records"]
     missing = [r for r in records if r["score"] is None]
     assert [(r["task"], r["layer"], r["pooling"]) for r in missing] == [("lee-50", 0, "cls")]
     assert "same cls similarity" in missing[0]["note"] and missing[0]["score_std"] is None
@@ -209,7 +209,7 @@ def test_a_killed_run_keeps_its_finished_part_and_the_same_command_resumes(
     assert rerun.returncode == 0, rerun.stderr
     assert f"resuming: {kept} finished result(s) found" in rerun.stderr
     assert not found[0].exists()  # the run completed: its journal is gone
-    records = json.loads(out_json.read_text())
+    records = json.loads(out_json.read_text())["records"]
     assert len(records) == total
 
     uninterrupted = evaluate(
