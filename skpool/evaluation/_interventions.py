@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 
 from .._validation import describe
 from ..interventions import rescale_spread, swap_spread
-from ..math.socm import concentration, mean_socm
+from ..metrics import concentration, mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
 from ._scores import UndefinedScore, cosines, cross_validate, similarity_score
