@@ -22,6 +22,7 @@ from skpool import TokenEncoder, pairwise_socm
 from skpool._html import render_fragment, write_html
 from skpool.analysis import CollapseReport, collapse_report_of_tokens
 from skpool.cli import main
+from skpool.datasets import read_corpus
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -128,7 +129,9 @@ def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, h
     i, j = np.unravel_index(np.argmax(np.triu(socm, k=1)), socm.shape)
     first = page.eval_on_selector("#top-pairs tbody tr", "r => Array.from(r.cells).map("
                                   "c => c.textContent)")
-    assert first[:5] == ["S1", str(i), texts[i], str(j), texts[j]]
+    # the page names texts by the user's ids: for a .txt file, their line numbers
+    ids = read_corpus(corpus).ids
+    assert first[:5] == ["S1", str(ids[i]), texts[i], str(ids[j]), texts[j]]
     assert float(first[8]) == pytest.approx(socm[i, j], abs=6e-5)
     # sorting by SOCM: ascending, then descending
     column = opened.column_of("top-pairs", "SOCM")
@@ -147,7 +150,7 @@ def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, h
     # hovering a point shows its pair's ids and texts
     page.hover("#pair-scatter circle[data-set='top-pairs'][data-k='0']")
     tip = page.inner_text("#skpool-tip")
-    assert tip.startswith(f"pair {i} \u2013 {j}") and texts[i][:40] in tip
+    assert tip.startswith(f"pair {ids[i]} \u2013 {ids[j]}") and texts[i][:40] in tip
     assert page.title() == title and opened.errors == []
 
 

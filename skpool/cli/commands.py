@@ -402,7 +402,7 @@ def run_report(args) -> int:
                                  partition_size=args.partition_size)
         text = formatting.format_report(result.record, n_available=corpus.n_available)
         return Measured([result.record], text, result, html=lambda command: (
-            result._html_document(ids=corpus.positions, command=command, n_jobs=args.n_jobs)))
+            result._html_document(ids=corpus.ids, command=command, n_jobs=args.n_jobs)))
 
     def plot(corpus, measured, out):
         from ..plotting import plot_pair_scatter
@@ -505,7 +505,7 @@ def run_ot(args) -> int:
                            progress=_progress(args), store=args.store,
                            partition_size=args.partition_size)
         return Measured([result.record], formatting.format_ot(result.record), result,
-                        html=lambda command: result._html_document(ids=corpus.positions,
+                        html=lambda command: result._html_document(ids=corpus.ids,
                                                                     command=command))
 
     def plot(corpus, measured, out):
