@@ -506,25 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
              f"classification corpus (default: {DEFAULT_EVALUATE_TEXTS}); Lee-50 keeps its "
              "50 documents unless fewer are asked for; your own files are used whole")
     yours = evaluate.add_argument_group(
-        "your data", "which columns of your files hold what (the same for every file given)")
-    yours.add_argument(
-        "--text-column", default=None, metavar="C",
-        help="the column of the texts (default: the column named 'text', else the only "
-             "column holding text)")
-    yours.add_argument(
-        "--label-column", default=None, metavar="C",
-        help="classification: the column of each text's label (strings or integers); "
-             "scored by stratified k-fold accuracy, as the bundled tasks")
-    yours.add_argument(
-        "--pair-columns", nargs=2, default=None, metavar=("A", "B"),
-        help="similarity: the two text columns of each rated pair (with --score-column); "
-             "scored as Lee-50, by the Spearman correlation with the scores")
-    yours.add_argument(
-        "--score-column", default=None, metavar="S",
-        help="similarity: the column of each pair's human score")
-    yours.add_argument(
-        "--id-column", default=None, metavar="C",
-        help="the column of each text's id, named in errors (default: the row number)")
+        "your data", "which columns of your files hold what (the same for every file given): "
+        "a classification task (--label-column, strings or integers) is scored by stratified "
+        "k-fold accuracy as the bundled tasks; a similarity task (--pair-columns with "
+        "--score-column) as Lee-50, by the Spearman correlation with the scores")
+    _column_options(yours)
     evaluate.add_argument(
         "--layers", type=_int, nargs="+", default=None, metavar="L",
         help="hidden layers, the same for every model: 0 is the embedding layer, -1 the last "
