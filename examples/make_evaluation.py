@@ -127,6 +127,10 @@ def main(argv=None) -> int:
         if args.save is not None:
             with open(args.save, "wb") as file:
                 pickle.dump(saved, file)
+    if args.load is not None:  # the settings of the run that measured, not of this call
+        docs = args.docs
+        args = parser.parse_args(saved["argv"])
+        args.docs = docs
     args.argv_used = saved["argv"]
     records, steps = saved["records"], list(saved["steps"])
     start = time.perf_counter()
@@ -441,8 +445,9 @@ def render(args, records, correlations, diagnostics, costs, controls, steps,
         "*swap* rows of the cost table show.\n")
 
     add("### Poolings at the last evaluated layer\n")
-    add("*-W2 with exact transport is measured at this layer only (1,225 transport problems "
-        "per layer).*\n")
+    if any(r.pooling == "w2-exact" for r in records):
+        add("*-W2 with exact transport is measured at this layer only (1,225 transport "
+            "problems per layer).*\n")
     last = {}
     for r in records:
         last[r.model] = max(last.get(r.model, 0), r.layer)
