@@ -354,6 +354,17 @@ def _hf_cache_root() -> Path:
     return Path(os.path.expanduser(str(datasets.config.HF_DATASETS_CACHE)))
 
 
+def _named_or_only(chosen, options, *, several: str, missing: str):
+    """``chosen`` if it is among ``options``; when None, the only option (a config or split)."""
+    if chosen is None:
+        if len(options) != 1:
+            raise ValueError(several)
+        return next(iter(options))
+    if chosen not in options:
+        raise ValueError(missing)
+    return chosen
+
+
 def _read_hf(source: str) -> _Table:
     """Read ``hf:NAME[:CONFIG][:SPLIT]`` from the datasets cache, never from the network.
 
@@ -401,16 +412,12 @@ def _read_hf(source: str) -> _Table:
     elif len(rest) == 1:
         # hf:NAME:X is a config when the cache has one by that name, else a split
         (config, split) = (rest[0], None) if rest[0] in configs else (None, rest[0])
-    if config is None:
-        if len(configs) > 1:
-            raise ValueError(
-                f"The Hugging Face dataset {name!r} has several configs in the cache "
-                f"{str(folder)!r}: {sorted(configs)}. Name one: hf:{name}:CONFIG[:SPLIT].")
-        config = next(iter(configs))
-    if config not in configs:
-        raise ValueError(
-            f"The Hugging Face dataset {name!r} has no config {config!r} in the local cache "
-            f"{str(folder)!r}; it has {sorted(configs)}. Download it with: {download}")
+    config = _named_or_only(
+        config, configs,
+        several=f"The Hugging Face dataset {name!r} has several configs in the cache "
+                f"{str(folder)!r}: {sorted(configs)}. Name one: hf:{name}:CONFIG[:SPLIT].",
+        missing=f"The Hugging Face dataset {name!r} has no config {config!r} in the local "
+                f"cache {str(folder)!r}; it has {sorted(configs)}. Download it with: {download}")
     newest = max(configs[config], key=lambda p: p.stat().st_mtime)
     splits = {}
     for arrow in sorted(newest.glob("*.arrow")):
@@ -418,16 +425,12 @@ def _read_hf(source: str) -> _Table:
         if "-of-" in stem:  # shards: <name>-<split>-00000-of-00003
             stem = stem.rsplit("-", 3)[0]
         splits.setdefault(stem.rsplit("-", 1)[-1], []).append(arrow)
-    if split is None:
-        if len(splits) != 1:
-            raise ValueError(
-                f"The Hugging Face dataset {name!r} ({config}) has the splits "
-                f"{sorted(splits)} in the cache; name one: hf:{name}:{config}:SPLIT.")
-        split = next(iter(splits))
-    if split not in splits:
-        raise ValueError(
-            f"The Hugging Face dataset {name!r} ({config}) has no split {split!r} in the "
-            f"local cache {str(newest)!r}; it has {sorted(splits)}.")
+    split = _named_or_only(
+        split, splits,
+        several=f"The Hugging Face dataset {name!r} ({config}) has the splits "
+                f"{sorted(splits)} in the cache; name one: hf:{name}:{config}:SPLIT.",
+        missing=f"The Hugging Face dataset {name!r} ({config}) has no split {split!r} in the "
+                f"local cache {str(newest)!r}; it has {sorted(splits)}.")
     shards = [datasets.Dataset.from_file(str(path)) for path in splits[split]]
     dataset = shards[0] if len(shards) == 1 else datasets.concatenate_datasets(shards)
     return _from_dataset(dataset, f"hf:{name}:{config}:{split}")

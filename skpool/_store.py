@@ -289,13 +289,18 @@ def texts_digest(texts) -> str:
     return digest.hexdigest()
 
 
-def _write_json(path: Path, content: dict) -> None:
+def _json_beside(path: Path, content: dict) -> Path:
+    """Write ``content`` to a fresh temporary file beside ``path``, on disk; return its path."""
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(temp, "w", encoding="utf-8") as stream:
         json.dump(content, stream, indent=1, sort_keys=True)
         stream.flush()
         os.fsync(stream.fileno())
-    os.replace(temp, path)
+    return temp
+
+
+def _write_json(path: Path, content: dict) -> None:
+    os.replace(_json_beside(path, content), path)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -743,11 +748,7 @@ def _age_s(path: Path) -> float:
 
 def _create_json(path: Path, content: dict) -> None:
     """Write ``path`` unless it exists (then keep the other writer's): first one wins."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(temp, "w", encoding="utf-8") as stream:
-        json.dump(content, stream, indent=1, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
+    temp = _json_beside(path, content)
     try:
         os.link(temp, path)  # fails if path exists, also on network file systems
     except FileExistsError:

@@ -787,6 +787,7 @@ def plot_model_comparison(records, ax=None, path=None, *,
         with, below it, its ``layer`` and ``max_length`` when the records
         have them.
     title : str, optional
+        Above the panels (the notes on the dotted reference lines go below).
 
     Returns
     -------
@@ -886,6 +887,7 @@ def plot_socm_vs_score(records, ax=None, path=None, *, pooling="mean", measure="
     pooling : str, default="mean"
     measure : {"mean_socm", "matched_socm"}, default="mean_socm"
     title : str, optional
+        Above the panels; when None and the records hold one model, its name.
 
     Returns
     -------

@@ -43,8 +43,16 @@ INTERVENTION_POOLING = {"classification": "gaussian-diag", "similarity": "w2-gau
 NONE = "none"
 
 
+class _JSONRecord:
+    """The ``to_dict`` of the records below."""
+
+    def to_dict(self) -> dict:
+        """The record as a plain ``dict`` (JSON-ready: the attributes, NaN as None)."""
+        return _json_ready(asdict(self))
+
+
 @dataclass(frozen=True)
-class PoolingCost:
+class PoolingCost(_JSONRecord):
     """A distributional pooling against mean pooling on the same folds or pairs.
 
     Attributes
@@ -84,13 +92,9 @@ class PoolingCost:
     method: str
     n: int
 
-    def to_dict(self) -> dict:
-        """The record as a plain ``dict`` (JSON-ready: the attributes, NaN as None)."""
-        return _json_ready(asdict(self))
-
 
 @dataclass(frozen=True)
-class InterventionRecord:
+class InterventionRecord(_JSONRecord):
     r"""One model, last layer, task and intervention condition.
 
     Attributes
@@ -137,10 +141,6 @@ class InterventionRecord:
     pooling: str
     score: float
     score_std: float
-
-    def to_dict(self) -> dict:
-        """The record as a plain ``dict`` (JSON-ready: the attributes, NaN as None)."""
-        return _json_ready(asdict(self))
 
 
 def parse_interventions(specs) -> list[tuple[str, str, float | None]]:

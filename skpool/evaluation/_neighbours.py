@@ -7,6 +7,7 @@ import numpy as np
 from .._validation import check_positive_int, describe
 from ..metrics import socm
 from ..tokensets import check_token_sets
+from ._scores import unit_rows
 
 
 def neighbour_socm(tokens, vectors, *, n_neighbors=5) -> np.ndarray:
@@ -50,12 +51,8 @@ def neighbour_socm(tokens, vectors, *, n_neighbors=5) -> np.ndarray:
     if V.ndim != 2 or V.shape[0] != n or not np.isfinite(V).all():
         raise ValueError(f"Expected vectors to be a finite array of shape ({n}, k), one row "
                          f"per text. Received {describe(V)}.")
-    norms = np.linalg.norm(V, axis=1)
-    if not (norms > 0).all():
-        bad = int(np.flatnonzero(~(norms > 0))[0])
-        raise ValueError(f"The vector of text {bad} is zero: its cosine neighbours are "
-                         "undefined.")
-    unit = V / norms[:, None]
+    unit = unit_rows(V, lambda bad: ValueError(
+        f"The vector of text {bad} is zero: its cosine neighbours are undefined."))
     cosine = unit @ unit.T
     np.fill_diagonal(cosine, -np.inf)
     neighbours = np.argsort(-cosine, axis=1, kind="stable")[:, :n_neighbors]

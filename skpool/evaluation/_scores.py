@@ -32,14 +32,18 @@ class UndefinedScore(Exception):
     """A score that does not exist for these vectors (the message says why)."""
 
 
-def cosines(vectors: np.ndarray, pairs: np.ndarray, pooling: str) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
+def unit_rows(vectors: np.ndarray, zero) -> np.ndarray:
+    """Each row divided by its norm; ``zero(i)`` is the error raised for a zero row ``i``."""
     norms = np.linalg.norm(vectors, axis=1)
     if not (norms > 0).all():
-        bad = int(np.flatnonzero(~(norms > 0))[0])
-        raise UndefinedScore(f"the {pooling}-pooled vector of text {bad} is zero, so its "
-                             "cosine similarity is undefined")
-    unit = vectors / norms[:, None]
+        raise zero(int(np.flatnonzero(~(norms > 0))[0]))
+    return vectors / norms[:, None]
+
+
+def cosines(vectors: np.ndarray, pairs: np.ndarray, pooling: str) -> np.ndarray:
+    unit = unit_rows(np.asarray(vectors, dtype=np.float64), lambda bad: UndefinedScore(
+        f"the {pooling}-pooled vector of text {bad} is zero, so its cosine similarity is "
+        "undefined"))
     return np.einsum("ij,ij->i", unit[pairs[:, 0]], unit[pairs[:, 1]])
 
 
