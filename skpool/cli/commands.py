@@ -303,6 +303,11 @@ def _cluster(args, out: _Output):
         yield
 
 
+def _status(args, doing: str, after: str = "") -> Callable:
+    """``status`` of :func:`_run` for one corpus: ``doing`` over the pairs it measures."""
+    return lambda corpus: f"skpool: {doing} {_pairs_note(args.pairs, len(corpus.texts))}{after}"
+
+
 def _run(args, *, status: Callable, measure: Callable, plot: Callable,
          load: Callable = None) -> int:
     """The skeleton every command runs on.
@@ -419,9 +424,8 @@ def run_report(args) -> int:
             pairs.d_mu, pairs.d_sigma, pairs.socm, path=args.plot,
             title=_pair_scatter_title(record, corpus.name, pairs))
 
-    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
-        f"skpool: encoding with {args.model}; SOCM over "
-        f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+    return _run(args, measure=measure, plot=plot, status=_status(
+        args, f"encoding with {args.model}; SOCM over"))
 
 
 def run_compare(args) -> int:
@@ -448,9 +452,8 @@ def run_compare(args) -> int:
             measured.records, path=args.plot,
             title=f"{_short(corpus.name)}: {n:,} texts\nSOCM over {_pairs_note(args.pairs, n)}")
 
-    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
-        f"skpool: {len(args.models)} models; SOCM over "
-        f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+    return _run(args, measure=measure, plot=plot, status=_status(
+        args, f"{len(args.models)} models; SOCM over"))
 
 
 def _check_layers(layers, n_layers: int, model: str) -> None:
@@ -488,9 +491,8 @@ def run_layers(args) -> int:
             title=f"{_short(first.model)} on {_short(corpus.name)}: {first.n_texts:,} texts, "
                   f"{_pairs_note(first.n_pairs, first.n_texts)} per layer")
 
-    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
-        f"skpool: encoding every layer of {args.model}; SOCM over "
-        f"{_pairs_note(args.pairs, len(corpus.texts))} per layer"))
+    return _run(args, measure=measure, plot=plot, status=_status(
+        args, f"encoding every layer of {args.model}; SOCM over", " per layer"))
 
 
 def run_ot(args) -> int:
@@ -517,9 +519,8 @@ def run_ot(args) -> int:
             title=f"{_short(record.model)} (layer {record.layer}) on {_short(corpus.name)}, "
                   f"{record.n_texts:,} texts")
 
-    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
-        f"skpool: encoding with {args.model}; exact and Gaussian W2 on "
-        f"{_pairs_note(args.pairs, len(corpus.texts))}"))
+    return _run(args, measure=measure, plot=plot, status=_status(
+        args, f"encoding with {args.model}; exact and Gaussian W2 on"))
 
 
 def run_pairs(args) -> int:
@@ -546,9 +547,8 @@ def run_pairs(args) -> int:
                                  title=_pair_scatter_title(report.record, corpus.name,
                                                            report.searched))
 
-    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
-        f"skpool: encoding with {args.model}; SOCM over "
-        f"{_pairs_note(args.pairs, len(corpus.texts))}, cosine over all pairs"))
+    return _run(args, measure=measure, plot=plot, status=_status(
+        args, f"encoding with {args.model}; SOCM over", ", cosine over all pairs"))
 
 
 def run_evaluate(args) -> int:

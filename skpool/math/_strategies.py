@@ -14,6 +14,23 @@ returns an array of shape (n_texts, d) in the dtype of ``data``:
   pooling; padding never enters, since a cloud holds no padding).
 
 Mean pooling is a segment mean and lives with the segment sums.
+
+Examples
+--------
+Two texts, of two rows and of one:
+
+>>> import numpy as np
+>>> data = np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 6.0]])
+>>> offsets = np.array([0, 2, 3])
+>>> first_token(data, offsets)
+array([[1., 2.],
+       [5., 6.]])
+>>> last_token(data, offsets)
+array([[3., 0.],
+       [5., 6.]])
+>>> max_over_tokens(data, offsets)
+array([[3., 2.],
+       [5., 6.]])
 """
 
 from __future__ import annotations
@@ -24,28 +41,12 @@ __all__ = ["first_token", "last_token", "max_over_tokens"]
 
 
 def first_token(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Row 0 of each text: array of shape (n_texts, d).
-
-    Examples
-    --------
-    >>> data = np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 6.0]])
-    >>> first_token(data, np.array([0, 2, 3]))
-    array([[1., 2.],
-           [5., 6.]])
-    """
+    """Row 0 of each text: array of shape (n_texts, d) (examples: the module's)."""
     return data[offsets[:-1]]
 
 
 def last_token(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The last row of each text: array of shape (n_texts, d).
-
-    Examples
-    --------
-    >>> data = np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 6.0]])
-    >>> last_token(data, np.array([0, 2, 3]))
-    array([[3., 0.],
-           [5., 6.]])
-    """
+    """The last row of each text: array of shape (n_texts, d) (examples: the module's)."""
     return data[offsets[1:] - 1]
 
 
@@ -54,12 +55,5 @@ def max_over_tokens(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
     One ``np.maximum.reduceat`` over the whole corpus: exact (a maximum
     rounds nothing) and valid because no text is empty.
-
-    Examples
-    --------
-    >>> data = np.array([[1.0, 2.0], [3.0, 0.0], [5.0, 6.0]])
-    >>> max_over_tokens(data, np.array([0, 2, 3]))
-    array([[3., 2.],
-           [5., 6.]])
     """
     return np.maximum.reduceat(data, offsets[:-1], axis=0)
