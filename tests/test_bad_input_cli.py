@@ -65,6 +65,8 @@ CLI_CASES = [
      "not allowed with argument --cache"),
     ("remote scheduler without store",
      lambda t: ["report", "--scheduler", "tcp://127.0.0.1:1"], 2, "needs --store DIR"),
+    ("partition size without a store",
+     lambda t: ["pairs", "--partition-size", "16"], 2, "--partition-size 16 needs --store DIR"),
     ("layers given twice", lambda t: ["layers", "--layers", "1", "2", "1"], 2,
      "--layers: each layer once, got 1"),
     ("evaluate layers given twice", lambda t: ["evaluate", "--layers", "-1", "-1"], 2,

@@ -217,6 +217,15 @@ def _check_scheduler_store(args) -> str | None:
             "embeddings there, so DIR must be on a file system they share with this machine")
 
 
+def _check_partition_size(args) -> str | None:
+    """``--partition-size`` shapes the encoding of a store: alone it would be ignored."""
+    if (getattr(args, "partition_size", None) is None or getattr(args, "store", None) is not None
+            or getattr(args, "scheduler", None) is not None):
+        return None
+    return (f"--partition-size {args.partition_size} needs --store DIR or --scheduler: only "
+            "the encoding into a token store is split into partitions")
+
+
 def _check_layers(args) -> str | None:
     """``--layers``: each layer once (the range depends on the model, checked when it loads)."""
     layers = getattr(args, "layers", None) or []
@@ -227,7 +236,7 @@ def _check_layers(args) -> str | None:
     return None
 
 
-COMMAND_CHECKS = (_check_scheduler_store, _check_layers)
+COMMAND_CHECKS = (_check_scheduler_store, _check_partition_size, _check_layers)
 
 
 def _cache_option(parser) -> None:
