@@ -497,11 +497,14 @@ def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32
     Examples
     --------
     >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> clouds = [rng.normal(size=(n, 6)) + 2.0 for n in (4, 7, 5)]
+    >>> cloud = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]])
+    >>> clouds = [cloud, cloud[::-1] + 0.5, 2.0 * cloud]
+
+    SOCM compares mean-normalized clouds, so a cloud and its double match:
+
     >>> S = pairwise_socm(clouds)
-    >>> S.shape, bool((S == S.T).all()), S.diagonal().tolist()
-    ((3, 3), True, [0.0, 0.0, 0.0])
+    >>> S.shape, bool((S == S.T).all()), S.diagonal().tolist(), bool(abs(S[0, 2]) < 1e-9)
+    ((3, 3), True, [0.0, 0.0, 0.0], True)
     >>> pairwise_socm(clouds, clouds[:2]).shape
     (3, 2)
     """

@@ -483,7 +483,9 @@ def paired_spearman_difference(a, b, human, *, n_bootstrap=1000, confidence=0.95
     a, b, human : array-like of shape (n_pairs,)
         Two models' similarities of the same pairs, and the human scores.
     n_bootstrap : int, default=1000
+        Resamples of the pairs, the same for both sides.
     confidence : float, default=0.95
+        Coverage of the percentile interval of the difference.
     random_state : int, RandomState instance or None
 
     Returns
