@@ -284,10 +284,19 @@ def encode(encoder: TokenEncoder, texts: list[str], store=None,
                     "max_length": getattr(encoder, "max_length_", None)}
 
 
-def paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False):
-    """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic."""
+def paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False, dtype=np.float32,
+                      factors=None):
+    """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic.
+
+    ``dtype`` is that of the cross-Gram products (``precision`` of
+    :func:`skpool.mean_socm`); ``factors``, the normalized
+    :func:`~skpool._engine.bures.cloud_factors` of ``tokens`` in that dtype when the
+    caller already has them (they are computed otherwise).
+    """
     n_jobs = resolve_n_jobs(n_jobs)
-    factors = cloud_factors(tokens, normalize=True, name="tokens", n_jobs=n_jobs)
+    if factors is None:
+        factors = cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
+                                n_jobs=n_jobs)
     with progress_bar(progress, total=len(a), desc="SOCM (sampled pairs)", unit="pair",
                       unit_scale=True) as bar:
         b2 = paired_bures(factors, a, b, n_jobs=n_jobs, device=None,

@@ -63,6 +63,7 @@ LAYERS = {
     # what the commands report
     "analysis": REPORTS,
     "pairs": REPORTS,
+    "neighbours": REPORTS,
     "evaluation": REPORTS,
     # what a person sees
     "cli": PRESENTATION,

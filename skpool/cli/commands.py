@@ -551,6 +551,34 @@ def run_pairs(args) -> int:
         args, f"encoding with {args.model}; SOCM over", ", cosine over all pairs"))
 
 
+def run_neighbours(args) -> int:
+    """``skpool neighbours``: every text's nearest neighbours and their SOCM."""
+    from ..neighbours import neighbours_report
+
+    def measure(corpus):
+        if args.n_neighbors >= len(corpus.texts):
+            raise ValueError(f"--neighbours {args.n_neighbors} needs more texts than that: "
+                             f"the corpus has {len(corpus.texts)} (a text is not its own "
+                             "neighbour)")
+        report = neighbours_report(corpus.texts, _encoder(args, args.model),
+                                   n_neighbors=args.n_neighbors, index=args.index,
+                                   top=args.top, positions=corpus.positions, ids=corpus.ids,
+                                   random_state=args.seed, dataset=corpus.name,
+                                   n_jobs=args.n_jobs, progress=_progress(args),
+                                   store=args.store, partition_size=args.partition_size)
+        return Measured(formatting.neighbours_to_records(report, corpus),
+                        formatting.format_neighbours(report, n_available=corpus.n_available,
+                                                     ids=corpus.describe_ids()),
+                        report)
+
+    def plot(corpus, measured, out):  # refused while parsing
+        raise AssertionError("skpool neighbours has no figure")
+
+    return _run(args, measure=measure, plot=plot, status=lambda corpus: (
+        f"skpool: encoding with {args.model}; the {args.n_neighbors} nearest neighbours of "
+        f"each text ({args.index} index), SOCM of the neighbour pairs"))
+
+
 def run_evaluate(args) -> int:
     """``skpool evaluate``: collapse against downstream scores, layer by layer.
 

@@ -412,6 +412,85 @@ def pairs_to_records(report, corpus=None) -> list[dict]:
     return records
 
 
+def format_neighbours(report, *, n_available: int | None = None, ids: str = "") -> str:
+    """Return ``skpool neighbours``' text: the search, the most conflated neighbour pairs,
+    then the texts with the highest SOCM to their neighbours.
+
+    Parameters
+    ----------
+    report : NeighboursReport
+    n_available : int, optional
+        Size of the corpus the texts were sampled from, if known.
+    ids : str, optional
+        What the ids in the tables are (``Corpus.describe_ids()``).
+
+    Returns
+    -------
+    str
+    """
+    r = report.record
+    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
+    corpus = f"{r.dataset}: {r.n_texts:,} texts"
+    if n_available is not None and n_available > r.n_texts:
+        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
+    if ids:
+        corpus += f"; {ids}"
+    index = ("exact (flat inner product)" if r.index == "exact" else
+             f"{r.index}, approximate: recall@{r.n_neighbors} {r.recall:.3f} measured on "
+             f"{r.n_recall_queries:,} texts")
+    lines = [
+        f"model   {r.model} (layer {r.layer}, {limit}); {r.n_truncated:,} texts truncated",
+        f"corpus  {corpus}",
+        _wrap(f"search  the {r.n_neighbors} nearest neighbours of every text by cosine of "
+              f"the mean-pooled vectors, index {index}; SOCM of the {r.n_pairs:,} distinct "
+              "neighbour pairs"
+              + (f" ({r.n_duplicate_pairs:,} of identical texts: SOCM 0)"
+                 if r.n_duplicate_pairs else "")),
+        "",
+        _wrap(f"Most conflated neighbour pairs: the {len(report.top_pairs)} with the largest "
+              "SOCM"),
+        *_pair_rows(report.top_pairs),
+        "",
+        _wrap(f"Texts most at risk: the {min(r.top, r.n_texts)} with the highest mean SOCM "
+              "to their neighbours"),
+    ]
+    table = report.texts_table
+    shown = table.sort_values(["mean_socm", "i"], ascending=[False, True],
+                              kind="stable").head(r.top)
+    label = "id" if "id" in table.columns else "i"
+    cells = [["#", label, "mean SOCM", "max SOCM", "tr"]]
+    for rank, (_, row) in enumerate(shown.iterrows(), start=1):
+        cells.append([str(rank), str(row[label]), f"{row['mean_socm']:.4f}",
+                      f"{row['max_socm']:.4f}", f"{row['spread']:.2f}"])
+    widths = [max(len(c[k]) for c in cells) for k in range(len(cells[0]))]
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if n:
+            pad = " " * (widths[0] + 2)
+            entry = shown.iloc[n - 1]
+            if "text" in table.columns:
+                lines.append(f"{pad}{snippet(entry['text'])}")
+            lines.append(f"{pad}neighbours: " + ", ".join(map(str, entry["neighbours"])))
+    lines += ["", _wrap(
+        "cosine = of the mean-pooled vectors; d_mu = (1 - cosine)/2; d_Sigma = "
+        "B^2(Sigma_i, Sigma_j)/4 of the normalized token clouds; SOCM = (1 - d_mu) d_Sigma, "
+        "higher = more collapse; tr = the text's tr(Sigma). --json writes every text's "
+        "neighbours and SOCM.")]
+    return "\n".join(lines)
+
+
+def neighbours_to_records(report, corpus=None) -> list[dict]:
+    """``skpool neighbours --json``: one record, the search fields and both tables.
+
+    With the :class:`~skpool.datasets.Corpus`, the record says what the ids are
+    (``id_kind``, ``id_column``).
+    """
+    records = report.to_records()
+    if corpus is not None:
+        records[0]["id_kind"], records[0]["id_column"] = corpus.id_kind, corpus.id_column
+    return records
+
+
 def records_to_json(records) -> str:
     """Return records as a JSON list, or a JSON-ready dict as an object (what ``--json`` writes)."""
     if isinstance(records, dict):

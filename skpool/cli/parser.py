@@ -236,6 +236,15 @@ def _check_layers(args) -> str | None:
     return None
 
 
+def _check_no_figure(args) -> str | None:
+    """``skpool neighbours`` has no figure or HTML page (yet): say so before any work."""
+    for option in ("plot", "html"):
+        if getattr(args, option, None) is not None:
+            return (f"argument --{option}: skpool neighbours has no "
+                    f"{'figure' if option == 'plot' else 'HTML page'}; use --json")
+    return None
+
+
 COMMAND_CHECKS = (_check_scheduler_store, _check_partition_size, _check_layers)
 
 
@@ -268,10 +277,10 @@ def _column_options(corpus) -> None:
 
 
 def _common_options(*, model: bool, pairs_default, pairs_help: str,
-                    layer: bool = True, dataset: bool = True,
+                    layer: bool = True, dataset: bool = True, pairs: bool = True,
                     n_texts_default: int = DEFAULT_N_TEXTS) -> argparse.ArgumentParser:
     """Options shared by every subcommand (a parent parser); ``layer``: offer ``--layer``;
-    ``dataset``: offer the one-corpus ``--dataset``."""
+    ``dataset``: offer the one-corpus ``--dataset``; ``pairs``: offer ``--pairs``."""
     parent = _Parser(add_help=False)
     if model:
         parent.add_argument(
@@ -326,9 +335,10 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
              "embeddings (all layers) are kept there, so report, pairs, ot and layers on "
              "the same texts and model encode once; see 'skpool cache info'")
     metric = parent.add_argument_group("pairs")
-    metric.add_argument(
-        "--pairs", "-k", type=_positive_int, default=pairs_default, metavar="K",
-        help=pairs_help)
+    if pairs:  # not for neighbours, whose pairs are the neighbour pairs
+        metric.add_argument(
+            "--pairs", "-k", type=_positive_int, default=pairs_default, metavar="K",
+            help=pairs_help)
     metric.add_argument(
         "--n-jobs", "-j", type=_n_jobs, default=-1, metavar="J",
         help="CPU workers for the pairwise computations (joblib's convention: -1 = every "
@@ -481,6 +491,30 @@ def build_parser() -> argparse.ArgumentParser:
                             "clouds of each listed pair")
     _add_store_option(pairs)
     pairs.set_defaults(func=_command("run_pairs"))
+
+    common_neighbours = _common_options(
+        model=True, pairs_default=None, pairs=False, pairs_help="")
+    neighbours = subcommands.add_parser(
+        "neighbours", checks=(*COMMAND_CHECKS, _check_no_figure), parents=[common_neighbours],
+        help="every text's nearest neighbours and the SOCM of each neighbour pair",
+        description="Find the K nearest neighbours of every text by the cosine of the "
+                    "mean-pooled vectors (what a retrieval system confuses), with Faiss "
+                    "(pip install faiss-cpu), and compute the exact d_mu, d_Sigma and SOCM "
+                    "of the N*K neighbour pairs, each pair once: the work grows as N*K, not "
+                    "N^2. Prints the most conflated neighbour pairs and the texts with the "
+                    "highest SOCM to their neighbours; --json writes every text's row (its "
+                    "neighbours' ids, max and mean SOCM over them, spread) and the pairs.")
+    neighbours.add_argument("--neighbours", "-K", dest="n_neighbors", type=_positive_int,
+                            default=10, metavar="K",
+                            help="neighbours per text (default: 10; fewer than the texts)")
+    neighbours.add_argument("--index", choices=("exact", "hnsw"), default="exact",
+                            help="exact: flat inner-product search, every text against every "
+                                 "other (default); hnsw: approximate, for large corpora, "
+                                 "its recall measured on 1,000 texts and printed")
+    neighbours.add_argument("--top", type=_positive_int, default=10, metavar="T",
+                            help="pairs and texts listed (default: 10)")
+    _add_store_option(neighbours)
+    neighbours.set_defaults(func=_command("run_neighbours"))
 
     common_evaluate = _common_options(
         model=False, layer=False, dataset=False, pairs_default=DEFAULT_EVALUATE_PAIRS,
