@@ -202,31 +202,78 @@ def test_layers_compare_ot_pages_in_the_browser(browser, capsys, tmp_path, tiny_
             check_hostile_texts_are_text(opened, opened.page.title())
 
 
-def test_evaluate_page_in_the_browser(browser, tmp_path):
-    # the records and correlations of an evaluation, as evaluate's result writes them
-    records = [{"model": model, "layer": layer, "pooling": "mean", "task": "lee-50",
-                "metric": "spearman", "score": 0.3 + 0.01 * layer + 0.1 * m,
-                "score_std": 0.02, "mean_socm": 0.1 + 0.02 * layer, "stderr": 0.01,
-                "n_trace_violations": 0, "matched_socm": 0.1, "matched_stderr": 0.01,
-                "mean_spread": 1.0, "mean_cosine": 0.5, "n_texts": 50, "n_pairs": 100,
-                "n_truncated": 0}
-               for m, model in enumerate(["<b>model-a</b>", "model-b"]) for layer in range(4)]
-    correlations = [{"task": "lee-50", "pooling": "mean", "scope": "all models",
-                     "measure": "mean_socm", "n_points": 8, "spearman": 0.61,
-                     "p_value": 0.11, "ci_low": -0.12, "ci_high": 0.93,
-                     "partial_spearman": 0.4, "partial_p_value": 0.3, "note": ""}]
-    path = write_html(tmp_path / "e.html", {"kind": "evaluate", "records": records,
-                                            "details": {"correlations": correlations}})
-    opened = Opened(browser, path)
+#: How the page names each correlation group (written here, not imported from the page).
+GROUP_WORDS = {"all": "all points", "trained": "trained models",
+               "trained-no-embedding": "trained, without the embedding layer",
+               "within-model": "within one model", "last-layer": "last layer of each trained model"}
+
+
+@pytest.mark.slow
+def test_evaluate_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir,
+                                      tiny_model_builder):
+    from skpool.datasets import DatasetNotInstalledError, load_lee50
+
+    try:
+        load_lee50()
+    except DatasetNotInstalledError as exc:
+        pytest.skip(str(exc))
+    # a second tiny model marked as the baseline, so that every group exists
+    baseline = tiny_model_builder(tmp_path / "baseline", seed=1)
+    out_json, out_html = tmp_path / "e.json", tmp_path / "e.html"
+    run(capsys, "evaluate", "--model", tiny_model_dir, baseline, "--baseline", baseline,
+        "--dataset", "lee-50", "bbc-news", "--n-texts", 10, "--layers", 0, 1, 2, "--pooling",
+        "mean", "w2-gaussian", "--pairs", 20, "--folds", 2, "--bootstrap", 30, "--intervene",
+        "rescale:0.5", "swap", "--device", "cpu", "--quiet", "--json", out_json, "--html",
+        out_html)
+    document = json.loads(out_json.read_text())
+    opened = Opened(browser, out_html)
     opened.check_clean(tmp_path, "evaluate")
+
+    # the correlation table: one row per JSON correlation, in its order, with its numbers
+    correlations = document["correlations"]
+    table = "correlations"
+    groups = opened.cells(table, opened.column_of(table, "group"))
+    assert len(groups) == len(correlations)
+    expected = [GROUP_WORDS[c["group"]] + (f": {c['model']}" if c["model"] else "")
+                for c in correlations]
+    assert groups == expected
+    assert {g.split(":")[0] for g in groups} == set(GROUP_WORDS.values())
+    for header, key in (("\u03c1", "rho"), ("p", "p"), ("n", "n"),
+                        ("partial \u03c1", "partial_rho")):
+        shown = opened.cells(table, opened.column_of(table, header))
+        assert shown == [("\u2013" if c[key] is None else f"{c[key]:.4f}"
+                          if isinstance(c[key], float) else str(c[key])) for c in correlations]
+    intervals = opened.cells(table, opened.column_of(table, "95% interval"))
+    assert intervals == ["\u2013" if c["interval"] is None
+                         else f"{c['interval'][0]:.2f} to {c['interval'][1]:.2f}"
+                         for c in correlations]
+
+    # the verdict and every panel read the "all" group of mean SOCM
     verdict = opened.page.inner_text("#verdict")
-    assert "Spearman \u03c1 = 0.61, 95% interval -0.12 to 0.93 over 8 points" in verdict
-    assert len(opened.cells("records", 0)) == 8
-    assert "lee-50:  Spearman \u03c1 = 0.61 [-0.12, 0.93], n = 8" in \
-        opened.page.text_content("svg.chart text.title")
-    assert "<b>model-a</b>" in opened.cells("records", 0)
-    # one point per model and layer, unjoined, with one colour per model
-    assert opened.page.locator("svg.chart circle").count() >= 8
+    titles = opened.page.eval_on_selector_all("svg.chart text.title",
+                                              "ts => ts.map(t => t.textContent)")
+    for c in correlations:
+        if c["group"] != "all" or c["measure"] != "mean_socm":
+            continue
+        if c["can_rank"] is False:
+            assert f"all points ({c['n']} points): the task cannot rank these points" in verdict
+        else:
+            assert f"all points: \u03c1 = {c['rho']:.2f}" in verdict
+        assert any(t.startswith(f"{c['task']}:  Spearman \u03c1 = {c['rho']:.2f}") for t in titles)
+
+    # what mean pooling costs, and the interventions with mean pooling's score unchanged
+    for cost in document["pooling_costs"]:
+        if cost["condition"] == "none":
+            assert f"gap {cost['difference']:+.4f}" in opened.page.inner_text("main")
+    rows = document["interventions"]
+    table = "interventions"
+    assert opened.cells(table, opened.column_of(table, "condition")) == [
+        r["condition"] for r in rows]
+    assert opened.cells(table, opened.column_of(table, "mean SOCM")) == [
+        f"{r['mean_socm']:.4f}" for r in rows]
+    assert opened.cells(table, opened.column_of(table, "mean-pooling score identical")) \
+        == ["yes"] * len(rows) == ["yes" if r["mean_score_unchanged"] else "no" for r in rows]
+    # the points are not joined: no path in the score panels
     assert opened.page.locator("svg.chart path").count() == 0
 
 

@@ -156,3 +156,63 @@ def test_texts_must_match_the_measured_corpus(tmp_path):
 def test_html_option_needs_an_html_file(capsys):
     assert main(["report", "--html", "out.png"]) == 2
     assert "expected a file ending in .html or .htm, got 'out.png'" in capsys.readouterr().err
+
+
+def evaluate_document(can_rank=True, unchanged=True):
+    """An evaluate page's document with one task's groups, a pooling cost, three conditions."""
+    record = {"model": "m", "pooling": "mean", "task": "lee-50", "metric": "spearman",
+              "score_std": 0.02, "stderr": 0.01, "mean_spread": 1.0, "mean_cosine": 0.5}
+    records = [{**record, "layer": layer, "score": 0.3 + 0.01 * layer,
+                "mean_socm": 0.1 + 0.02 * layer} for layer in range(6)]
+    group = {"task": "lee-50", "pooling": "mean", "measure": "mean_socm", "model": "", "n": 6,
+             "p": 0.11, "partial_rho": 0.4, "partial_p": 0.3, "can_rank": can_rank,
+             "note": "" if can_rank else "the task cannot rank these points"}
+    correlations = [{**group, "group": "all", "rho": 0.61, "interval": [-0.12, 0.93]},
+                    {**group, "group": "trained", "rho": -0.37, "interval": [-0.9, 0.4]},
+                    {**group, "group": "within-model", "model": "<b>m</b>", "rho": 0.2,
+                     "interval": None}]
+    costs = [{"model": "m", "layer": 5, "task": "lee-50", "metric": "spearman",
+              "condition": "none", "pooling": "w2-gaussian", "mean_score": 0.35, "score": 0.45,
+              "difference": 0.1, "ci_low": 0.02, "ci_high": 0.18, "method": "bootstrap",
+              "n": 15}]
+    interventions = [{"model": "m", "layer": 5, "task": "lee-50", "condition": condition,
+                      "mean_socm": 0.2 * f * f, "mean_d_sigma": 0.21 * f * f,
+                      "mean_pooling_score": 0.35,
+                      "mean_score_unchanged": unchanged or condition != "swap",
+                      "pooling": "w2-gaussian", "score": 0.4, "score_std": 0.05}
+                     for condition, f in (("none", 1.0), ("rescale:0.5", 0.5), ("swap", 1.0))]
+    return {"kind": "evaluate", "records": records,
+            "details": {"correlations": correlations, "pooling_costs": costs,
+                        "interventions": interventions}}
+
+
+def verdict_text(page: str) -> str:
+    return re.search(r'<section class="verdict" id="verdict">(.*?)</section>', page, re.S)[1]
+
+
+def test_evaluate_page_reads_the_grouped_correlations():
+    page = render_html(evaluate_document())
+    verdict = verdict_text(page)
+    assert ("all points: \u03c1 = 0.61 (95% interval -0.12 to 0.93) over 6 points, p = 0.11; "
+            "trained models: \u03c1 = -0.37") in verdict
+    # the panel draws every point, so its title gives the "all" group, not another group
+    title = re.search(r'class="title">(lee-50:.*?)</text>', page)[1]
+    assert title == "lee-50:  Spearman \u03c1 = 0.61 [-0.12, 0.93], n = 6 (all points)"
+    assert "cannot rank these" not in page
+    table = re.search(r'<table class="data" id="correlations">(.*?)</table>', page, re.S)[1]
+    assert "within one model: &lt;b&gt;m&lt;/b&gt;" in table and "-0.12 to 0.93" in table
+    assert "gap +0.1000, paired 95% interval +0.0200 to +0.1800 over 15 pairs: mean pooling " \
+           "costs this much here" in page
+    assert "identical in all 3 conditions" in page
+    rows = re.search(r'<table class="data" id="interventions">(.*?)</table>', page, re.S)[1]
+    assert rows.count("<tr>") == 4 and "rescale:0.5" in rows and "0.0500" in rows
+
+
+def test_evaluate_page_says_when_the_task_cannot_rank_the_points():
+    page = render_html(evaluate_document(can_rank=False, unchanged=False))
+    verdict = verdict_text(page)
+    # in words, and no correlation presented as a finding
+    assert "all points (6 points): the task cannot rank these points" in verdict
+    assert "\u03c1" not in verdict and "0.61" not in verdict
+    assert "the task cannot rank these points: \u03c1 is not a finding" in page
+    assert "NOT identical under swap" in page

@@ -22,8 +22,9 @@ The document is a plain ``dict``; every key but ``kind`` may be missing:
     ``near_pairs`` (rows as in ``skpool pairs --json``), ``spread`` (per-text
     ``id``, ``spread``, ``cosine``), ``texts`` (id to full text),
     ``snippets`` (id to the start of the text, for hovering), ``ot``
-    (per-pair ``i``, ``j``, ``exact_w2``, ``gaussian_w2``), ``correlations``
-    and ``diagnostics`` (lists of dict), ``settings`` (dict), ``summary``.
+    (per-pair ``i``, ``j``, ``exact_w2``, ``gaussian_w2``), ``correlations``,
+    ``diagnostics``, ``pooling_costs`` and ``interventions`` (lists of dict, as
+    ``skpool evaluate --json`` writes them), ``settings`` (dict), ``summary``.
 ``command``, ``created``, ``version``
     The command line that reproduces the page, the date, skpool's version.
 """
@@ -67,8 +68,14 @@ _HEADERS = {
     "spread_i": "tr \u03a3 i", "spread_j": "tr \u03a3 j", "gaussian_w2": "W\u2082 Gauss",
     "exact_w2": "W\u2082 exact", "ratio": "Gauss / exact", "spread": "tr \u03a3",
     "score": "score", "score_std": "\u00b1 sd", "matched_socm": "matched SOCM",
-    "spearman": "\u03c1", "p_value": "p", "ci_low": "CI low", "ci_high": "CI high",
-    "partial_spearman": "partial \u03c1", "partial_p_value": "partial p",
+    "spearman": "\u03c1", "ci_low": "CI low", "ci_high": "CI high",
+    "rho": "\u03c1", "p": "p", "interval": "95% interval", "partial_rho": "partial \u03c1",
+    "partial_p": "partial p", "ranks": "task ranks the points?",
+    "mean_score": "mean-pooling score", "difference": "gap (distributional \u2212 mean)",
+    "mean_pooling_score": "mean-pooling score", "mean_pooling_std": "\u00b1 sd (mean)",
+    "mean_score_unchanged": "mean-pooling score identical",
+    "mean_vector_change": "largest change of a mean coordinate",
+    "distributional": "Gaussian / \u2212W\u2082 pooling", "distributional_score": "its score",
 }
 
 
@@ -537,11 +544,55 @@ def _w2_scatter(ot: dict, *, label: str) -> str:
     return frame.svg("".join(body), label=label, element_id="w2-scatter")
 
 
+#: The correlation groups in the order a person reads them (docs/evaluation.md).
+GROUP_WORDS = {"all": "all points", "trained": "trained models",
+               "trained-no-embedding": "trained, without the embedding layer",
+               "within-model": "within one model", "last-layer": "last layer of each trained model"}
+
+
+def _group_name(c: dict) -> str:
+    """A correlation's group as a person reads it; a within-model group names its model."""
+    name = GROUP_WORDS.get(str(c.get("group")), str(c.get("group")))
+    return f"{name}: {c['model']}" if c.get("model") else name
+
+
+def _interval_text(c: dict) -> str | None:
+    interval = c.get("interval")
+    if not interval or not all(_finite(v) for v in interval):
+        return None
+    return f"{interval[0]:.2f} to {interval[1]:.2f}"
+
+
+def _rho_words(c: dict) -> str:
+    """One group's correlation in words; when the task cannot rank its points, only that."""
+    n = f"{number(c.get('n'))} point{'' if c.get('n') == 1 else 's'}"
+    if c.get("can_rank") is False:
+        return (f"{_group_name(c)} ({n}): the task cannot rank these points, "
+                "so no correlation is a finding")
+    if not _finite(c.get("rho")):
+        return f"{_group_name(c)} ({n}): no correlation"
+    interval = _interval_text(c)
+    return (f"{_group_name(c)}: \u03c1 = {c['rho']:.2f}"
+            + (f" (95% interval {interval})" if interval else "")
+            + f" over {n}" + (f", p = {c['p']:.3g}" if _finite(c.get("p")) else ""))
+
+
+def _panel_correlation(correlations, task: str, pooling: str) -> dict | None:
+    """The correlation a panel draws: mean SOCM against the score over all its points."""
+    for c in correlations:
+        if (str(c.get("task")) == task and str(c.get("pooling")) == pooling
+                and c.get("measure") == "mean_socm" and c.get("group") == "all"):
+            return c
+    return None
+
+
 def _score_panels(records: list, pooling: str, correlations=()) -> str:
     """Per task: SOCM against score, one colour per model, each point labelled by its layer.
 
-    The title of each panel gives the Spearman correlation over all its points
-    (with its interval) when ``correlations`` holds it.
+    A panel draws every model at every layer, so its title gives the ``all``
+    group's Spearman correlation of mean SOCM and score (with its interval);
+    when the ranking check says the task cannot rank the points, the line
+    under the title says so.
     """
     rows = [r for r in records if r.get("pooling") == pooling]
     tasks = list(dict.fromkeys(str(r.get("task")) for r in rows))
@@ -556,22 +607,25 @@ def _score_panels(records: list, pooling: str, correlations=()) -> str:
         x_low, x_high = span([r["mean_socm"] for r in points])
         y_low, y_high = span([r["score"] - (r.get("score_std") or 0) for r in points]
                              + [r["score"] + (r.get("score_std") or 0) for r in points])
-        frame = Frame((x_low, x_high), (y_low, y_high), width=520, height=320, right=158,
-                      top=24, x_label="mean SOCM of the task's texts",
+        frame = Frame((x_low, x_high), (y_low, y_high), width=520, height=334, right=158,
+                      top=38, x_label="mean SOCM of the task's texts",
                       y_label=f"{metric} ({pooling})")
-        title = task
-        for c in correlations:
-            if (str(c.get("task")) == task and str(c.get("pooling")) == pooling
-                    and c.get("measure", "mean_socm") == "mean_socm"
-                    and c.get("scope", c.get("group")) in ("all models", "all", None)
-                    and _finite(c.get("spearman"))):
-                title += f":  Spearman \u03c1 = {c['spearman']:.2f}"
-                if _finite(c.get("ci_low")) and _finite(c.get("ci_high")):
-                    title += f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]"
-                title += f", n = {number(c.get('n_points', c.get('n')))}"
-                break
-        body = [frame.axes(), f'<text x="{frame.left}" y="{frame.top - 8}" class="title">'
+        title, subtitle = task, ""
+        c = _panel_correlation(correlations, task, pooling)
+        if c is not None and _finite(c.get("rho")):
+            interval = c.get("interval")
+            title += f":  Spearman \u03c1 = {c['rho']:.2f}"
+            if interval and all(_finite(v) for v in interval):
+                title += f" [{interval[0]:.2f}, {interval[1]:.2f}]"
+            title += f", n = {number(c.get('n'))} (all points)"
+        if c is not None and c.get("can_rank") is False:
+            subtitle = "the task cannot rank these points: \u03c1 is not a finding"
+        body = [frame.axes(), f'<text x="{frame.left}" y="{frame.top - 22}" class="title">'
                               f"{esc(title)}</text>"]
+        if subtitle:
+            body.append(f'<text x="{frame.left}" y="{frame.top - 8}" class="note" '
+                        'style="fill:#a35200">'
+                        f"{esc(subtitle)}</text>")
         for n, model in enumerate(models):
             colour = PALETTE[n % len(PALETTE)]
             for r in (p for p in points if str(p.get("model")) == model):
@@ -593,6 +647,7 @@ def _score_panels(records: list, pooling: str, correlations=()) -> str:
         body.append(legend(entries, x=frame.width - frame.right + 10, y=frame.top + 8))
         panels.append(frame.svg("".join(body), label=f"mean SOCM against {metric} on {task}"))
     return "".join(panels)
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -873,43 +928,111 @@ def _ot_body(records, details) -> str:
     return "".join(parts)
 
 
+def _correlation_rows(correlations: list) -> list:
+    """The correlations as the table shows them: the group in words, the interval as text."""
+    ranks = {True: "yes", False: "no: not a finding", None: None}
+    return [{"task": c.get("task"), "pooling": c.get("pooling"), "group": _group_name(c),
+             "measure": c.get("measure"), "n": c.get("n"), "rho": c.get("rho"),
+             "p": c.get("p"), "interval": _interval_text(c), "partial_rho": c.get("partial_rho"),
+             "partial_p": c.get("partial_p"), "ranks": ranks.get(c.get("can_rank")),
+             "note": c.get("note")} for c in correlations]
+
+
+def _cost_sentence(c: dict) -> str:
+    """What one distributional pooling gains over mean pooling, with its paired interval."""
+    head = (f"{c.get('task')}, {c.get('pooling')} against mean pooling ({c.get('model')}, "
+            f"layer {c.get('layer')}): ")
+    low, high, gap = c.get("ci_low"), c.get("ci_high"), c.get("difference")
+    if not (_finite(gap) and _finite(low) and _finite(high)):
+        return head + "no difference could be computed."
+    reading = ("the interval includes 0: these texts show no cost either way"
+               if low <= 0 <= high else "mean pooling costs this much here" if low > 0
+               else "mean pooling does better here")
+    return (head + f"gap {gap:+.4f}, paired 95% interval {low:+.4f} to {high:+.4f} over "
+            f"{number(c.get('n'))} {'folds' if c.get('metric') == 'accuracy' else 'pairs'}: "
+            f"{reading}.")
+
+
+def _interventions_section(interventions: list) -> str:
+    sentences = []
+    for key in dict.fromkeys((str(r.get("model")), str(r.get("task"))) for r in interventions):
+        rows = [r for r in interventions if (str(r.get("model")), str(r.get("task"))) == key]
+        changed = [str(r.get("condition")) for r in rows
+                   if r.get("mean_score_unchanged") is not True]
+        sentences.append(
+            f"{key[1]} ({key[0]}, layer {rows[0].get('layer')}): mean pooling's score is "
+            + (f"identical in all {len(rows)} conditions (checked on the changed tokens, not "
+               "assumed), so a change of SOCM here is a change mean pooling never used."
+               if not changed else f"NOT identical under {', '.join(changed)}: the "
+               "intervention did not keep the means."))
+    table = [{"model": r.get("model"), "layer": r.get("layer"), "task": r.get("task"),
+              "condition": r.get("condition"), "mean_socm": r.get("mean_socm"),
+              "mean_d_sigma": r.get("mean_d_sigma"),
+              "mean_pooling_score": r.get("mean_pooling_score"),
+              "mean_score_unchanged": r.get("mean_score_unchanged"),
+              "distributional": r.get("pooling"), "distributional_score": r.get("score"),
+              "score_std": r.get("score_std")} for r in interventions]
+    return "".join([
+        '<h2 id="interventions-title">The interventional control</h2>',
+        "".join(f'<p class="note">{esc(s)}</p>' for s in sentences),
+        _table("interventions", table, list(table[0])),
+        '<p class="note">Each condition changes every text\'s spread about its mean token and '
+        "keeps the mean: rescale:F multiplies d_\u03a3 and SOCM by F\u00b2, swap gives each "
+        "text another text's spread. Gaussian features score classification, \u2212W\u2082 "
+        "similarity.</p>"])
+
+
 def _evaluate_body(records, details) -> str:
     parts = []
-    correlations = details.get("correlations") or [
-        r for r in records if "spearman" in r and "score" not in r]
-    scored = [r for r in records if "score" in r]
+    correlations = details.get("correlations") or []
+    poolings = list(dict.fromkeys(str(r.get("pooling")) for r in records))
     sentences = []
-    for c in correlations:
-        if _finite(c.get("spearman")):
-            interval = (f", 95% interval {c['ci_low']:.2f} to {c['ci_high']:.2f}"
-                        if _finite(c.get("ci_low")) and _finite(c.get("ci_high")) else "")
-            sentences.append(
-                f"{c.get('task')}, {c.get('pooling')} ({c.get('scope', c.get('group', ''))}, "
-                f"{c.get('measure', 'mean_socm')}): Spearman \u03c1 = {c['spearman']:.2f}"
-                f"{interval} over {number(c.get('n_points', c.get('n')))} points"
-                + (f", p = {c['p_value']:.3g}" if _finite(c.get("p_value")) else "") + ".")
-    if sentences:
-        parts.append(_verdict_html(sentences[:8], warn_second=False))
-    poolings = list(dict.fromkeys(str(r.get("pooling")) for r in scored))
-    if scored:
+    for task in dict.fromkeys(str(r.get("task")) for r in records):
+        for pooling in poolings[:3]:
+            groups = [c for c in correlations if str(c.get("task")) == task
+                      and str(c.get("pooling")) == pooling
+                      and c.get("measure") == "mean_socm" and c.get("group") != "within-model"]
+            if groups:
+                sentences.append(f"{task}, {pooling} pooling, mean SOCM against the score: "
+                                 + "; ".join(_rho_words(c) for c in groups) + ".")
+    parts.append(_verdict_html(sentences, warn_second=False))
+    if records:
         parts.append('<h2 id="socm-score">Mean SOCM against the score</h2>')
         for pooling in poolings[:3]:
             parts.append(f'<h3>{esc(pooling)} pooling</h3><div class="charts">'
-                         f"{_score_panels(scored, pooling, correlations)}</div>")
+                         f"{_score_panels(records, pooling, correlations)}</div>")
         parts.append('<p class="note">Each point is one model at one layer (its number beside '
                      "it); the points are not joined, since layers are not a trajectory in "
                      "this plane. Bars: \u00b1 1 standard deviation of the score over folds "
-                     "(accuracy) or over bootstrap resamples of the pairs (Spearman).</p>")
+                     "(accuracy) or over bootstrap resamples of the pairs (Spearman). The "
+                     "\u03c1 in a title is over all the panel's points; the groups are in the "
+                     "table below.</p>")
     if correlations:
-        parts.append('<h2 id="correlations-title">Correlations of collapse and score</h2>')
-        parts.append(_table("correlations", correlations, _records_columns(correlations)))
-    parts.append(_records_section(scored or records, "Every model, layer, pooling and task"))
+        rows = _correlation_rows(correlations)
+        parts.append('<h2 id="correlations-title">Correlations of collapse and score, by '
+                     "group</h2>")
+        parts.append('<p class="note">Read the groups in order: all points; trained models '
+                     "(baselines left out); trained without the embedding layer; within each "
+                     "model (layers are not independent: optimistic p); each trained model at "
+                     "its last layer (the paper's comparison). Partial \u03c1 controls for the "
+                     "mean spread and the within-text cosine. Where the task cannot rank the "
+                     "points, a correlation orders them by noise.</p>")
+        parts.append(_table("correlations", rows, list(rows[0]), text_columns=("note",)))
+    costs = details.get("pooling_costs") or []
+    if costs:
+        parts.append('<h2 id="costs-title">What mean pooling costs here</h2>')
+        parts.append("".join(f'<p class="note">{esc(_cost_sentence(c))}</p>' for c in costs
+                             if c.get("condition") == "none"))
+        parts.append(_table("pooling-costs", costs, _records_columns(costs)))
+    interventions = details.get("interventions") or []
+    if interventions:
+        parts.append(_interventions_section(interventions))
+    parts.append(_records_section(records, "Every model, layer, pooling and task"))
     diagnostics = details.get("diagnostics") or []
     if diagnostics:
         parts.append('<h2 id="diagnostics-title">Error rate by quintile</h2>')
         parts.append(_table("diagnostics", diagnostics, _records_columns(diagnostics)))
     return "".join(parts)
-
 
 _BODIES = {"report": _report_body, "pairs": _pairs_body, "layers": _layers_body,
            "compare": _compare_body, "ot": _ot_body, "evaluate": _evaluate_body}

@@ -181,7 +181,8 @@ class Evaluation(HTMLReport):
     """What :func:`evaluate` measured.
 
     ``to_html(path)`` writes it as one self-contained HTML page (SOCM against
-    the score per task, the correlations with their intervals, every record).
+    the score per task, the correlations by group with their intervals, what
+    mean pooling costs, the interventions, every record).
 
     Attributes
     ----------
@@ -236,5 +237,7 @@ class Evaluation(HTMLReport):
 
         details = {"correlations": [c.to_dict() for c in self.correlations],
                    "diagnostics": [row for d in self.diagnostics for row in d.to_dicts()],
-                   "settings": dict(self.settings)}
+                   "settings": dict(self.settings),
+                   "pooling_costs": [c.to_dict() for c in self.pooling_costs],
+                   "interventions": [r.to_dict() for r in self.interventions]}
         return document("evaluate", self.to_dicts(), details, command=command)
