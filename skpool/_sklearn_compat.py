@@ -19,15 +19,21 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     Real,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 
 __all__ = ["fit_context", "HasMethods", "Integral", "Integers", "Interval",
-           "InvalidParameterError", "Real", "StrOptions", "validate_params"]
+           "InvalidParameterError", "Numbers", "Real", "StrOptions",
+           "validate_parameter_constraints", "validate_params"]
 
 
-class Integers(Interval):
-    """An :class:`Interval` of ints that refuses bools (``True`` is not a worker count)."""
+class Numbers(Interval):
+    """An :class:`Interval` that refuses bools (``True`` is not a factor or a spread)."""
 
     def is_satisfied_by(self, val):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+class Integers(Numbers):
+    """An :class:`Interval` of ints that refuses bools (``True`` is not a worker count)."""

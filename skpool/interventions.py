@@ -21,27 +21,15 @@ arithmetic is done in float64, one text at a time.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_random_state_param, describe
+from ._params import SEED, validate_params
+from ._sklearn_compat import Numbers, Real
 from .math._ragged import divide_by_mean_norm, text_label
 from .tokensets import TokenSets, check_token_sets
 
 __all__ = ["rescale_spread", "swap_spread"]
-
-
-def _check_factor(factor) -> float:
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise TypeError(f"Expected factor to be a non-negative real number. "
-                        f"Received {describe(factor)}.")
-    value = float(factor)
-    if not (np.isfinite(value) and value >= 0.0):
-        raise ValueError(f"Expected factor to be a non-negative finite number. "
-                         f"Received {factor!r}.")
-    return value
 
 
 def _finite_or_raise(Y: np.ndarray, index: int, what: str) -> None:
@@ -50,6 +38,8 @@ def _finite_or_raise(Y: np.ndarray, index: int, what: str) -> None:
                          "the moved tokens are not finite.")
 
 
+@validate_params({"factor": [Numbers(Real, 0, None, closed="left")]},
+                 prefer_skip_nested_validation=True)
 def rescale_spread(tokens, factor) -> TokenSets:
     r"""Move every text's tokens about their mean by ``factor``; the means stay.
 
@@ -110,7 +100,7 @@ def rescale_spread(tokens, factor) -> TokenSets:
     (True, True)
     """
     tokens = check_token_sets(tokens, name="tokens")
-    f = _check_factor(factor)
+    f = float(factor)
     offsets = tokens.offsets
     out = np.empty(tokens.data.shape, dtype=tokens.dtype)
     for i, cloud in enumerate(tokens):
@@ -133,6 +123,7 @@ def _donors(n: int, rng) -> np.ndarray:
     return donors
 
 
+@validate_params({"random_state": SEED}, prefer_skip_nested_validation=True)
 def swap_spread(tokens, random_state=None) -> TokenSets:
     r"""Give every text another text's spread, keeping its own mean.
 
@@ -205,7 +196,6 @@ def swap_spread(tokens, random_state=None) -> TokenSets:
     >>> bool(np.allclose(after, before))   # the same spreads, given to other texts
     True
     """
-    check_random_state_param(random_state)
     tokens = check_token_sets(tokens, name="tokens")
     n = len(tokens)
     if n < 2:

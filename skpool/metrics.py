@@ -37,7 +37,6 @@ paper's trace assumption.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +49,7 @@ from ._engine.parallel import one_blas_thread, resolve_n_jobs
 from ._engine.sampling import check_random_state, sample_pairs
 from ._params import N_JOBS, N_PAIRS, PROGRESS, RANDOM_STATE, WORKING_MEMORY, validate_params
 from ._progress import progress_bar
-from ._sklearn_compat import Integers, Integral, Interval, Real, StrOptions
-from ._validation import describe
+from ._sklearn_compat import Integers, Integral, Interval, Numbers, Real, StrOptions
 from .math._ragged import power_of_two_scale, text_chunks
 from .math.gaussian import GaussianStats, bures_squared_stats, cloud_stats
 from .math.socm import (TRACE_ASSUMPTION, SOCMComponents, concentration_of_chunk, match_cloud,
@@ -813,15 +811,8 @@ def concentration(tokens, *, working_memory=None) -> Concentration:
 # ---------------------------------------------------------------------------------------
 # Concentration matching
 # ---------------------------------------------------------------------------------------
-def _check_spread(spread) -> float:
-    if isinstance(spread, bool) or not isinstance(spread, numbers.Real):
-        raise TypeError(f"Expected spread to be a positive real number. Received {describe(spread)}.")
-    value = float(spread)
-    if not (np.isfinite(value) and value > 0.0):
-        raise ValueError(f"Expected spread to be a positive finite number. Received {spread!r}.")
-    return value
-
-
+@validate_params({"spread": [Numbers(Real, 0, None, closed="neither")]},
+                 prefer_skip_nested_validation=True)
 def match_concentration(tokens, spread=1.0) -> TokenSets:
     r"""Rescale each text's mean-normalized cloud so that every text has :math:`\operatorname{tr}\Sigma` = ``spread``.
 
@@ -870,7 +861,7 @@ def match_concentration(tokens, spread=1.0) -> TokenSets:
     array([0.70710678, 0.70710678])
     """
     tokens = check_token_sets(tokens, name="tokens")
-    target = _check_spread(spread)
+    target = float(spread)
     offsets = tokens.offsets
     out = np.empty(tokens.data.shape, dtype=tokens.dtype)
     # One text at a time: float64 temporaries stay the size of one cloud.

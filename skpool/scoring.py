@@ -13,13 +13,13 @@ layer-wise analysis is :func:`skpool.analysis.layer_profile`.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
+from sklearn import config_context
 from sklearn.utils.validation import check_random_state
 
-from ._sklearn_compat import Interval
-from ._validation import check_n_jobs, check_positive_int, check_random_state_param, describe
+from ._params import N_JOBS, N_PAIRS, SEED
+from ._sklearn_compat import Integers, Integral, validate_parameter_constraints
+from ._validation import describe
 from .encoder import TokenEncoder
 from .metrics import concentration, mean_socm, pairwise_socm_components
 from ._pooler import BasePooler
@@ -162,10 +162,14 @@ class CollapseScorer:
         self.encoder = encoder
         self.n_jobs = n_jobs
 
+    # a scorer has no fit: its parameters are checked, as an estimator's, on each call
+    _parameter_constraints: dict = {"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS}
+
     def __call__(self, estimator, X, y=None) -> float:
-        check_positive_int(self.n_pairs, name="n_pairs", allow_none=True)
-        check_random_state_param(self.random_state)
-        check_n_jobs(self.n_jobs)
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__)
         if self.encoder is not None and not isinstance(self.encoder, TokenEncoder):
             raise TypeError(
                 "Expected the scorer's encoder to be a TokenEncoder or None (search the "
@@ -174,8 +178,9 @@ class CollapseScorer:
             )
         encoder = self.encoder if self.encoder is not None else find_encoder(estimator)
         tokens = _tokens_of(X, encoder)
-        result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state,
-                           n_jobs=self.n_jobs)
+        with config_context(skip_parameter_validation=True):  # checked above, once
+            result = mean_socm(tokens, n_pairs=self.n_pairs, random_state=self.random_state,
+                               n_jobs=self.n_jobs)
         self.last_result_ = result
         return -float(result.mean)
 
@@ -246,10 +251,9 @@ class CollapseFeatures(BasePooler):
 
     _parameter_constraints: dict = {
         **BasePooler._parameter_constraints,
-        "n_landmarks": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "n_jobs": [None, Interval(Integral, None, -1, closed="right"),
-                   Interval(Integral, 1, None, closed="left")],
+        "n_landmarks": [Integers(Integral, 1, None, closed="left")],
+        "random_state": SEED,
+        "n_jobs": N_JOBS,
     }
 
     def __init__(self, *, encoder=None, n_landmarks=8, random_state=None, n_jobs=None):

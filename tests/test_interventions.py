@@ -92,11 +92,12 @@ def test_rescale_keeps_truncation_flags():
 
 
 @pytest.mark.parametrize("factor, error, words", [
-    (-1.0, ValueError, "non-negative finite"),
-    (float("nan"), ValueError, "non-negative finite"),
-    (float("inf"), ValueError, "non-negative finite"),
-    ("2", TypeError, "Received str"),
-    (True, TypeError, "non-negative real"),
+    (-1.0, ValueError, r"'factor' parameter of rescale_spread must be a float in the range "
+                       r"\[0.0, inf\). Got -1.0"),
+    (float("nan"), ValueError, r"'factor' .* Got nan"),
+    (float("inf"), ValueError, r"'factor' .* Got inf"),
+    ("2", TypeError, r"'factor' .* Got '2'"),
+    (True, TypeError, r"'factor' .* Got True"),
 ])
 def test_rescale_bad_factor(factor, error, words):
     with pytest.raises(error, match=words):

@@ -266,8 +266,10 @@ def test_match_concentration_names_bad_input():
         match_concentration([good, np.array([[1.0, 2.0]])])
     with pytest.raises(ValueError, match=r"tokens\[0\] \(text 0\).*norm 0"):
         match_concentration([np.array([[1.0, 0.0], [-1.0, 0.0]]), good])
-    for bad in (0.0, -1.0, float("nan")):
-        with pytest.raises(ValueError, match="spread to be a positive finite number"):
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"'spread' parameter of match_concentration must "
+                                             r"be a float in the range \(0.0, inf\)"):
             match_concentration([good], spread=bad)
-    with pytest.raises(TypeError, match="spread to be a positive real number"):
-        match_concentration([good], spread="1")
+    for bad in ("1", True):
+        with pytest.raises(TypeError, match=r"'spread' .* Got (True|'1') instead"):
+            match_concentration([good], spread=bad)
