@@ -64,6 +64,27 @@ def _as_dict(record) -> dict:
     return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
+
+def _corpus_line(r, n_available: int | None, ids: str = "") -> str:
+    """The corpus a record was measured on: name, texts, the sample it is, what its ids are."""
+    corpus = f"{r.dataset}: {r.n_texts:,} texts"
+    if n_available is not None and n_available > r.n_texts:
+        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
+    if ids:
+        corpus += f"; {ids}"
+    return corpus
+
+
+def _token_limit(r) -> str:
+    """The token limit one record's texts were truncated at."""
+    return "model limit" if r.max_length is None else f"max_length {r.max_length}"
+
+
+def _model_line(r) -> str:
+    """The first line of ``skpool pairs`` and ``skpool neighbours``: model, layer, truncation."""
+    return (f"model   {r.model} (layer {r.layer}, {_token_limit(r)}); "
+            f"{r.n_truncated:,} texts truncated")
+
 def format_report(record, *, n_available: int | None = None) -> str:
     """Return the human-readable collapse report of one :class:`~skpool.analysis.CollapseRecord`.
 
@@ -88,10 +109,8 @@ def format_report(record, *, n_available: int | None = None) -> str:
     else:
         pairs = f"{r.n_pairs:,} sampled of {total:,} (seed {r.seed})"
         socm = f"{r.mean_socm:.4f} +/- {r.stderr:.4f} (standard error of the sample)"
-    corpus = f"{r.dataset}: {r.n_texts:,} texts"
-    if n_available is not None and n_available > r.n_texts:
-        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
-    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
+    corpus = _corpus_line(r, n_available)
+    limit = _token_limit(r)
     # every number depends on the texts and their truncation: said beside it
     # (a file by its name: its full path is on the corpus line)
     where = f"[{os.path.basename(r.dataset) or r.dataset}, {r.n_texts:,} texts, {limit}]"
@@ -356,12 +375,7 @@ def format_pairs(report, *, n_available: int | None = None, ids: str = "") -> st
     str
     """
     r = report.record
-    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
-    corpus = f"{r.dataset}: {r.n_texts:,} texts"
-    if n_available is not None and n_available > r.n_texts:
-        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
-    if ids:
-        corpus += f"; {ids}"
+    corpus = _corpus_line(r, n_available, ids)
     searched = (f"all {r.n_pairs_total:,} pairs (exact)" if r.exact
                 else f"{r.n_pairs_searched:,} pairs drawn at random of {r.n_pairs_total:,} "
                      f"(seed {r.seed}): the top of this sample, not of every pair")
@@ -373,7 +387,7 @@ def format_pairs(report, *, n_available: int | None = None, ids: str = "") -> st
                 f"vectors (cosine >= {r.min_near_cosine:.4f}; the top {r.near_fraction:.0%} "
                 f"of all {r.n_pairs_total:,} pairs is more than can be compared)")
     lines = [
-        f"model   {r.model} (layer {r.layer}, {limit}); {r.n_truncated:,} texts truncated",
+        _model_line(r),
         f"corpus  {corpus}",
         "",
         _wrap(f"Highest SOCM: the {len(report.by_socm)} pairs with the largest SOCM among "
@@ -419,27 +433,20 @@ def format_neighbours(report, *, n_available: int | None = None, ids: str = "") 
     Parameters
     ----------
     report : NeighboursReport
-    n_available : int, optional
-        Size of the corpus the texts were sampled from, if known.
-    ids : str, optional
-        What the ids in the tables are (``Corpus.describe_ids()``).
+    n_available, ids
+        As in :func:`format_pairs`.
 
     Returns
     -------
     str
     """
     r = report.record
-    limit = "model limit" if r.max_length is None else f"max_length {r.max_length}"
-    corpus = f"{r.dataset}: {r.n_texts:,} texts"
-    if n_available is not None and n_available > r.n_texts:
-        corpus += f" (random sample of {n_available:,}, seed {r.seed})"
-    if ids:
-        corpus += f"; {ids}"
+    corpus = _corpus_line(r, n_available, ids)
     index = ("exact (flat inner product)" if r.index == "exact" else
              f"{r.index}, approximate: recall@{r.n_neighbors} {r.recall:.3f} measured on "
              f"{r.n_recall_queries:,} texts")
     lines = [
-        f"model   {r.model} (layer {r.layer}, {limit}); {r.n_truncated:,} texts truncated",
+        _model_line(r),
         f"corpus  {corpus}",
         _wrap(f"search  the {r.n_neighbors} nearest neighbours of every text by cosine of "
               f"the mean-pooled vectors, index {index}; SOCM of the {r.n_pairs:,} distinct "
