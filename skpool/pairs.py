@@ -33,19 +33,19 @@ sample) and for at most ``max_pairs`` near pairs (the most similar ones).
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _html_documents as _pages
 from ._html import HTMLReport
-from ._params import N_JOBS, PROGRESS, SEED, validate_params
+from ._params import BOOLEAN, N_JOBS, PROGRESS, SEED, validate_params
+from ._sklearn_compat import Integers, Integral, Numbers, Real
 from ._measure import (Record, check_page_texts, check_pair_texts, encode,
                        make_encoder, paired_components, record_labels)
 from .analysis import PairComponents, pair_components
 from ._progress import progress_bar
-from ._validation import check_positive_int, check_texts, describe
+from ._validation import check_texts, describe
 from .math._ragged import segment_means
 from .math.socm import TRACE_ASSUMPTION
 from .metrics import concentration
@@ -202,14 +202,11 @@ def _import_pandas():
     return pd
 
 
-def _check_near_fraction(near_fraction) -> float:
-    if (isinstance(near_fraction, bool) or not isinstance(near_fraction, numbers.Real)
-            or not 0.0 < float(near_fraction) <= 1.0):
-        raise ValueError(
-            "Expected near_fraction to be a float in (0, 1]: the share of all pairs, by "
-            f"highest cosine, that are the near pairs. Received {describe(near_fraction)}."
-        )
-    return float(near_fraction)
+#: the parameters pairs_report and pairs_report_of_tokens share, checked once
+_PAIRS_PARAMS = {"top": [Integers(Integral, 1, None, closed="left")],
+                 "max_pairs": [Integers(Integral, 1, None, closed="left")],
+                 "near_fraction": [Numbers(Real, 0, 1, closed="right")],
+                 "w2": BOOLEAN, "random_state": SEED, "n_jobs": N_JOBS, "progress": PROGRESS}
 
 
 def _check_positions(positions, n: int) -> np.ndarray:
@@ -284,8 +281,7 @@ def _table(pd, rows_i, rows_j, values: dict, spread, texts, positions, ids):
     return table
 
 
-@validate_params({"random_state": SEED, "n_jobs": N_JOBS, "progress": PROGRESS},
-                 prefer_skip_nested_validation=True)
+@validate_params(_PAIRS_PARAMS, prefer_skip_nested_validation=True)
 def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
                            max_pairs: int = MAX_SEARCHED_PAIRS,
                            near_fraction: float = NEAR_FRACTION, w2: bool = False,
@@ -332,11 +328,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     pd = _import_pandas()
     tokens = check_token_sets(tokens, min_texts=2)
     n = len(tokens)
-    top = check_positive_int(top, name="top")
-    max_pairs = check_positive_int(max_pairs, name="max_pairs")
-    near_fraction = _check_near_fraction(near_fraction)
-    if not isinstance(w2, (bool, np.bool_)):
-        raise TypeError(f"Expected w2 to be a bool. Received {describe(w2)}.")
+    top, max_pairs, near_fraction, w2 = int(top), int(max_pairs), float(near_fraction), bool(w2)
     if texts is not None:
         texts = check_texts(texts)
         if len(texts) != n:
@@ -414,8 +406,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
     )
 
 
-@validate_params({"random_state": SEED, "n_jobs": N_JOBS, "progress": PROGRESS},
-                 prefer_skip_nested_validation=True)
+@validate_params(_PAIRS_PARAMS, prefer_skip_nested_validation=True)
 def pairs_report(texts, encoder=None, *, top: int = 10, max_pairs: int = MAX_SEARCHED_PAIRS,
                  near_fraction: float = NEAR_FRACTION, w2: bool = False, positions=None,
                  ids=None, random_state=None, dataset: str = "",
