@@ -30,9 +30,16 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["TokenCache", "cache_location", "skpool_home", "default_cache_folder",
-           "cache_summary", "clear_cache"]
+           "cache_summary", "clear_cache", "folder_state", "read_model_memo",
+           "write_model_memo"]
 
 _FORMAT = "skpool-tokens-v1"
+# What a model folder's cache lookups need (fingerprint, layer count, ...),
+# remembered per folder so that a run served wholly from the cache loads no
+# model (torch, transformers and the weights cost hundreds of MB).
+_MODELS = "skpool-models-v1"
+_MEMO_FIELDS = {"fingerprint": str, "n_layers": int, "dim": int, "default_max_length": int,
+                "position_limit": (int, type(None)), "n_special": int}
 _SETTINGS = "settings.json"
 # A temporary file this old belongs to no live writer (a write is one text's
 # tokens: milliseconds); one left by a killed run goes sooner, see _orphaned.
@@ -64,6 +71,80 @@ def cache_location(cache) -> Path | None:
     if location is None:  # joblib.Memory(None) caches nothing
         return None
     return Path(os.fspath(location)).expanduser()
+
+
+def folder_state(path: Path) -> list:
+    """``[relative path, target, size, mtime_ns]`` of every file under a model folder, sorted.
+
+    Any change of a file (rewritten, replaced, a hub snapshot's link pointed at
+    another blob, a file added or removed) changes this list.
+    """
+    path = Path(path)
+    state = []
+    for file in sorted(p for p in path.rglob("*") if not p.is_dir()):
+        stat = file.stat()  # follows links: a hub snapshot's blobs
+        state.append([file.relative_to(path).as_posix(), os.path.realpath(file),
+                      stat.st_size, stat.st_mtime_ns])
+    return state
+
+
+def _memo_path(folder: Path, model_path: Path) -> Path:
+    name = hashlib.sha256(os.fsencode(os.path.realpath(model_path))).hexdigest()[:32]
+    return Path(folder) / _MODELS / f"{name}.json"
+
+
+def _memo_digest(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def read_model_memo(folder: Path, model_path: Path) -> dict | None:
+    """The remembered facts of the model folder ``model_path``, or ``None``.
+
+    ``None`` (so the model is loaded and the facts computed again) when
+    there is no memo, when any file of the model folder changed since it was
+    written (see :func:`folder_state`), or when the memo is unreadable,
+    incomplete or fails its own checksum (a corrupt file is never trusted).
+    """
+    path = _memo_path(folder, model_path)
+    try:
+        memo = json.loads(path.read_text(encoding="utf-8"))
+        body, check = memo["body"], memo["sha256"]
+        values = body["values"]
+        if (check != _memo_digest(body) or body["model_path"] != os.path.realpath(model_path)
+                or set(values) != set(_MEMO_FIELDS)
+                or not all(isinstance(values[k], t) and not isinstance(values[k], bool)
+                           for k, t in _MEMO_FIELDS.items())):
+            return None
+        if body["files"] != folder_state(model_path):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return dict(values)
+
+
+def write_model_memo(folder: Path, model_path: Path, files: list, values: dict) -> None:
+    """Remember ``values`` (the keys of ``_MEMO_FIELDS``) for ``model_path``.
+
+    ``files`` is :func:`folder_state` taken *before* the model was loaded, so a
+    file changed while loading makes the memo stale, never wrong. A cache
+    that cannot be written is not an error: the model just loads next time.
+    """
+    body = {"model_path": os.path.realpath(model_path), "files": files,
+            "values": {k: values[k] for k in _MEMO_FIELDS}}
+    path = _memo_path(folder, model_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.",
+                                        suffix=f".{os.getpid()}.tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump({"body": body, "sha256": _memo_digest(body)}, stream)
+            os.replace(temp, path)
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+    except OSError:
+        pass
 
 
 def _writer_is_gone(path: Path) -> bool:
@@ -307,7 +388,8 @@ def clear_cache(folder, *, max_bytes: int | None = None) -> tuple[int, int]:
     max_bytes : int, optional
         Keep the most recently used entries that fit in this many bytes and
         remove the others (least recently used first). None removes every
-        entry. Only skpool's own files (``skpool-tokens-v1/``) are touched.
+        entry (and the model memos, ``skpool-models-v1/``). Only skpool's own files
+        (``skpool-tokens-v1/``, ``skpool-models-v1/``) are touched.
 
     Returns
     -------
@@ -338,6 +420,8 @@ def clear_cache(folder, *, max_bytes: int | None = None) -> tuple[int, int]:
     base = folder / _FORMAT
     if max_bytes is None and base.is_dir():
         shutil.rmtree(base, ignore_errors=True)  # settings files and empty folders too
+    if max_bytes is None:
+        shutil.rmtree(folder / _MODELS, ignore_errors=True)
     elif base.is_dir():
         for root, files in _entries(folder):
             for sub in root.iterdir():

@@ -20,7 +20,8 @@ from .._sklearn_compat import Interval, StrOptions
 from .._validation import check_texts, describe
 from .._warnings import user_frame, user_stacklevel
 from ..tokensets import TokenSets
-from ._cache import TokenCache, cache_location
+from ._cache import (TokenCache, cache_location, folder_state, read_model_memo,
+                     write_model_memo)
 from .sources import ModelReference, is_model_object, resolve_model
 
 __all__ = ["TokenEncoder", "TruncationWarning"]
@@ -166,7 +167,9 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     Attributes
     ----------
     model_ : transformers.PreTrainedModel
-        The loaded model (shared by clones; not pickled).
+        The loaded model (shared by clones; not pickled). With ``cache``, a
+        model folder loads only when a text misses the cache or this
+        attribute (or ``tokenizer_``, ``device_``) is read.
     tokenizer_ : transformers.PreTrainedTokenizerBase
         Its tokenizer.
     model_path_ : str or None
@@ -381,7 +384,8 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def __getstate__(self):
         # object.__getstate__ may return the live __dict__: copy before dropping.
         state = dict(super().__getstate__())
-        for name in ("model_", "tokenizer_", "_loaded", "_loaded_key", "_source"):
+        for name in ("model_", "tokenizer_", "_loaded", "_loaded_key", "_source", "_deferred",
+                     "_memo"):
             state.pop(name, None)
         if is_model_object(state.get("model")):
             # never a copy of the weights: a reference this process can follow
@@ -413,36 +417,75 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 f"The 'layer' parameter of TokenEncoder must be an int. Got {self.layer!r} instead."
             )
 
+    # Set from the loaded model, or left to load on first access when the
+    # model's facts came from the cache's memo (see _prepare).
+    _LAZY = ("model_", "tokenizer_", "device_", "_loaded")
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: the model was not loaded yet
+        # because every text so far came from the cache.
+        if name in TokenEncoder._LAZY and "_deferred" in self.__dict__:
+            self._load(self.__dict__["_deferred"])
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _prepare(self, layers):
-        """Check the parameters, load the model if needed; return resolved layers."""
+        """Check the parameters, load the model if needed; return resolved layers.
+
+        A model folder whose facts (fingerprint, layer count, hidden size,
+        lengths) the token cache remembers is not loaded here: it loads when
+        a text misses the cache or ``model_``/``tokenizer_``/``device_`` is
+        read, so a run served wholly from the cache imports no torch.
+        """
         self._check_params()
         source = resolve_model(self.model, self.revision)
-        backend = _backend()
-        device = self.device if source.is_object else backend.resolve_device(self.device)
-        key = (source.key, device)
-        if getattr(self, "_loaded_key", None) != key or not hasattr(self, "model_"):
-            if source.is_object:
-                loaded = backend.adopt(source, device)
-            else:
-                loaded = backend.load(source, device, quiet=not _shows_loading_messages())
-            self._loaded = loaded
-            self._loaded_key = key
+        key = (source.key, self.device)
+        if self.__dict__.get("_loaded_key") != key:
+            folder = None if source.is_object else cache_location(self.cache)
+            memo = None if folder is None else read_model_memo(folder, source.path)
+            for name in (*TokenEncoder._LAZY, "_deferred", "_memo"):
+                self.__dict__.pop(name, None)
             self._source = source
-            self.model_ = loaded.model
-            self.tokenizer_ = loaded.tokenizer
             self.model_path_ = None if source.path is None else str(source.path)
             self.model_name_ = source.name
-            self.n_layers_ = loaded.n_layers
-            self.embedding_dim_ = loaded.dim
-            self.device_ = loaded.device
-        loaded = self._loaded
-        self.max_length_ = self._resolve_max_length(loaded)
+            if memo is None:
+                files = None if folder is None else folder_state(source.path)
+                loaded = self._load(source)
+                memo = {"fingerprint": loaded.fingerprint() if files is not None else None,
+                        "n_layers": loaded.n_layers, "dim": loaded.dim,
+                        "default_max_length": loaded.default_max_length,
+                        "position_limit": loaded.position_limit,
+                        "n_special": loaded.tokenizer.num_special_tokens_to_add()}
+                if files is not None:
+                    write_model_memo(folder, source.path, files, memo)
+            else:
+                self._deferred = source
+            self._memo = memo
+            self._loaded_key = key
+            self.n_layers_ = memo["n_layers"]
+            self.embedding_dim_ = memo["dim"]
+        self.max_length_ = self._resolve_max_length(self._memo)
         if layers is None:
             layers = [self.layer]
             name = "'layer' parameter of TokenEncoder"
         else:
             name = "layers argument of transform_layers"
         return [self._layer_index(layer, name) for layer in layers]
+
+    def _load(self, source):
+        """Load (or adopt) the model of ``source``; set the attributes that come from it."""
+        backend = _backend()
+        device = self.device if source.is_object else backend.resolve_device(self.device)
+        if source.is_object:
+            loaded = backend.adopt(source, device)
+        else:
+            loaded = backend.load(source, device, quiet=not _shows_loading_messages())
+        self.__dict__.pop("_deferred", None)
+        self._loaded = loaded
+        self.model_ = loaded.model
+        self.tokenizer_ = loaded.tokenizer
+        self.device_ = loaded.device
+        return loaded
 
     def _layer_index(self, layer, name) -> int:
         n = self.n_layers_
@@ -456,17 +499,17 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             )
         return int(layer) % (n + 1)
 
-    def _resolve_max_length(self, loaded) -> int:
+    def _resolve_max_length(self, facts) -> int:
         if self.max_length is None:
-            return loaded.default_max_length
-        limit = loaded.position_limit
+            return facts["default_max_length"]
+        limit = facts["position_limit"]
         if limit is not None and self.max_length > limit:
             raise ValueError(
                 f"The 'max_length' parameter of TokenEncoder must be at most {limit} for the "
                 f"model {self.model_name_!r} (the length its position embeddings allow). "
                 f"Got {self.max_length} instead."
             )
-        shortest = loaded.tokenizer.num_special_tokens_to_add() + 1
+        shortest = facts["n_special"] + 1
         if self.max_length < shortest:
             raise ValueError(
                 f"The 'max_length' parameter of TokenEncoder must be at least {shortest} "
@@ -476,7 +519,15 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return int(self.max_length)
 
     def _fingerprint(self) -> str:
-        """The loaded model's identity (weights, configuration, tokenizer); see ``sources``."""
+        """The model's identity (weights, configuration, tokenizer); see ``sources``.
+
+        From the cache's memo when the model folder is unchanged since it was
+        computed; a user's object is digested again on every call (it may
+        have been trained since).
+        """
+        remembered = self._memo.get("fingerprint")
+        if remembered is not None and "_loaded" not in self.__dict__:
+            return remembered
         return self._loaded.fingerprint()
 
     def _token_cache(self):
@@ -496,7 +547,6 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                           max_length=self.max_length_, settings=described)
 
     def _encode(self, texts: list[str], layers: list[int]) -> dict[int, TokenSets]:
-        loaded = self._loaded
         store = self._token_cache()
         n = len(texts)
         hits: dict[int, dict[int, np.ndarray]] = {}
@@ -513,6 +563,7 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
         data, offsets = {}, np.zeros(1, dtype=np.int64)
         if misses:
+            loaded = self._loaded  # loads the model if only its memo was read
             backend = _backend()
             tokens = backend.tokenize(loaded.tokenizer, [texts[i] for i in misses],
                                       self.max_length_, self.special_tokens == "exclude")
