@@ -123,10 +123,17 @@ def widest(spread, ids, count: int = WIDEST_TEXTS) -> list:
 
 
 def document(kind: str, records: list, details: dict | None = None, *,
-             command: str | None = None) -> dict:
-    """The document :func:`skpool._html.render_html` renders."""
+             command: str | None = None, json=None) -> dict:
+    """The document :func:`skpool._html.render_html` renders.
+
+    ``json`` is what the command's ``--json`` writes, when that is more than
+    ``records`` (``evaluate`` writes one object around them); the page embeds it.
+    """
     from ._version import __version__
 
-    return {"kind": kind, "records": records, "details": details or {}, "command": command,
+    page = {"kind": kind, "records": records, "details": details or {}, "command": command,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "version": __version__}
+    if json is not None:
+        page["json"] = json
+    return page

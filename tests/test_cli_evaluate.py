@@ -70,10 +70,10 @@ def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_d
             assert ours[key] == pytest.approx(theirs[key], rel=1e-6, abs=1e-9), key
     assert figure.stat().st_size > 0
     assert "mean SOCM" in out and "partial rho" in out and "quintile" in out
-    # the HTML page embeds exactly the --json records (opened in a browser by test_html)
+    # the HTML page embeds exactly what --json wrote (opened in a browser by test_html)
     html = page.read_text(encoding="utf-8")
     embedded = html.split('id="skpool-record">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(embedded) == records
+    assert json.loads(embedded) == document
     assert 'id="correlations"' in html and "skpool evaluate --model" in html
     correlations = document["correlations"]
     assert {c["group"] for c in correlations} == {"all", "trained", "trained-no-embedding",

@@ -1080,16 +1080,19 @@ def render_html(document: dict) -> str:
     ----------
     document : dict
         ``kind`` (one of ``"report"``, ``"pairs"``, ``"layers"``,
-        ``"compare"``, ``"ot"``, ``"evaluate"``), ``records`` (what the
-        command's ``--json`` writes) and optionally ``details``,
-        ``command``, ``created`` and ``version`` (see the module docstring).
+        ``"compare"``, ``"ot"``, ``"evaluate"``), ``records`` (the
+        command's result records) and optionally ``json`` (what its
+        ``--json`` writes, when that is more than ``records``; embedded
+        instead of them), ``details``, ``command``, ``created`` and
+        ``version`` (see the module docstring).
         Missing keys leave their section out.
 
     Returns
     -------
     str
         One HTML document: inline CSS, script and SVG, the records embedded as
-        JSON in ``<script type="application/json" id="skpool-record">``.
+        JSON in ``<script type="application/json" id="skpool-record">``
+        (``json`` when given).
 
     Examples
     --------
@@ -1133,10 +1136,10 @@ def render_html(document: dict) -> str:
         f'<dl class="header" id="header">{header}</dl>{command_html}',
         body,
         '<footer>One self-contained file: it fetches nothing. The records are embedded as '
-        'JSON (script element "skpool-record", the same list the command\'s --json writes; '
+        'JSON (script element "skpool-record", what the command\'s --json writes; '
         '"skpool-details" holds what the page draws).</footer></main>',
-        f'<script type="application/json" id="skpool-record">{_json_for_script(records)}'
-        "</script>",
+        '<script type="application/json" id="skpool-record">'
+        f'{_json_for_script(document.get("json", records))}</script>',
         f'<script type="application/json" id="skpool-details">'
         f"{_json_for_script(script_details)}</script>",
         f"<script>{JS}</script></body></html>\n",

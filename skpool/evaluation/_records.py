@@ -240,4 +240,5 @@ class Evaluation(HTMLReport):
                    "settings": dict(self.settings),
                    "pooling_costs": [c.to_dict() for c in self.pooling_costs],
                    "interventions": [r.to_dict() for r in self.interventions]}
-        return document("evaluate", self.to_dicts(), details, command=command)
+        return document("evaluate", self.to_dicts(), details, command=command,
+                        json=self.to_json_dict())
