@@ -18,6 +18,8 @@ A new corpus metric is one field of :class:`CollapseRecord`, filled in
 from __future__ import annotations
 
 import numbers
+import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from ._engine.parallel import resolve_n_jobs
 from ._progress import progress_bar
 from ._validation import check_texts, describe
 from ._version import __version__
-from .encoder import TokenEncoder, encode_to_store
+from .encoder import TokenEncoder, TruncationWarning, encode_to_store
 from .encoder.sources import is_model_object, model_label
 from .math.socm import paired_d_mu, sampling_stderr
 from .metrics import Concentration, MeanSOCMResult, concentration, mean_socm
@@ -38,7 +40,7 @@ from .tokensets import TokenSets
 __all__ = ["Record", "CollapseRecord", "record_labels", "measure_corpus", "mean_of_pairs",
            "paired_components",
            "make_encoder", "encoder_layer", "check_pair_texts", "check_page_texts",
-           "encode"]
+           "encode", "encode_layers"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,6 +284,39 @@ def encode(encoder: TokenEncoder, texts: list[str], store=None,
                     "layer": encoder_layer(encoder),
                     "n_truncated": tokens.n_truncated,
                     "max_length": getattr(encoder, "max_length_", None)}
+
+
+def encode_layers(encoder: TokenEncoder, texts: list[str], layers=None, store=None,
+                  partition_size=None) -> dict:
+    """The tokens of ``texts`` at several hidden layers, keyed by non-negative layer index.
+
+    Without ``store``, one forward pass gives every layer
+    (:meth:`TokenEncoder.transform_layers`). A token store holds one layer, so
+    with ``store`` each layer is encoded into a store of its own, the folder
+    ``store/layer-L`` (:func:`encode`: on a dask cluster inside
+    ``parallel_config(backend="dask")``, each store resumed and checked as any
+    other): one pass over the model per layer, partitions that any worker can
+    run and rerun.
+    """
+    if store is None:
+        return encoder.transform_layers(texts, layers)
+    from sklearn.base import clone
+
+    encoder.fit()
+    layers = range(encoder.n_layers_ + 1) if layers is None else list(layers)
+    if not layers:
+        raise ValueError("Expected layers to name at least one layer. Received none.")
+    resolved = sorted(set(encoder._prepare(layers)))
+    by_layer = {}
+    for n, layer in enumerate(resolved):
+        with warnings.catch_warnings():
+            if n:  # truncation is the same at every layer: said once
+                warnings.simplefilter("ignore", TruncationWarning)
+            # the store keeps this encoding: a cache would be filled on every worker
+            by_layer[layer] = encode(clone(encoder).set_params(layer=layer, cache=None), texts,
+                                     Path(os.fspath(store)) / f"layer-{layer}",
+                                     partition_size)[0]
+    return by_layer
 
 
 def paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False, dtype=np.float32,

@@ -41,7 +41,7 @@ from ._html import HTMLReport
 from ._engine.sampling import check_random_state, fixed_seed, sample_pairs
 from ._params import N_JOBS, N_PAIRS, PROGRESS, SEED, validate_params
 from ._measure import (CollapseRecord, Record, check_page_texts,
-                       check_pair_texts, encode, make_encoder, measure_corpus,
+                       check_pair_texts, encode, encode_layers, make_encoder, measure_corpus,
                        paired_components, record_labels)
 from ._progress import check_progress, progress_bar
 from ._validation import check_texts, describe
@@ -400,7 +400,8 @@ class LayerProfile(HTMLReport):
 @validate_params({"n_pairs": N_PAIRS, "random_state": SEED, "n_jobs": N_JOBS,
                   "progress": PROGRESS}, prefer_skip_nested_validation=True)
 def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=None,
-                  dataset: str = "", n_jobs=None, progress: bool = False) -> LayerProfile:
+                  dataset: str = "", n_jobs=None, progress: bool = False, store=None,
+                  partition_size=None) -> LayerProfile:
     r"""Measure collapse at every hidden layer of an encoder in one encoding pass.
 
     For each layer, the :class:`CollapseRecord` of :func:`collapse_report`:
@@ -426,6 +427,14 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
     progress : bool, default=False
         Show tqdm bars on stderr: over the layers, and over the encoding
         batches when the encoder is built here from a name.
+    store : str or os.PathLike, optional
+        Encode each layer into a token store of its own, the folder
+        ``store/layer-L`` for hidden layer ``L`` (a store holds one layer), as
+        in :func:`collapse_report`: on a dask cluster inside
+        ``joblib.parallel_config(backend="dask")``, resumed when run again.
+        One encoding pass per layer instead of one for all.
+    partition_size : int, optional
+        Texts per encoding task with ``store``, as in :func:`collapse_report`.
 
     Returns
     -------
@@ -446,7 +455,7 @@ def layer_profile(encoder, texts, *, layers=None, n_pairs=None, random_state=Non
             f"Expected at least 2 texts for a layer profile (SOCM compares pairs of texts). "
             f"Received {len(texts)}."
         )
-    by_layer = encoder.transform_layers(texts, layers)
+    by_layer = encode_layers(encoder, texts, layers, store, partition_size)
     # one seed for every layer so that all layers see the same pairs
     seed = random_state if n_pairs is None else fixed_seed(random_state)
     records = []

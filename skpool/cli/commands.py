@@ -476,7 +476,8 @@ def run_layers(args) -> int:
         profile = layer_profile(encoder, corpus.texts, layers=args.layers,
                                 n_pairs=args.pairs, random_state=args.seed,
                                 dataset=corpus.name, n_jobs=args.n_jobs,
-                                progress=_progress(args))
+                                progress=_progress(args), store=args.store,
+                                partition_size=args.partition_size)
         return Measured(list(profile.records),
                         formatting.format_layers(profile.records, corpus.name),
                         html=lambda command: profile._html_document(command=command))
@@ -612,7 +613,8 @@ def run_evaluate(args) -> int:
                           n_texts=args.n_texts, n_pairs=args.pairs, n_folds=args.folds,
                           n_bootstrap=args.bootstrap, random_state=args.seed,
                           n_jobs=args.n_jobs, progress=_progress(args), journal=journal,
-                          baselines=args.baseline, interventions=args.intervene)
+                          baselines=args.baseline, interventions=args.intervene,
+                          store=args.store, partition_size=args.partition_size)
         return Measured(list(result.records), formatting.format_evaluation(result), result,
                         json=result.to_json_dict(),
                         html=lambda command: result._html_document(command=command))

@@ -348,8 +348,8 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
         "--scheduler", type=_scheduler, default=None, metavar="S",
         help="run on a dask cluster: 'local' starts one single-threaded worker process per "
              "core here, 'local:N' N of them; an address (tcp://host:8786) or a scheduler "
-             "file (.json) joins a running scheduler. Encoding partitions (report, pairs, "
-             "ot, compare) and pair blocks run as tasks on its workers (default: this process, "
+             "file (.json) joins a running scheduler. Encoding partitions (every command; "
+             "layers and evaluate one store per layer) and pair blocks run as tasks on its workers (default: this process, "
              "--n-jobs cores)")
     output = parent.add_argument_group("output")
     output.add_argument(
@@ -376,7 +376,7 @@ def _common_options(*, model: bool, pairs_default, pairs_help: str,
 
 
 def _add_store_option(command: argparse.ArgumentParser) -> None:
-    """``--store DIR``, for the commands that encode a corpus (report, ot, pairs, compare)."""
+    """``--store DIR``, for the commands that encode a corpus (all but ``cache``)."""
     command.add_argument(
         "--store", type=Path, default=None, metavar="DIR",
         help="encode into the token store DIR (one contiguous array on disk) and measure it "
@@ -449,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--log-scale", action="store_true",
                         help="--plot: the SOCM and spread panels on a log scale (an "
                              "embedding layer far above 1 squashes the other layers)")
+    _add_store_option(layers)  # one store per layer: DIR/layer-0, DIR/layer-1, ...
     layers.set_defaults(func=_command("run_layers"))
 
     common_ot = _common_options(
@@ -582,6 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
              "every text another text's normalized spread; the means (so mean pooling's "
              "vectors) stay. Reports mean SOCM, d_Sigma, the mean-pooling score (checked "
              "unchanged) and the Gaussian / -W2 score per condition")
+    _add_store_option(evaluate)  # one store per model and layer: DIR/model-K/layer-L
     evaluate.set_defaults(func=_command("run_evaluate"))
 
     cache = subcommands.add_parser(

@@ -9,6 +9,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -20,7 +21,7 @@ from .._progress import check_progress, progress_bar
 from .._validation import check_positive_int, describe
 from ..encoder import TokenEncoder, TruncationWarning
 from ..encoder.sources import is_model_object, model_label
-from .._measure import measure_corpus, record_labels
+from .._measure import encode_layers, measure_corpus, record_labels
 from ..metrics import matched_mean_socm
 from ..ot import pairwise_w2
 from ..pooling import MeanPooler
@@ -91,7 +92,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
              layers=None, poolings=DEFAULT_POOLINGS, n_texts=300, max_length=None,
              n_pairs=1000, n_folds=5, classifier=None, n_bootstrap=1000, random_state=0,
              cache=None, n_jobs=None, progress=False, journal=None, baselines=(),
-             interventions=None) -> Evaluation:
+             interventions=None, store=None, partition_size=None) -> Evaluation:
     r"""Collapse against downstream scores for each model, layer, pooling and task.
 
     Each model encodes the texts of all tasks once, every requested layer
@@ -165,6 +166,17 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         folder and shape: weights changed in place in the same folder are not
         noticed; use a new journal then.) The pooling costs and interventions
         are not kept there: a resumed run computes them again.
+    store : str, path or None, default=None
+        Encode into token stores instead of the token cache: the texts of
+        all tasks into the folder ``store/model-K/layer-L`` for the K-th model
+        (from 0) and each hidden layer ``L`` still to score (a store holds one
+        model at one layer), with :func:`~skpool.encoder.encode_to_store`: on
+        a dask cluster inside ``joblib.parallel_config(backend="dask")``,
+        each store resumed when run again. One encoding pass per layer
+        instead of one for all.
+    partition_size : int, optional
+        Texts per encoding task with ``store`` (default: that of
+        :func:`~skpool.encoder.encode_to_store`).
     baselines : sequence of str, default=()
         Names of models (as in the records) that are baselines, not trained
         encoders -- e.g. a random-weights architecture: left out of the
@@ -243,7 +255,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
 
     records, diagnostics, last_layers, costs, controls = [], [], {}, [], []
     with tempfile.TemporaryDirectory(prefix="skpool-evaluate-") as scratch:
-        for label, base in model_list:
+        for k, (label, base) in enumerate(model_list):
             params = {"cache": base.cache if base.cache is not None else (cache or scratch)}
             if max_length is not None and base.max_length is None:
                 params["max_length"] = max_length
@@ -274,18 +286,24 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
                               if any(found.get(key) is None for _, key, _ in todo)})
             bar = progress_bar(progress, total=len(resolved) * len(task_list),
                                desc=f"evaluate {label}", unit="step")
-            if missing:  # fill the cache with the layers still to score, a chunk at a time
+            if store is not None:
+                layer_tokens = _stored_layers(encoder, all_texts,
+                                              Path(os.fspath(store)) / f"model-{k}",
+                                              partition_size)
+            else:
+                layer_tokens = _cached_layers(encoder)
+            if missing and store is None:
+                # fill the cache with the layers still to score, a chunk at a time
                 bar.set_postfix_str(f"encoding {len(all_texts)} texts")
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", TruncationWarning)
                     for start in range(0, len(all_texts), 64):
                         encoder.transform_layers(all_texts[start:start + 64], missing)
             for layer in resolved:
-                layer_encoder = clone(encoder).set_params(layer=layer)
                 for task in task_list:
                     bar.set_postfix_str(f"layer {layer}, {task.name}")
                     new, new_diagnostics = _evaluate_layer(
-                        label, layer, task, data[task.name], layer_encoder,
+                        label, layer, task, data[task.name], layer_tokens,
                         steps[(layer, task.name)], found, pooling_of, journal,
                         classifier=classifier, n_pairs=n_pairs, n_folds=n_folds,
                         n_bootstrap=n_bootstrap, seed=seed, n_jobs=n_jobs)
@@ -295,9 +313,7 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
                                                              conditions):
                         bar.set_postfix_str(f"layer {layer}, {task.name}: pooling costs"
                                             + (", interventions" if conditions else ""))
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", TruncationWarning)
-                            tokens = layer_encoder.transform(data[task.name].texts)
+                        tokens = layer_tokens(layer, data[task.name].texts)
                         new_costs, new_controls = study_layer(
                             label, layer, task, data[task.name], tokens,
                             poolings=set(pooling_of.values()), conditions=conditions,
@@ -389,7 +405,34 @@ def _data_fingerprint(dataset) -> str:
     return digest.hexdigest()
 
 
-def _evaluate_layer(model, layer, task, dataset, layer_encoder, todo, found, pooling_of,
+def _cached_layers(encoder):
+    """``tokens(layer, texts)`` read from the encoder's token cache (encoded if missing)."""
+    def tokens(layer, texts):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)
+            return clone(encoder).set_params(layer=layer).transform(texts)
+    return tokens
+
+
+def _stored_layers(encoder, all_texts, folder, partition_size):
+    """``tokens(layer, texts)`` taken from the token store ``folder/layer-L`` of all texts.
+
+    Each layer's store is encoded (or read back) the first time it is needed.
+    """
+    position = {text: i for i, text in enumerate(all_texts)}
+    stored = {}
+
+    def tokens(layer, texts):
+        if layer not in stored:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TruncationWarning)
+                stored[layer] = encode_layers(encoder, all_texts, [layer], folder,
+                                              partition_size)[layer]
+        return stored[layer].take([position[text] for text in texts])
+    return tokens
+
+
+def _evaluate_layer(model, layer, task, dataset, layer_tokens, todo, found, pooling_of,
                     journal, *, classifier, n_pairs, n_folds, n_bootstrap, seed, n_jobs):
     """The results of one model, layer and task: from the journal, else measured now."""
     records, diagnostics = [], []
@@ -399,9 +442,7 @@ def _evaluate_layer(model, layer, task, dataset, layer_encoder, todo, found, poo
             records.append(record)
             diagnostics.extend(kept)
         return records, diagnostics
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TruncationWarning)
-        tokens = layer_encoder.transform(dataset.texts)
+    tokens = layer_tokens(layer, dataset.texts)
     # The corpus numbers come from the one measuring module (as report's do); the
     # concentration-matched SOCM, on the same pairs, is evaluation's own control.
     corpus, spread = measure_corpus(
