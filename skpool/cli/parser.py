@@ -533,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and models (p-value, bootstrap interval, partial correlation given "
                     "concentration) and the error rate by quintile of spread and of SOCM to "
                     "the nearest texts. Each model encodes every task's texts once (all "
-                    "layers, through the embedding cache). --plot saves SOCM against score, "
+                    "layers, through the embedding cache; with --store or --scheduler once per "
+                    "layer, into a token store per layer). --plot saves SOCM against score, "
                     "one colour per model, layers labelled.")
     evaluate.add_argument(
         "--model", "-m", nargs="+", action=_Several, default=[DEFAULT_MODEL], metavar="M",
