@@ -268,7 +268,7 @@ def test_the_reviews_question_is_one_command_and_matches_sentence_transformers(
                           "20", "--device", "cpu", "--json", out_json)
     assert code == 0, err
     assert "reviews.csv: 40 texts, classes fresh, rotten" in err
-    records = json.loads(out_json.read_text())
+    records = json.loads(out_json.read_text())["records"]  # beside the correlations
     assert [(r["task"], r["pooling"], r["metric"]) for r in records] == [
         ("reviews.csv", p, "accuracy") for p in ("mean", "cls", "max", "gaussian-diag")]
     assert all(r["layer"] == 6 and r["mean_socm"] > 0 for r in records)
