@@ -48,6 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _html_documents as _pages
+from ._html import HTMLReport
 from ._engine.bures import check_precision, cloud_factors
 from ._engine.parallel import resolve_n_jobs
 from ._engine.sampling import check_random_state
@@ -114,7 +116,7 @@ class NeighboursRecord(Record):
 
 
 @dataclass(frozen=True)
-class NeighboursReport:
+class NeighboursReport(HTMLReport):
     r"""Every text's nearest neighbours and the SOCM of each neighbour pair.
 
     Attributes
@@ -141,6 +143,11 @@ class NeighboursReport:
         Every distinct neighbour pair, ``pair_i < pair_j``, sorted.
     pair_d_mu, pair_d_sigma, pair_socm : ndarray of shape (n_pairs,)
         Their components.
+
+    ``to_html(path)`` writes the report as one self-contained HTML page (a
+    notebook shows it inline): the verdict, the most conflated neighbour pairs
+    with both full texts side by side and the per-text table, sortable and
+    filterable, with the record of ``skpool neighbours --json`` embedded.
     """
 
     record: NeighboursRecord
@@ -162,6 +169,14 @@ class NeighboursReport:
             rows = table.reset_index(drop=view == "texts").to_dict("records")
             record[view] = [{key: _plain(value) for key, value in row.items()} for row in rows]
         return [record]
+
+    def _html_document(self, *, command=None, records=None) -> dict:
+        """The HTML page's document: ``records`` (what ``--json`` writes; by default
+        :meth:`to_records`) and the mean SOCM over every distinct neighbour pair."""
+        records = self.to_records() if records is None else records
+        socm = np.asarray(self.pair_socm, dtype=np.float64)
+        details = {"summary": {"mean_socm": float(socm.mean()) if socm.size else None}}
+        return _pages.document("neighbours", records, details, command=command)
 
 
 def _plain(value):

@@ -177,6 +177,56 @@ def test_pairs_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, ho
             assert row[columns.index("d_\u03a3")] == f"{pair['d_sigma']:.4f}"
 
 
+def test_neighbours_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir,
+                                       hostile_corpus):
+    pytest.importorskip("faiss")
+    corpus, texts = hostile_corpus
+    html, out_json = tmp_path / "n.html", tmp_path / "n.json"
+    run(capsys, "neighbours", *tiny(tiny_model_dir, corpus, "-K", 3, "--top", 5, "--html", html,
+                                    "--json", out_json))
+    record = json.loads(out_json.read_text())[0]
+    opened = Opened(browser, html)
+    opened.check_clean(tmp_path, "neighbours")
+    page = opened.page
+    title = page.title()
+    assert title.startswith("Every text's nearest neighbours: ") and "script" not in title
+    check_hostile_texts_are_text(opened, title)
+    # the page embeds exactly what --json wrote
+    assert json.loads(page.inner_text("#skpool-record")) == [record]
+    top = record["top_pairs"][0]
+    assert f"Max neighbour SOCM {top['socm']:.4f}" in page.inner_text("#verdict")
+    # the top pair: the user's ids (line numbers) and both full texts side by side
+    rows = page.eval_on_selector_all("#top-pairs tbody tr", "rows => rows.map(r => "
+                                     "Array.from(r.cells).map(c => c.textContent))")
+    columns = page.eval_on_selector_all("#top-pairs thead th", "hs => hs.map(h => h.textContent)")
+    assert len(rows) == len(record["top_pairs"])
+    for row, pair in zip(rows, record["top_pairs"]):
+        assert row[:5] == [f"N{pair['rank']}", str(pair["id_i"]), texts[pair["i"]],
+                           str(pair["id_j"]), texts[pair["j"]]]
+        assert row[columns.index("SOCM")] == f"{pair['socm']:.4f}"
+    # every text's row: its neighbours' ids and max SOCM, as in the JSON
+    column = opened.column_of("texts-table", "max SOCM")
+    shown = dict(zip(opened.cells("texts-table", 0), opened.cells("texts-table", column)))
+    assert shown == {str(t["id"]): f"{t['max_socm']:.4f}" for t in record["texts"]}
+    neighbours = dict(zip(opened.cells("texts-table", 0), opened.cells(
+        "texts-table", opened.column_of("texts-table", "neighbours (nearest first)"))))
+    assert neighbours == {str(t["id"]): ", ".join(map(str, t["neighbours"]))
+                          for t in record["texts"]}
+    # sorting by max SOCM: descending, then ascending
+    header = page.locator("#texts-table thead th").nth(column)
+    header.click()
+    values = [float(v) for v in opened.cells("texts-table", column)]
+    assert values == sorted(values, reverse=True)
+    header.click()
+    values = [float(v) for v in opened.cells("texts-table", column)]
+    assert values == sorted(values)
+    page.fill("input[data-filter='texts-table']", "dog")
+    visible = page.eval_on_selector_all("#texts-table tbody tr", "rows => rows.filter("
+                                        "r => r.style.display !== 'none').map(r => r.textContent)")
+    assert visible and all("dog" in v.lower() for v in visible)
+    assert page.title() == title and opened.errors == []
+
+
 def test_layers_compare_ot_pages_in_the_browser(browser, capsys, tmp_path, tiny_model_dir,
                                                 hostile_corpus):
     corpus, _ = hostile_corpus

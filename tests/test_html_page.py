@@ -6,6 +6,7 @@ The same pages opened in a real browser are ``tests/test_html.py``.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -216,3 +217,57 @@ def test_evaluate_page_says_when_the_task_cannot_rank_the_points():
     assert "\u03c1" not in verdict and "0.61" not in verdict
     assert "the task cannot rank these points: \u03c1 is not a finding" in page
     assert "NOT identical under swap" in page
+
+
+def test_neighbours_page_against_brute_force_neighbours(hostile_texts):
+    """The page's numbers from its own record and from a brute-force neighbour search."""
+    from skpool import pairwise_socm
+    from skpool.neighbours import neighbour_collapse
+
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(5)
+    n, k = 14, 3
+    clouds = [rng.normal(size=(int(rng.integers(12, 20)), 6)) * rng.uniform(0.3, 1.6)
+              + rng.normal(size=6) + 1.0 for _ in range(n)]
+    texts = [*hostile_texts, *(f"text {t} </script><!--" for t in range(n - len(hostile_texts)))]
+    ids = [f"<id{t}>" for t in range(n)]
+    report = neighbour_collapse(clouds, k, texts=texts, ids=ids, top=4, precision="float64",
+                                model="<i>m</i>", dataset="<b>d</b>")
+    page = render_html(report._html_document(command="skpool neighbours '<x>'"))
+    for raw in (*hostile_texts[:3], "<i>m</i>", "<b>d</b>", "'<x>'", "</script><!--", "<id0>"):
+        assert raw not in page, raw
+    assert page.count("<script") == 3
+    # the page embeds exactly the --json record
+    assert embedded(page, "skpool-record") == json.loads(json.dumps(report.to_records()))
+    # brute force: each text's k nearest by cosine of the means, each unordered pair once
+    means = np.stack([c.mean(axis=0) for c in clouds])
+    unit = means / np.linalg.norm(means, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    np.fill_diagonal(cosine, -np.inf)
+    pairs = {tuple(sorted((a, int(b)))) for a in range(n) for b in np.argsort(-cosine[a])[:k]}
+    socm = pairwise_socm(clouds)
+    mean = np.mean([socm[a, b] for a, b in pairs])
+    (a, b), best = max(((p, socm[p]) for p in pairs), key=lambda item: item[1])
+    spread = report.texts_table["spread"].to_numpy()  # the record's (its own tests check it)
+    assert f"Mean SOCM {mean:.4f} over the {len(pairs)} neighbour pairs" in page
+    assert f"Max neighbour SOCM {best:.4f}" in page
+    assert f"between texts &lt;id{a}&gt; and &lt;id{b}&gt;" in page
+    n_over = int(np.count_nonzero(spread > 2.0))
+    assert (f"{n_over} of {n} texts" in page) if n_over else "No text has tr" in page
+    # the top pair's full texts side by side, under the user's ids
+    row = re.search(r'<tr id="top-pairs-1">(.*?)</tr>', page, re.S).group(1)
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c))
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[:5] == ["N1", ids[a], texts[a], ids[b], texts[b]]
+    assert 'id="texts-table"' in page and "k = 3 per text" in page
+    assert "exact (flat inner product" in page
+
+
+def test_neighbours_page_states_an_approximate_index_and_its_recall():
+    document = {"kind": "neighbours", "records": [{
+        "model": "m", "layer": 6, "dataset": "d", "n_texts": 50, "n_neighbors": 5,
+        "index": "hnsw", "recall": 0.9875, "n_recall_queries": 40, "n_pairs": 180,
+        "texts": [], "top_pairs": []}]}
+    page = render_html(document)
+    assert "hnsw (approximate): recall@k 0.9875 measured on 40 texts" in page
+    assert "180 distinct neighbour pairs" in page and "No pairs in this record." in page

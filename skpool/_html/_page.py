@@ -11,8 +11,8 @@ text through ``textContent``.
 The document is a plain ``dict``; every key but ``kind`` may be missing:
 
 ``kind``
-    ``"report"``, ``"pairs"``, ``"layers"``, ``"compare"``, ``"ot"`` or
-    ``"evaluate"``: which sections the page has.
+    ``"report"``, ``"pairs"``, ``"layers"``, ``"compare"``, ``"ot"``,
+    ``"evaluate"`` or ``"neighbours"``: which sections the page has.
 ``records``
     list of dict, exactly what the command's ``--json`` writes.
 ``details``
@@ -24,7 +24,8 @@ The document is a plain ``dict``; every key but ``kind`` may be missing:
     ``snippets`` (id to the start of the text, for hovering), ``ot``
     (per-pair ``i``, ``j``, ``exact_w2``, ``gaussian_w2``), ``correlations``,
     ``diagnostics``, ``pooling_costs`` and ``interventions`` (lists of dict, as
-    ``skpool evaluate --json`` writes them), ``settings`` (dict), ``summary``.
+    ``skpool evaluate --json`` writes them), ``settings`` (dict), ``summary``
+    (for ``"neighbours"``: ``mean_socm`` over its distinct neighbour pairs).
 ``command``, ``created``, ``version``
     The command line that reproduces the page, the date, skpool's version.
 """
@@ -54,7 +55,7 @@ SNIPPET_CHARS = 300
 #: Texts of the per-text table shown in full: the widest (largest spread ratio).
 WIDEST_TEXTS = 30
 
-KINDS = ("report", "pairs", "layers", "compare", "ot", "evaluate")
+KINDS = ("report", "pairs", "layers", "compare", "ot", "evaluate", "neighbours")
 
 _HEADERS = {
     "model": "model", "layer": "layer", "dataset": "corpus", "n_texts": "texts",
@@ -76,6 +77,9 @@ _HEADERS = {
     "mean_score_unchanged": "mean-pooling score identical",
     "mean_vector_change": "largest change of a mean coordinate",
     "distributional": "Gaussian / \u2212W\u2082 pooling", "distributional_score": "its score",
+    "n_neighbors": "neighbours per text (k)", "neighbours": "neighbours (nearest first)",
+    "max_socm": "max SOCM", "id_i": "id i", "id_j": "id j", "text_i": "text i",
+    "text_j": "text j",
 }
 
 
@@ -211,6 +215,8 @@ def _title(kind: str, records: list) -> str:
         return f"Models compared on {dataset}"
     if kind == "ot":
         return f"Gaussian against exact W\u2082: {where} on {dataset}"
+    if kind == "neighbours":
+        return f"Every text's nearest neighbours: {where} on {dataset}"
     return "Collapse against downstream scores"
 
 
@@ -246,6 +252,8 @@ def _header_rows(kind: str, records: list, document: dict) -> list:
         pairs = _pairs_text(kind, first)
         if pairs:
             rows.append(("pairs", pairs))
+        if kind == "neighbours":
+            rows += _neighbours_header(first)
     else:
         texts = sorted({(r.get("task"), r.get("n_texts")) for r in records}, key=str)
         rows.append(("texts", ", ".join(f"{t}: {number(n)}" for t, n in texts)))
@@ -264,6 +272,11 @@ def _header_rows(kind: str, records: list, document: dict) -> list:
 def _pairs_text(kind: str, record: dict) -> str:
     n_texts = record.get("n_texts")
     total = n_texts * (n_texts - 1) // 2 if isinstance(n_texts, int) else None
+    if kind == "neighbours":
+        duplicates = record.get("n_duplicate_pairs")
+        return (f"{number(record.get('n_pairs'))} distinct neighbour pairs (each unordered pair "
+                f"once) of {number(total)}"
+                + (f"; {number(duplicates)} of identical texts (SOCM 0)" if duplicates else ""))
     if kind == "pairs":
         searched = record.get("n_pairs_searched")
         if record.get("exact"):
@@ -280,6 +293,20 @@ def _pairs_text(kind: str, record: dict) -> str:
             return f"all {number(total)} pairs"
         return f"{number(n_pairs)} pairs drawn at random of {number(total)}"
     return f"{number(n_pairs)} sampled of {number(total)} (seed {record.get('seed')})"
+
+
+def _neighbours_header(record: dict) -> list:
+    """``skpool neighbours``: k, and the index with its recall (measured when approximate)."""
+    rows = [("neighbours", f"k = {number(record.get('n_neighbors'))} per text, by the cosine "
+                           "of the mean-pooled vectors")]
+    index, recall = record.get("index"), record.get("recall")
+    if index == "exact":
+        rows.append(("index", "exact (flat inner product: the brute-force neighbours)"))
+    elif index is not None:
+        rows.append(("index", f"{index} (approximate): recall@k {number(recall, 4)} measured "
+                              f"on {number(record.get('n_recall_queries'))} texts drawn at "
+                              "random against an exact search"))
+    return rows
 
 
 def _now() -> str:
@@ -1034,8 +1061,71 @@ def _evaluate_body(records, details) -> str:
         parts.append(_table("diagnostics", diagnostics, _records_columns(diagnostics)))
     return "".join(parts)
 
+def _neighbour_pairs_table(rows: list) -> str:
+    """The most conflated neighbour pairs: the user's ids and both full texts side by side."""
+    rows = _pair_rows(rows, {})
+    for k, row in enumerate(rows):
+        row["#"] = f"N{row.get('rank', k + 1)}"
+    named = any("id_i" in r for r in rows)
+    sides = (["#", "id_i", "text_i", "id_j", "text_j"] if named
+             else ["#", "i", "text_i", "j", "text_j"])
+    numbers = [c for c in ("cosine", "d_mu", "d_sigma", "socm", "spread_i", "spread_j")
+               if any(c in r for r in rows)]
+    columns = [*sides, *numbers, *(["i", "j"] if named else [])]
+    return _table("top-pairs", rows, columns,
+                  caption="Highest SOCM first; full texts side by side. i, j: the texts' "
+                          "positions.", text_columns=("text_i", "text_j"),
+                  row_ids=[f"top-pairs-{k + 1}" for k in range(len(rows))])
+
+
+def _neighbours_body(records, details) -> str:
+    r = records[0] if records else {}
+    rows = list(r.get("texts") or [])
+    pairs = list(r.get("top_pairs") or [])
+    summary = details.get("summary") or {}
+    n_violations = sum(1 for t in rows if _finite(t.get("spread")) and t["spread"] > TRACE_LIMIT)
+    sentences = verdict_sentences(summary.get("mean_socm"),
+                                  n_violations if rows else None, r.get("n_texts"),
+                                  where=f" over the {number(r.get('n_pairs'))} neighbour pairs")
+    if pairs and _finite(pairs[0].get("socm")):
+        top = pairs[0]
+        first, second = (("id_i", "id_j") if "id_i" in top else ("i", "j"))
+        sentences.insert(1, (
+            f"Max neighbour SOCM {top['socm']:.4f} ({_place_on_scale(top['socm'])}), between "
+            f"texts {top.get(first)} and {top.get(second)}: the pair listed first below. "
+            "Neighbour pairs are the ones a retriever would confuse; the paper's range is "
+            "over random pairs, so read it as an order of magnitude."))
+    parts = [_verdict_html(sentences), _records_section(records, "What was searched",
+                                                        skip=("texts", "top_pairs"))]
+    parts.append('<h2 id="top-pairs-title">The most conflated neighbour pairs (highest '
+                 "SOCM)</h2>")
+    parts.append(_neighbour_pairs_table(pairs) if pairs
+                 else '<p class="note">No pairs in this record.</p>')
+    if rows:
+        named = any("id" in t for t in rows)
+        table = []
+        for t in rows:
+            row = dict(t)
+            if "text" in row and row["text"] is not None:
+                row["text"] = _clip_text(row["text"], MAX_TEXT_CHARS)
+            row["neighbours"] = ", ".join(str(v) for v in (t.get("neighbours") or []))
+            table.append(row)
+        # the most at risk first, so that a cut table keeps them
+        table.sort(key=lambda t: -t["max_socm"] if _finite(t.get("max_socm")) else math.inf)
+        columns = [c for c in ("id" if named else "i", "text", "neighbours", "max_socm",
+                               "mean_socm", "spread") if any(c in t for t in table)]
+        parts.append('<h2 id="texts-title">Every text and its neighbours</h2>')
+        parts.append(_table(
+            "texts-table", table, columns, text_columns=("text",),
+            caption="The highest max SOCM over a text's neighbours first; neighbours by "
+                    "their ids, nearest first; spread = tr \u03a3 (above "
+                    f"{TRACE_LIMIT:g} breaks the paper's assumption)."))
+    return "".join(parts)
+
+
 _BODIES = {"report": _report_body, "pairs": _pairs_body, "layers": _layers_body,
-           "compare": _compare_body, "ot": _ot_body, "evaluate": _evaluate_body}
+           "compare": _compare_body, "ot": _ot_body, "evaluate": _evaluate_body,
+           "neighbours": _neighbours_body}
 
 
 # ---------------------------------------------------------------------------------------
@@ -1080,7 +1170,7 @@ def render_html(document: dict) -> str:
     ----------
     document : dict
         ``kind`` (one of ``"report"``, ``"pairs"``, ``"layers"``,
-        ``"compare"``, ``"ot"``, ``"evaluate"``), ``records`` (the
+        ``"compare"``, ``"ot"``, ``"evaluate"``, ``"neighbours"``), ``records`` (the
         command's result records) and optionally ``json`` (what its
         ``--json`` writes, when that is more than ``records``; embedded
         instead of them), ``details``, ``command``, ``created`` and

@@ -567,10 +567,12 @@ def run_neighbours(args) -> int:
                                    random_state=args.seed, dataset=corpus.name,
                                    n_jobs=args.n_jobs, progress=_progress(args),
                                    store=args.store, partition_size=args.partition_size)
-        return Measured(formatting.neighbours_to_records(report, corpus),
+        records = formatting.neighbours_to_records(report, corpus)
+        return Measured(records,
                         formatting.format_neighbours(report, n_available=corpus.n_available,
                                                      ids=corpus.describe_ids()),
-                        report)
+                        report, html=lambda command: report._html_document(
+                            command=command, records=records))
 
     def plot(corpus, measured, out):  # refused while parsing
         raise AssertionError("skpool neighbours has no figure")

@@ -237,11 +237,9 @@ def _check_layers(args) -> str | None:
 
 
 def _check_no_figure(args) -> str | None:
-    """``skpool neighbours`` has no figure or HTML page (yet): say so before any work."""
-    for option in ("plot", "html"):
-        if getattr(args, option, None) is not None:
-            return (f"argument --{option}: skpool neighbours has no "
-                    f"{'figure' if option == 'plot' else 'HTML page'}; use --json")
+    """``skpool neighbours`` has no figure (its page is ``--html``): say so before any work."""
+    if getattr(args, "plot", None) is not None:
+        return "argument --plot: skpool neighbours has no figure; use --html or --json"
     return None
 
 
@@ -504,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "of the N*K neighbour pairs, each pair once: the work grows as N*K, not "
                     "N^2. Prints the most conflated neighbour pairs and the texts with the "
                     "highest SOCM to their neighbours; --json writes every text's row (its "
-                    "neighbours' ids, max and mean SOCM over them, spread) and the pairs.")
+                    "neighbours' ids, max and mean SOCM over them, spread) and the pairs; "
+                    "--html writes them as a page (full texts side by side, sortable).")
     neighbours.add_argument("--neighbours", "-K", dest="n_neighbors", type=_positive_int,
                             default=10, metavar="K",
                             help="neighbours per text (default: 10; fewer than the texts)")
