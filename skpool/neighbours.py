@@ -55,6 +55,7 @@ from ._engine.parallel import resolve_n_jobs
 from ._engine.sampling import check_random_state
 from ._measure import (Record, check_page_texts, check_pair_texts, encode, make_encoder,
                        paired_components, record_labels)
+from .math.socm import TRACE_ASSUMPTION
 from ._params import N_JOBS, PROGRESS, SEED, validate_params
 from ._progress import progress_bar
 from ._validation import check_positive_int, check_texts, describe
@@ -63,6 +64,9 @@ from .tokensets import check_token_sets
 __all__ = ["NeighboursRecord", "NeighboursReport", "neighbour_collapse", "neighbours_report",
            "INDEXES"]
 
+#: Per-text rows a neighbours HTML page holds (the highest max SOCM first): a page stays a
+#: few megabytes at any corpus size; every row is in ``--json``.
+PAGE_TEXTS = 2_000
 #: The neighbour indexes: ``"exact"`` (flat inner product) and ``"hnsw"`` (approximate).
 INDEXES = ("exact", "hnsw")
 #: Texts whose neighbours are searched at once (bounds the k-NN temporaries of faiss).
@@ -172,10 +176,26 @@ class NeighboursReport(HTMLReport):
 
     def _html_document(self, *, command=None, records=None) -> dict:
         """The HTML page's document: ``records`` (what ``--json`` writes; by default
-        :meth:`to_records`) and the mean SOCM over every distinct neighbour pair."""
+        :meth:`to_records`) and the mean SOCM over every distinct neighbour pair.
+
+        The page keeps the rows of the ``PAGE_TEXTS`` texts with the highest max
+        SOCM (its table shows the first of them), so that its size does not grow
+        with the corpus; the record says how many rows were left to ``--json``.
+        The summary's counts are taken over every text.
+        """
         records = self.to_records() if records is None else records
         socm = np.asarray(self.pair_socm, dtype=np.float64)
-        details = {"summary": {"mean_socm": float(socm.mean()) if socm.size else None}}
+        rows = list(records[0].get("texts") or []) if records else []
+        spread = np.array([row.get("spread", np.nan) for row in rows], dtype=np.float64)
+        details = {"summary": {
+            "mean_socm": float(socm.mean()) if socm.size else None,
+            "n_trace_violations": int(np.count_nonzero(spread > TRACE_ASSUMPTION))}}
+        if len(rows) > PAGE_TEXTS:
+            at_risk = sorted(rows, key=lambda row: -row["max_socm"]
+                             if np.isfinite(row.get("max_socm", np.nan)) else np.inf)
+            first = dict(records[0], texts=at_risk[:PAGE_TEXTS],
+                         texts_left_to_json=len(rows) - PAGE_TEXTS)
+            records = [first, *records[1:]]
         return _pages.document("neighbours", records, details, command=command)
 
 

@@ -271,3 +271,27 @@ def test_neighbours_page_states_an_approximate_index_and_its_recall():
     page = render_html(document)
     assert "hnsw (approximate): recall@k 0.9875 measured on 40 texts" in page
     assert "180 distinct neighbour pairs" in page and "No pairs in this record." in page
+
+
+def test_neighbours_page_size_does_not_grow_with_the_corpus(monkeypatch):
+    """Past PAGE_TEXTS texts the page keeps the most at risk; counts stay over every text."""
+    from skpool import neighbours
+    from skpool.neighbours import neighbour_collapse
+
+    pytest.importorskip("faiss")
+    monkeypatch.setattr(neighbours, "PAGE_TEXTS", 10)
+    rng = np.random.default_rng(3)
+    n = 40
+    clouds = [rng.normal(size=(int(rng.integers(8, 14)), 5)) * rng.uniform(0.3, 2.0)
+              + rng.normal(size=5) + 1.0 for _ in range(n)]
+    report = neighbour_collapse(clouds, 3, texts=[f"text {t}" for t in range(n)], top=4)
+    document = report._html_document()
+    record = document["records"][0]
+    rows = report.to_records()[0]["texts"]
+    kept = sorted(rows, key=lambda row: -row["max_socm"])[:10]
+    assert [row["max_socm"] for row in record["texts"]] == [row["max_socm"] for row in kept]
+    assert record["texts_left_to_json"] == n - 10
+    spread = np.array([row["spread"] for row in rows])
+    assert document["details"]["summary"]["n_trace_violations"] == int((spread > 2).sum())
+    page = render_html(document)
+    assert f"the other {n - 10} are in the command's --json" in page

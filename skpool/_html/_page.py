@@ -1083,7 +1083,10 @@ def _neighbours_body(records, details) -> str:
     rows = list(r.get("texts") or [])
     pairs = list(r.get("top_pairs") or [])
     summary = details.get("summary") or {}
-    n_violations = sum(1 for t in rows if _finite(t.get("spread")) and t["spread"] > TRACE_LIMIT)
+    n_violations = summary.get("n_trace_violations")  # over every text, cut rows or not
+    if n_violations is None:
+        n_violations = sum(1 for t in rows
+                           if _finite(t.get("spread")) and t["spread"] > TRACE_LIMIT)
     sentences = verdict_sentences(summary.get("mean_socm"),
                                   n_violations if rows else None, r.get("n_texts"),
                                   where=f" over the {number(r.get('n_pairs'))} neighbour pairs")
@@ -1115,6 +1118,10 @@ def _neighbours_body(records, details) -> str:
         columns = [c for c in ("id" if named else "i", "text", "neighbours", "max_socm",
                                "mean_socm", "spread") if any(c in t for t in table)]
         parts.append('<h2 id="texts-title">Every text and its neighbours</h2>')
+        if r.get("texts_left_to_json"):
+            parts.append(f'<p class="note">This page holds the {number(len(rows))} texts with '
+                         f"the highest max SOCM; the other {number(r['texts_left_to_json'])} "
+                         "are in the command's --json.</p>")
         parts.append(_table(
             "texts-table", table, columns, text_columns=("text",),
             caption="The highest max SOCM over a text's neighbours first; neighbours by "
