@@ -977,14 +977,17 @@ def _rho_line(points, correlations, task, pooling, measure) -> str:
     """
     for c in correlations:
         if (c.get("task") == task and c.get("pooling") == pooling
-                and c.get("measure", measure) == measure
-                and c.get("scope", c.get("group")) in ("all models", "all")):
-            if c.get("spearman") is None:
-                return f"Spearman \u03c1: {c.get('note') or 'undefined'}"
-            interval = (f" [{c['ci_low']:.2f}, {c['ci_high']:.2f}]"
-                        if c.get("ci_low") is not None and c.get("ci_high") is not None else "")
-            return (f"Spearman \u03c1 = {c['spearman']:.2f}{interval}, "
-                    f"n = {c.get('n_points', c.get('n'))}")
+                and c.get("measure", measure) == measure and c.get("group") == "all"):
+            n = c.get("n")
+            if c.get("rho") is None:  # the table and the JSON say why (``note``)
+                return f"Spearman \u03c1 undefined (n = {n})"
+            interval = c.get("interval")
+            interval = (f" [{interval[0]:.2f}, {interval[1]:.2f}]"
+                        if interval and None not in interval else "")
+            line = f"Spearman \u03c1 = {c['rho']:.2f}{interval}, n = {n}"
+            if c.get("can_rank") is False:  # kept short: the note is in the table and JSON
+                line += "\nnot a finding: the task cannot rank these points"
+            return line
     x = np.array([float(p[measure]) for p in points])
     y = np.array([float(p["score"]) for p in points])
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:

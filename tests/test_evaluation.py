@@ -314,6 +314,29 @@ def test_evaluate_names_what_the_data_and_model_cannot_do(tiny_model_dir):
 # ---------------------------------------------------------------------------------------
 # The figure
 # ---------------------------------------------------------------------------------------
+def test_plot_socm_vs_score_titles_take_the_evaluation_s_all_points_group():
+    """A panel's rho is the evaluation's 'all' group (its interval and n), and says when
+    the task cannot rank the points, in a short line (the note is in the table)."""
+    pytest.importorskip("matplotlib")
+    from skpool.evaluation import Evaluation, socm_score_correlations
+    from skpool.plotting import plot_socm_vs_score
+
+    records = [_record(model, layer, 0.5 + 0.05 * layer, 0.1 * layer + k, 0.2, 1.0, 0.5)
+               for k, model in enumerate(("a", "b")) for layer in range(4)]
+    correlations = socm_score_correlations(records, baselines=("b",), n_bootstrap=200,
+                                           random_state=0)
+    figure = plot_socm_vs_score(Evaluation(records=tuple(records),
+                                           correlations=correlations, diagnostics=()))
+    title = figure.axes[0].get_title().splitlines()
+    (group,) = [c.to_dict() for c in correlations
+                if c.group == "all" and c.measure == "mean_socm" and c.pooling == "mean"]
+    low, high = group["interval"]
+    assert title[1] == f"Spearman \u03c1 = {group['rho']:.2f} [{low:.2f}, {high:.2f}], n = 8"
+    # every score has zero error here, so the ranking check decides by the spread alone
+    assert (title[2:] == ["not a finding: the task cannot rank these points"]) == (
+        group["can_rank"] is False)
+
+
 def test_plot_socm_vs_score_draws_each_model_layer_as_a_labelled_point(tmp_path):
     pytest.importorskip("matplotlib")
     from skpool.plotting import plot_socm_vs_score
