@@ -67,7 +67,10 @@ def processes(folder: Path, n_workers: int):
             assert scheduler.poll() is None, (folder / "scheduler.log").read_text()
             time.sleep(0.2)
         workers = [start(["distributed.cli.dask_worker", "--scheduler-file", str(file),
-                          "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                          # two threads: on a cluster of one thread in all, joblib's
+                          # dask backend runs the tasks on the driver instead (its
+                          # n_jobs == 1 shortcut), and no fault would reach the run
+                          "--nthreads", "2", "--no-nanny", "--no-dashboard",
                           "--host", "127.0.0.1"], f"worker{i}") for i in range(n_workers)]
         with distributed.Client(scheduler_file=str(file), timeout="30s") as client:
             client.wait_for_workers(n_workers, timeout=_STARTUP_S)
