@@ -201,23 +201,24 @@ def _limit(record) -> str:
     return "the model's limit" if value is None else f"max_length {value}"
 
 
+#: Each page's title; ``where`` is the model with its layer.
+_TITLES = {
+    "report": "Collapse report: {where} on {dataset}",
+    "pairs": "The pairs mean pooling conflates: {where} on {dataset}",
+    "layers": "Layer profile: {model} on {dataset}",
+    "compare": "Models compared on {dataset}",
+    "ot": "Gaussian against exact W\u2082: {where} on {dataset}",
+    "neighbours": "Every text's nearest neighbours: {where} on {dataset}",
+    "evaluate": "Collapse against downstream scores",
+}
+
+
 def _title(kind: str, records: list) -> str:
     first = records[0] if records else {}
     model, layer, dataset = first.get("model", ""), first.get("layer"), first.get("dataset", "")
     where = f"{model} (layer {layer})" if layer is not None else str(model)
-    if kind == "report":
-        return f"Collapse report: {where} on {dataset}"
-    if kind == "pairs":
-        return f"The pairs mean pooling conflates: {where} on {dataset}"
-    if kind == "layers":
-        return f"Layer profile: {model} on {dataset}"
-    if kind == "compare":
-        return f"Models compared on {dataset}"
-    if kind == "ot":
-        return f"Gaussian against exact W\u2082: {where} on {dataset}"
-    if kind == "neighbours":
-        return f"Every text's nearest neighbours: {where} on {dataset}"
-    return "Collapse against downstream scores"
+    # the user's strings are values here, never the template: braces in them stay as they are
+    return _TITLES[kind].format(where=where, model=model, dataset=dataset)
 
 
 def _header_rows(kind: str, records: list, document: dict) -> list:
