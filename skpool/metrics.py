@@ -262,7 +262,9 @@ class PairwiseSOCM:
         The same for ``other`` (equal to ``spread`` without ``other``).
     ranks : ndarray of shape (n_texts,)
         Rows of each text's factor used in the cross products: the kept
-        principal directions in truncated mode, ``min(n_i, d)`` in exact mode.
+        principal directions in truncated mode, ``min(n_i - 1, d)`` in exact
+        mode (centred tokens span ``n_i - 1`` directions at most; a
+        single-token text has one zero row).
     exact : bool
         False in truncated mode (``rank`` or ``tol`` given).
     """

@@ -18,10 +18,9 @@ pytest.importorskip("faiss")
 def clouds(n, *, seed=0, d=12, tokens=(14, 30)):
     """Random clouds whose means spread over a few directions.
 
-    More tokens than dimensions by default: full-rank covariances, whose Bures
-    distance the engine computes to ~1e-13. (A rank-deficient cloud has zero
-    singular values, which a square root of eigenvalues resolves only to
-    ~1e-8, in every pair SOCM of the engine alike.)
+    More tokens than dimensions by default (full-rank covariances);
+    ``tokens=(4, 40), d=48`` gives the usual case of real text, fewer tokens
+    than dimensions (rank-deficient covariances).
     """
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(20, d))
@@ -66,17 +65,32 @@ def test_neighbours_are_brute_force_ones(two_thousand):
                                atol=1e-12)
 
 
-def test_socm_equals_socm_components(two_thousand):
-    sets, report = two_thousand
-    rng = np.random.default_rng(1)
-    picks = np.concatenate([rng.choice(report.pair_i.size, 300, replace=False),
-                            np.argsort(-report.pair_socm)[:20]])
+def assert_socm_components(sets, report, picks):
     for p in picks:
         i, j = int(report.pair_i[p]), int(report.pair_j[p])
         expected = socm_components(sets[i], sets[j])
         assert abs(report.pair_socm[p] - expected.socm) <= 1e-10
         assert abs(report.pair_d_mu[p] - expected.d_mu) <= 1e-10
         assert abs(report.pair_d_sigma[p] - expected.d_sigma) <= 1e-10
+
+
+def test_rank_deficient_clouds_equal_socm_components():
+    # fewer tokens than dimensions, as in real text: every centred cloud has a zero
+    # singular value the engine must not turn into a sqrt(eps) error (it did: 2e-9)
+    sets = clouds(2000, seed=3, d=48, tokens=(4, 40))
+    report = neighbour_collapse(sets, n_neighbors=10, precision="float64", top=5)
+    rng = np.random.default_rng(2)
+    assert_socm_components(sets, report, np.concatenate([
+        rng.choice(report.pair_i.size, 300, replace=False), np.argsort(-report.pair_socm)[:20],
+        np.argsort(report.pair_socm)[:20]]))
+
+
+def test_socm_equals_socm_components(two_thousand):
+    sets, report = two_thousand
+    rng = np.random.default_rng(1)
+    picks = np.concatenate([rng.choice(report.pair_i.size, 300, replace=False),
+                            np.argsort(-report.pair_socm)[:20]])
+    assert_socm_components(sets, report, picks)
     # each unordered pair once, and every (text, neighbour) among them
     assert np.all(report.pair_i < report.pair_j)
     keys = report.pair_i * 2000 + report.pair_j

@@ -1,8 +1,10 @@
 r"""The blocked engine behind every all-pairs Bures / SOCM computation (private).
 
 Each text is summarized once by a factor :math:`C_i` whose rows are its
-centred (optionally mean-normalized) tokens over :math:`\sqrt{n_i}`, so that
-:math:`\Sigma_i = C_i^\top C_i`. The squared Bures distance of a pair is
+centred (optionally mean-normalized) tokens over :math:`\sqrt{n_i}`, rotated
+by one Householder reflection so that ``n_i - 1`` rows carry them (the
+centring's structural zero singular value dropped; ``_drop_centring_row``),
+so that :math:`\Sigma_i = C_i^\top C_i`. The squared Bures distance of a pair is
 
 .. math::
 
@@ -158,7 +160,7 @@ def cloud_factors(sets, *, normalize: bool = True, name: str = "tokens", dtype=n
     # factor rows are about as large as the corpus itself
     means = scratch_array(sets.data, (n_texts, d), np.float64)
     traces = np.empty(n_texts, dtype=np.float64)
-    rows = np.minimum(lengths, d)
+    rows = np.minimum(np.maximum(lengths - 1, 1), d)  # see _drop_centring_row
     starts = np.zeros(n_texts, dtype=np.int64)
     np.cumsum(rows[:-1], out=starts[1:])
     factors = scratch_array(sets.data, (int(rows.sum()) + 1, d), dtype)
@@ -213,14 +215,16 @@ def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, eps, unit, ou
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
         X *= np.repeat(1.0 / np.sqrt(n), n)[:, None]
         traces[t0:t1] = _ragged.segment_sums(np.einsum("ij,ij->i", X, X), local)
-    if spectra is None and n.max() <= d:
+        X, local = _drop_centring_row(X, local, n)
+    rows = np.diff(local)
+    if spectra is None and rows.max() <= d:
         # rows map one to one: copy the whole chunk
         factors[starts[t0]:starts[t0] + X.shape[0]] = X
-        return n.astype(np.int64)
+        return rows.astype(np.int64)
     counts = np.empty(t1 - t0, dtype=np.int64)
     for k in range(t1 - t0):
-        C = X[local[k]:local[k] + n[k]]
-        if n[k] > d:
+        C = X[local[k]:local[k + 1]]
+        if C.shape[0] > d:
             # the triangular factor of a QR carries the same covariance in d rows
             C = np.linalg.qr(C, mode="r")
         if spectra is not None:
@@ -237,6 +241,33 @@ def _factor_chunk(data, offsets, lengths, t0, t1, normalize, name, eps, unit, ou
         factors[starts[t0 + k]:starts[t0 + k] + C.shape[0]] = C
         counts[k] = C.shape[0]
     return counts
+
+
+def _drop_centring_row(Y: np.ndarray, offsets: np.ndarray, n: np.ndarray):
+    r"""Each text's ``n`` centred rows as ``n - 1`` rows with the same Gram matrix.
+
+    Centred rows sum to zero, :math:`u^\top C = 0` with :math:`u = \mathbf 1/\sqrt n`,
+    so the factor :math:`C` of ``n`` rows has rank ``n - 1`` at most: every
+    cross-Gram :math:`C_i C_j^\top` has a zero singular value by construction,
+    which a square root of eigenvalues of its square resolves only to
+    :math:`\sqrt{\epsilon}` (~1e-8), not to round-off. The Householder
+    reflection :math:`P = I - 2 v v^\top / v^\top v`, :math:`v = u + e_1`, is
+    orthogonal (:math:`C^\top P^\top P C = C^\top C`) and maps :math:`u` to
+    :math:`-e_1`, so the first row of :math:`P C` is :math:`-u^\top C = 0` and
+    the other rows, :math:`C_r - (u^\top C + C_1) / (\sqrt n + 1)`, carry the
+    whole covariance. A single-token text keeps its one (zero) row.
+
+    Returns the rows and their per-text offsets.
+    """
+    first = offsets[:-1]
+    root = np.sqrt(n)[:, None]
+    shift = (_ragged.segment_sums(Y, offsets) / root + Y[first]) / (root + 1.0)
+    shift[n == 1] = 0.0
+    keep = np.ones(Y.shape[0], dtype=bool)
+    keep[first[n > 1]] = False
+    rows = np.maximum(n - 1, 1)
+    reduced = Y[keep] - np.repeat(shift, rows, axis=0)
+    return reduced, np.concatenate([[0], np.cumsum(rows)])
 
 
 def truncate_factors(factors: CloudFactors, *, rank=None, tol=None) -> CloudFactors:
