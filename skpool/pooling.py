@@ -397,7 +397,8 @@ class CLSPooler(_VectorPooler):
 
     See Also
     --------
-    MeanPooler : the mean token. ModelPooler : the model's own choice.
+    MeanPooler : the mean token.
+    ModelPooler : the model's own choice.
 
     Examples
     --------

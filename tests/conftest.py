@@ -20,6 +20,10 @@ bundled_model_path : pathlib.Path (session)
 hostile_texts : list of str
     Five texts an HTML page must show as text: a script element, an image with
     an onerror handler, quotes, right-to-left Hebrew, emoji.
+table_writer : callable
+    ``write_table_files(folder, frame, stem)``: one DataFrame written as
+    ``.csv``, ``.tsv`` (the csv module), ``.jsonl`` (json) and ``.parquet``
+    (pyarrow, skipped without it); the paths by suffix.
 sample_texts : list of str
     Eight short texts of varied length made of ``TINY_WORDS`` (so the tiny
     tokenizer sees few unknown tokens), one of them long enough (> 64 tokens)
@@ -28,6 +32,8 @@ sample_texts : list of str
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 
 import pytest
@@ -105,6 +111,36 @@ def skpool_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def write_table_files(folder, frame, stem: str = "reviews") -> dict:
+    """Write ``frame`` in every tabular format the reader takes, with writers independent
+    of skpool's reader; return ``{suffix: path}``."""
+    paths = {}
+    for suffix, delimiter in ((".csv", ","), (".tsv", "\t")):
+        path = folder / f"{stem}{suffix}"
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, delimiter=delimiter)
+            writer.writerow(frame.columns)
+            writer.writerows(frame.itertuples(index=False))
+        paths[suffix] = path
+    path = folder / f"{stem}.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in frame.to_dict("records")),
+                    encoding="utf-8")
+    paths[".jsonl"] = path
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = folder / f"{stem}.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    paths[".parquet"] = path
+    return paths
+
+
+@pytest.fixture(scope="session")
+def table_writer():
+    """:func:`write_table_files`."""
+    return write_table_files
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ threshold, said on the first line.
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
@@ -35,29 +34,9 @@ def _frame(texts):
                          "review": texts})
 
 
-def _files(folder, frame):
-    paths = []
-    for suffix, delimiter in ((".csv", ","), (".tsv", "\t")):
-        path = folder / f"reviews{suffix}"
-        with open(path, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream, delimiter=delimiter)
-            writer.writerow(frame.columns)
-            writer.writerows(frame.itertuples(index=False))
-        paths.append(path)
-    path = folder / "reviews.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in frame.to_dict("records")),
-                    encoding="utf-8")
-    paths.append(path)
-    pa = pytest.importorskip("pyarrow")
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "r.parquet")
-    paths.append(folder / "r.parquet")
-    return paths
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_every_format_gives_the_same_report(capsys, tmp_path, tiny_model_dir, sample_texts):
+def test_every_format_gives_the_same_report(capsys, tmp_path, tiny_model_dir, sample_texts,
+                                            table_writer):
     datasets = pytest.importorskip("datasets")
     from skpool.analysis import collapse_report
     from skpool.datasets import load_corpus
@@ -67,7 +46,7 @@ def test_every_format_gives_the_same_report(capsys, tmp_path, tiny_model_dir, sa
     txt = tmp_path / "reviews.txt"
     txt.write_text("\n".join(sample_texts) + "\n", encoding="utf-8")
     records = {}
-    for path in [txt, *_files(tmp_path, frame)]:
+    for path in [txt, *table_writer(tmp_path, frame).values()]:
         columns = [] if path.suffix == ".txt" else ["--text-column", "review"]
         code, out, err = run(capsys, "report", "--model", tiny_model_dir, "--dataset", path,
                              *columns, "--device", "cpu", "--no-cache", "--quiet",
@@ -89,9 +68,9 @@ def test_every_format_gives_the_same_report(capsys, tmp_path, tiny_model_dir, sa
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_pairs_json_rows_carry_the_users_ids_and_whole_texts(capsys, tmp_path, tiny_model_dir,
-                                                              sample_texts):
+                                                              sample_texts, table_writer):
     frame = _frame(sample_texts)
-    path = _files(tmp_path, frame)[0]
+    path = table_writer(tmp_path, frame)[".csv"]
     code, out, err = run(capsys, "pairs", "--model", tiny_model_dir, "--dataset", path,
                          "--text-column", "review", "--id-column", "review_id",
                          "--device", "cpu", "--no-cache", "--top", 3, "--json", "-")

@@ -9,9 +9,6 @@ texts, ids and labels; bad input is tested in test_bad_input_data.py.
 
 from __future__ import annotations
 
-import csv
-import json
-
 import numpy as np
 import pytest
 
@@ -31,32 +28,9 @@ def _frame():
     return pd.DataFrame({"review_id": IDS, "sentiment": LABELS, "review": TEXTS})
 
 
-def _write_all(folder):
-    """The same table in every file format; the paths by suffix."""
-    frame = _frame()
-    paths = {}
-    for suffix, delimiter in ((".csv", ","), (".tsv", "\t")):
-        path = folder / f"reviews{suffix}"
-        with open(path, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream, delimiter=delimiter)
-            writer.writerow(frame.columns)
-            writer.writerows(frame.itertuples(index=False))
-        paths[suffix] = path
-    path = folder / "reviews.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in frame.to_dict("records")),
-                    encoding="utf-8")
-    paths[".jsonl"] = path
-    pa = pytest.importorskip("pyarrow")
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "reviews.parquet")
-    paths[".parquet"] = folder / "reviews.parquet"
-    return paths
-
-
-def test_every_format_gives_the_same_texts_ids_and_labels(tmp_path):
+def test_every_format_gives_the_same_texts_ids_and_labels(tmp_path, table_writer):
     datasets = pytest.importorskip("datasets")
-    paths = _write_all(tmp_path)
+    paths = table_writer(tmp_path, _frame())
     sources = [*paths.values(), _frame(), datasets.Dataset.from_pandas(_frame())]
     columns = {"text_column": "review", "id_column": "review_id", "label_column": "sentiment"}
     for source in sources:
