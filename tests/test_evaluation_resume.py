@@ -169,6 +169,59 @@ def test_a_journal_hands_back_its_results_instead_of_computing_them(tmp_path, ti
     assert other.records[0].score == pytest.approx(first.records[0].score, abs=1e-12)
 
 
+def _retrained_task():
+    """A small classification task of the tiny model's words (no corpus package needed)."""
+    from skpool.evaluation import Task
+
+    words = ("the film story man woman city war love life world time year day night news game "
+             "team music book house car dog cat bird tree river sea sun moon").split()
+    texts = [" ".join(words[(7 * i + j) % len(words)] for j in range(4 + i % 5))
+             for i in range(16)]
+    return Task.from_data(texts=texts, labels=[i % 2 for i in range(16)], name="words")
+
+
+def test_a_model_retrained_in_place_is_computed_again_and_an_unchanged_one_resumed(
+        tmp_path, tiny_model_builder, monkeypatch):
+    from skpool.encoder import _torch, clear_model_cache
+
+    folder = tiny_model_builder(tmp_path / "model", seed=0)
+    task, cache, path = _retrained_task(), tmp_path / "cache", tmp_path / "journal.jsonl"
+    settings = dict(layers=[1, 2], poolings=["mean", "max"], n_pairs=15, n_folds=2,
+                    n_bootstrap=20, random_state=0)
+
+    def run(**where):
+        encoder = TokenEncoder(model=str(folder), device="cpu")
+        return evaluate({"tiny": encoder}, [task], **where, **settings)
+
+    first = run(cache=cache, journal=path)
+    assert len(Journal(path)) == len(first.records) == 2 * 2
+    # mark every kept score: only a result read back from the journal can carry it
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for entry in lines:
+        entry["record"]["score"] = 0.123
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in lines))
+
+    loads = []
+    real_load = _torch.load
+    monkeypatch.setattr(_torch, "load", lambda *a, **k: loads.append(a[0].location)
+                        or real_load(*a, **k))
+    clear_model_cache()  # as a new process: a load would have to come from disk
+    unchanged = run(cache=cache, journal=path)
+    assert [r.score for r in unchanged.records] == [0.123] * 4  # resumed, every result
+    assert loads == []  # served from the cache's memo and the journal: no model loaded
+
+    tiny_model_builder(folder, seed=1)  # retrained in place: same folder, names, shapes
+    clear_model_cache()
+    retrained = run(cache=cache, journal=path)
+    assert loads == [str(folder)]
+    assert all(r.score != 0.123 for r in retrained.records)  # nothing resumed
+    assert len(Journal(path)) == 2 * 4  # the old results stay, under the old weights' key
+    fresh = run()  # no cache, no journal: the new weights from scratch
+    assert retrained.records == fresh.records
+    # and the weights did change what is measured
+    assert all(a.mean_socm != b.mean_socm for a, b in zip(retrained.records, first.records))
+
+
 def _command(tiny_model_dir, out_json, *quiet):
     return [sys.executable, "-m", "skpool", "evaluate", "--model", str(tiny_model_dir),
             "-d", "lee-50", "bbc-news", "-n", "16", "--layers", "0", "1", "2",

@@ -162,10 +162,11 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
         pooling) result as soon as it is computed. Results already there,
         computed from the same settings, model, texts, layer and pooling, are
         taken instead of being computed again: a run that failed or was
-        killed resumes where it stopped. (The model is known by its name,
-        folder and shape: weights changed in place in the same folder are not
-        noticed; use a new journal then.) The pooling costs and interventions
-        are not kept there: a resumed run computes them again.
+        killed resumes where it stopped. The model is known by the SHA-256
+        of its weights, configuration and tokenizer, not by its name or
+        folder: a model retrained in place is computed again. The pooling
+        costs and interventions are not kept there: a resumed run computes
+        them again.
     store : str, path or None, default=None
         Encode into token stores instead of the token cache: the texts of
         all tasks into the folder ``store/model-K/layer-L`` for the K-th model
@@ -264,10 +265,13 @@ def evaluate(models="all-MiniLM-L6-v2", tasks=("bbc-news", "rotten-tomatoes", "l
             resolved = _resolve_layers(layers, encoder.n_layers_, label)
             last_layers[label] = int(encoder.n_layers_)
             pooling_of = {p: POOLINGS[p].resolve(label, encoder) for p in pooling_names}
-            model_id = {"label": label, "model": encoder.model_name_,
-                        "path": str(encoder.model_path_), "max_length": encoder.max_length_,
-                        "special_tokens": encoder.special_tokens,
-                        "n_layers": encoder.n_layers_, "dim": encoder.embedding_dim_}
+            # The model by what it computes with (the SHA-256 of its weights, configuration
+            # and tokenizer, as the token cache keys it), not by its folder: weights
+            # retrained in place are another model. The cache's memo holds the digest, so
+            # a run served from the cache and the journal still loads no model.
+            model_id = {"label": label, "fingerprint": encoder._fingerprint(),
+                        "max_length": encoder.max_length_,
+                        "special_tokens": encoder.special_tokens}
 
             def key_of(layer, task, pooling):
                 return entry_key(settings=shaping, model=model_id, task=task.name,

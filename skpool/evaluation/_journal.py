@@ -3,7 +3,8 @@
 A journal is a JSON-lines file, one line per finished (model, layer, task,
 pooling) result: ``{"key": ..., "record": ..., "diagnostics": [...]}``. The
 key is a hash of everything the result depends on (the settings that shape
-the numbers, the model, the task's data, the layer and the pooling), so a
+the numbers, the model's fingerprint -- the SHA-256 of its weights,
+configuration and tokenizer --, the task's data, the layer and the pooling), so a
 journal can only ever hand back a result computed from the same inputs; a
 line written under other settings is simply never asked for. Each line is
 written and flushed to the file system (``fsync``) before the run goes on,
@@ -22,8 +23,9 @@ from pathlib import Path
 from ._records import EvaluationRecord, TextDiagnostic
 from ._stats import QuintileBin
 
-#: The journal's format; a change of what a record holds changes it.
-FORMAT = "skpool-evaluate-journal-v1"
+#: The journal's format; a change of what a record or a key holds changes it (v2: the
+#: model is keyed by its fingerprint, no longer by its folder).
+FORMAT = "skpool-evaluate-journal-v2"
 
 
 def entry_key(**parts) -> str:
