@@ -320,19 +320,20 @@ def encode_layers(encoder: TokenEncoder, texts: list[str], layers=None, store=No
 
 
 def paired_components(tokens: TokenSets, a, b, *, n_jobs, progress=False, dtype=np.float32,
-                      factors=None):
+                      factors=None, desc: str = "SOCM (sampled pairs)"):
     """``(d_mu, d_sigma, socm)`` of the pairs ``(a[p], b[p])``: mean_socm's sampled arithmetic.
 
     ``dtype`` is that of the cross-Gram products (``precision`` of
     :func:`skpool.mean_socm`); ``factors``, the normalized
     :func:`~skpool._engine.bures.cloud_factors` of ``tokens`` in that dtype when the
-    caller already has them (they are computed otherwise).
+    caller already has them (they are computed otherwise). ``desc`` labels the progress
+    bar (what the pairs are).
     """
     n_jobs = resolve_n_jobs(n_jobs)
     if factors is None:
         factors = cloud_factors(tokens, normalize=True, name="tokens", dtype=dtype,
                                 n_jobs=n_jobs)
-    with progress_bar(progress, total=len(a), desc="SOCM (sampled pairs)", unit="pair",
+    with progress_bar(progress, total=len(a), desc=desc, unit="pair",
                       unit_scale=True) as bar:
         b2 = paired_bures(factors, a, b, n_jobs=n_jobs, device=None,
                           working_memory=check_working_memory(None), bar=bar)

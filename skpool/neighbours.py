@@ -426,7 +426,7 @@ def neighbour_collapse(tokens, n_neighbors: int = 10, *, texts=None, ids=None,
     unique = np.unique(keys)  # each unordered pair once, sorted by (i, j)
     pi, pj = unique // n, unique % n
     d_mu, d_sigma, socm = paired_components(tokens, pi, pj, n_jobs=n_jobs, progress=progress,
-                                            factors=factors)
+                                            factors=factors, desc="SOCM (neighbour pairs)")
     where = np.searchsorted(unique, keys)
     per_text = socm[where].reshape(n, k)
     # the cosine in float64 from d_mu = (1 - cos) / 2 of the unit means

@@ -365,7 +365,7 @@ def pairs_report_of_tokens(tokens, texts=None, *, top: int = 10,
         d_mu, d_sigma, socm = searched.d_mu[k], searched.d_sigma[k], searched.socm[k]
     else:
         d_mu, d_sigma, socm = paired_components(tokens, near_i, near_j, n_jobs=n_jobs,
-                                                 progress=progress)
+                                                 progress=progress, desc="SOCM (near pairs)")
     best = np.lexsort((near_j, near_i, -near_cos, -d_sigma))[:min(top, count)]
     near_rows = (near_i[best], near_j[best])
     near_values = {"cosine": near_cos[best], "d_mu": d_mu[best], "d_sigma": d_sigma[best],

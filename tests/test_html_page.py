@@ -127,6 +127,8 @@ def test_long_tables_are_cut_with_a_note():
                for k in range(MAX_TABLE_ROWS + 7)]
     page = render_html({"kind": "layers", "records": records})
     assert f"The first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 7} rows" in page
+    # and at once, beside the filter box at the top of the table
+    assert f'-count">the first {MAX_TABLE_ROWS} of {MAX_TABLE_ROWS + 7} rows</span>' in page
     assert len(embedded(page, "skpool-record")) == MAX_TABLE_ROWS + 7
 
 

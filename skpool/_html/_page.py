@@ -163,11 +163,14 @@ def _table(table_id: str, rows: list, columns: list, *, caption: str = "",
         notes.append(f"The first {len(shown):,} of {total:,} rows; every row is in the JSON "
                      "embedded in this page and in the command's --json.")
     bar = ""
+    # the count beside the filter says at once when the table holds only the first rows
+    count = (f"{len(shown):,} rows" if len(shown) == total
+             else f"the first {len(shown):,} of {total:,} rows")
     if filterable and len(shown) > 1:
         bar = (f'<div class="tablebar"><input type="search" data-filter="{table_id}" '
                f'placeholder="filter rows (any text or number)" aria-label="filter '
                f'{esc(caption or table_id)}"><span class="note" id="{table_id}-count">'
-               f"{len(shown):,} rows</span><span class=\"note\">click a column header to "
+               f"{count}</span><span class=\"note\">click a column header to "
                "sort</span></div>")
     caption_html = f"<caption class=\"note\">{esc(caption)}</caption>" if caption else ""
     note_html = "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
