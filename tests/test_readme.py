@@ -43,6 +43,8 @@ API_MODULES = {
     "skpool.analysis": None,
     "skpool.evaluation": None,
     "skpool.pairs": None,
+    "skpool.neighbours": None,
+    "skpool.tokensets": None,
     "skpool.cli": None,
 }
 
