@@ -230,22 +230,23 @@ def _command(tiny_model_dir, out_json, *quiet):
             "--json", str(out_json)]
 
 
-@pytest.mark.slow
-def test_a_killed_run_keeps_its_finished_part_and_the_same_command_resumes(
-        tmp_path, tiny_model_dir, corpora_installed):
-    home = tmp_path / "home"
-    env = {**os.environ, "SKPOOL_HOME": str(home), "PYTHONPATH": str(REPO),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    out_json = tmp_path / "e.json"
-    total = 3 * (4 + 4)  # layers x (lee-50: mean cls max w2-exact; bbc: mean cls max diag)
-    process = subprocess.Popen(_command(tiny_model_dir, out_json, "--quiet"), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _environment(home):
+    return {**os.environ, "SKPOOL_HOME": str(home), "PYTHONPATH": str(REPO),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def _killed_run(tiny_model_dir, home, out_json, n_results=2):
+    """Run :func:`_command` in a subprocess, SIGKILL it once its journal holds ``n_results``
+    finished results; return the journal's path."""
+    process = subprocess.Popen(_command(tiny_model_dir, out_json, "--quiet"),
+                               env=_environment(home), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
     journal_folder = home / "evaluate"
     deadline = time.monotonic() + 240
     found = []
     while time.monotonic() < deadline and process.poll() is None:
         found = list(journal_folder.glob("*.jsonl")) if journal_folder.is_dir() else []
-        if found and found[0].read_text().count("\n") >= 2:
+        if found and found[0].read_text().count("\n") >= n_results:
             break
         time.sleep(0.02)
     assert process.poll() is None, "the run ended before it could be killed: " + (
@@ -254,6 +255,18 @@ def test_a_killed_run_keeps_its_finished_part_and_the_same_command_resumes(
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     assert not out_json.exists()
+    (journal,) = found
+    return journal
+
+
+@pytest.mark.slow
+def test_a_killed_run_keeps_its_finished_part_and_the_same_command_resumes(
+        tmp_path, tiny_model_dir, corpora_installed):
+    home = tmp_path / "home"
+    env = _environment(home)
+    out_json = tmp_path / "e.json"
+    total = 3 * (4 + 4)  # layers x (lee-50: mean cls max w2-exact; bbc: mean cls max diag)
+    found = [_killed_run(tiny_model_dir, home, out_json)]
     kept = len(Journal(found[0]))
     assert 2 <= kept < total  # the finished part is on disk, the rest is not
 
@@ -278,3 +291,32 @@ def test_a_killed_run_keeps_its_finished_part_and_the_same_command_resumes(
                 assert ours[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
             else:
                 assert ours[key] == value, key
+
+
+@pytest.mark.slow
+def test_cache_info_counts_the_journal_of_a_killed_run_and_cache_clear_removes_it(
+        capsys, tmp_path, tiny_model_dir, corpora_installed, monkeypatch):
+    from skpool.cli.formatting import size_text
+
+    home = tmp_path / "home"
+    journal = _killed_run(tiny_model_dir, home, tmp_path / "e.json", n_results=1)
+    size = journal.stat().st_size
+    monkeypatch.setenv("SKPOOL_HOME", str(home))
+
+    assert main(["cache", "info", "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["journals"] == {"folder": str(home / "evaluate"), "n_files": 1,
+                                           "n_bytes": size}
+    assert f"1 unfinished, their journals {size_text(size)} in {home / 'evaluate'}" in err
+
+    # shrinking the cache keeps the journal: only emptying it removes the journals
+    assert main(["cache", "clear", "--max-size", "1G"]) == 0
+    assert journal.exists() and "journal" not in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert (f"removed 1 journal(s) of unfinished evaluate runs ({size_text(size)}) from "
+            f"{home / 'evaluate'}") in out
+    assert "removed 0 entries" not in out  # the run had filled the embedding cache too
+    assert not journal.exists() and list((home / "evaluate").iterdir()) == []
+    assert main(["cache", "info"]) == 0
+    assert "evaluate runs    none unfinished" in capsys.readouterr().out

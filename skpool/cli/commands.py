@@ -354,13 +354,17 @@ def _run(args, *, status: Callable, measure: Callable, plot: Callable,
 # The embedding cache
 # ---------------------------------------------------------------------------------------
 def run_cache_info(args) -> int:
-    """``skpool cache info``: the cache folder, its entries and size, per model."""
+    """``skpool cache info``: the cache folder, its entries and size, per model, and the
+    journals that unfinished ``skpool evaluate`` runs left."""
     import json
 
     from ..encoder._cache import cache_summary
 
     summary = cache_summary(_cache_folder(args))
     summary["max_bytes"] = _cache_limit()
+    journals = _journals()
+    summary["journals"] = {"folder": str(_journal_folder()), "n_files": len(journals),
+                           "n_bytes": sum(size for _, size in journals)}
     text = formatting.format_cache(summary)
     if args.json == "-":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -375,7 +379,12 @@ def run_cache_info(args) -> int:
 
 
 def run_cache_clear(args) -> int:
-    """``skpool cache clear``: empty the cache, or shrink it to ``--max-size``."""
+    """``skpool cache clear``: empty the cache, or shrink it to ``--max-size``.
+
+    Emptying it also removes the journals of ``skpool evaluate`` runs that
+    never completed (a completed run removes its own); ``--max-size`` only
+    trims the embeddings.
+    """
     from ..encoder._cache import cache_summary, clear_cache
 
     folder = _cache_folder(args)
@@ -383,6 +392,13 @@ def run_cache_clear(args) -> int:
     left = cache_summary(folder)
     print(f"removed {removed:,} entries ({formatting.size_text(freed)}) from {folder}; "
           f"{left['n_entries']:,} left ({formatting.size_text(left['n_bytes'])})")
+    if args.max_size is None:
+        journals = _journals()
+        for path, _ in journals:
+            path.unlink(missing_ok=True)
+        print(f"removed {len(journals):,} journal(s) of unfinished evaluate runs "
+              f"({formatting.size_text(sum(size for _, size in journals))}) from "
+              f"{_journal_folder()}")
     return 0
 
 
@@ -668,13 +684,32 @@ _EVALUATE_SHAPING = ("model", "dataset", "layers", "pooling", "n_texts", "pairs"
                      "pair_columns", "score_column", "id_column")
 
 
+def _journal_folder() -> Path:
+    """Where ``skpool evaluate`` keeps its journals: ``$SKPOOL_HOME/evaluate``."""
+    from ..encoder._cache import skpool_home
+
+    return skpool_home() / "evaluate"
+
+
 def _journal_path(args) -> Path:
     """The journal of an ``skpool evaluate`` run: ``$SKPOOL_HOME/evaluate/<hash of its options>``."""
     import hashlib
     import json
 
-    from ..encoder._cache import skpool_home
-
     shaping = {name: getattr(args, name, None) for name in _EVALUATE_SHAPING}
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode())
-    return skpool_home() / "evaluate" / f"run-{digest.hexdigest()[:20]}.jsonl"
+    return _journal_folder() / f"run-{digest.hexdigest()[:20]}.jsonl"
+
+
+def _journals() -> list[tuple[Path, int]]:
+    """The journals left in :func:`_journal_folder` (with a rewrite a kill cut short), and
+    their sizes: a completed run removes its own, so these are unfinished runs."""
+    folder = _journal_folder()
+    found = []
+    for pattern in ("run-*.jsonl", "run-*.jsonl.tmp"):
+        for path in sorted(folder.glob(pattern)):
+            try:
+                found.append((path, path.stat().st_size))
+            except OSError:  # removed meanwhile (its run completed)
+                pass
+    return found

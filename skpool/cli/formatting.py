@@ -261,6 +261,12 @@ def format_cache(summary: dict) -> str:
     if summary.get("max_bytes") is not None:
         head.append(f"size limit       {size_text(summary['max_bytes'])} (SKPOOL_CACHE_MAX_SIZE; "
                     "least recently used entries go first)")
+    journals = summary.get("journals")
+    if journals is not None:
+        head.append("evaluate runs    " + (
+            f"{journals['n_files']:,} unfinished, their journals {size_text(journals['n_bytes'])}"
+            f" in {journals['folder']} (rerun the same command to resume; 'skpool cache "
+            "clear' removes them)" if journals["n_files"] else "none unfinished"))
     if not summary["models"]:
         head.append("entries          none" + ("" if summary["exists"] else
                                                " (the folder has no skpool cache yet)"))

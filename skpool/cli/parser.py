@@ -591,21 +591,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="The commands keep every text's token embeddings in a cache folder "
                     "(default: $SKPOOL_HOME/tokens), so that later commands on the same "
                     "texts and model do not encode again. 'info' shows the folder, its "
-                    "entries and size per model; 'clear' empties it, or with --max-size "
-                    "removes the least recently used entries until it fits.")
+                    "entries and size per model, and the journals of unfinished 'skpool "
+                    "evaluate' runs; 'clear' empties it and removes those journals, or with "
+                    "--max-size removes the least recently used entries until it fits.")
     actions = cache.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     info = actions.add_parser("info", help="folder, entries and size, per model",
                               description="Show the cache folder, its entries and size, per "
-                                          "model and settings.")
+                                          "model and settings, and how many 'skpool "
+                                          "evaluate' runs left a journal to resume from "
+                                          "($SKPOOL_HOME/evaluate).")
     _cache_option(info)
     info.add_argument("--json", metavar="PATH", default=None,
                       help="also write the summary as JSON to PATH ('-' for stdout)")
     info.set_defaults(func=_command("run_cache_info"))
     clear = actions.add_parser(
         "clear", help="empty the cache, or shrink it to --max-size",
-        description="Remove the cache's entries: all of them, or with --max-size the least "
-                    "recently used until the rest fits.")
+        description="Remove the cache's entries: all of them, and the journals that "
+                    "unfinished 'skpool evaluate' runs left in $SKPOOL_HOME/evaluate (a "
+                    "rerun then starts over); or with --max-size only the least recently "
+                    "used entries, until the rest fits.")
     _cache_option(clear)
     clear.add_argument("--max-size", type=_size, default=None, metavar="SIZE",
                        help="keep the most recently used entries that fit in SIZE (e.g. "
