@@ -125,6 +125,20 @@ class Corpus:
 
     __hash__ = None
 
+    def __repr__(self) -> str:
+        # what was read, in one line: a corpus of 10^5 texts must not print them all
+        parts = [f"name={self.name!r}", f"n_texts={len(self)}"]
+        if self.n_available != len(self):
+            parts.append(f"n_available={self.n_available}")
+        for name in ("text_column", "id_kind", "id_column", "label_column", "pair_columns",
+                     "score_column"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        if self.pairs is not None:
+            parts.append(f"n_pairs={len(self.pairs)}")
+        return f"Corpus({', '.join(parts)})"
+
     @property
     def id_label(self) -> str:
         """What the ids are, in a word for table headers: the id column, ``row``, ``line``,

@@ -74,7 +74,7 @@ __all__ = [
 HTML_PAIRS = 20_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # HTMLReport's repr: shapes, not rows
 class CollapseReport(HTMLReport):
     r"""A :class:`CollapseRecord` with the token clouds it was measured on.
 
@@ -621,7 +621,7 @@ class OTRecord(Record):
     n_gelbrich_violations: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # HTMLReport's repr: shapes, not rows
 class OTReport(HTMLReport):
     """An :class:`OTRecord` with the comparison it summarizes.
 

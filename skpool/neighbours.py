@@ -119,7 +119,7 @@ class NeighboursRecord(Record):
     top: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # HTMLReport's repr: shapes, not rows
 class NeighboursReport(HTMLReport):
     r"""Every text's nearest neighbours and the SOCM of each neighbour pair.
 

@@ -110,7 +110,7 @@ class PairsRecord(Record):
     w2: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # HTMLReport's repr: shapes, not rows
 class PairsReport(HTMLReport):
     r"""The pairs mean pooling conflates, in two views.
 

@@ -207,3 +207,14 @@ def test_hf_dataset_missing_from_the_cache_names_folder_and_command(tmp_path, mo
     message = str(info.value)
     assert str(tmp_path) in message and "not in the local datasets cache" in message
     assert "datasets.load_dataset('someone/absent', 'plain')" in message
+
+
+def test_repr_says_what_was_read_in_one_line():
+    texts = [f"text number {k}" for k in range(10_000)]
+    corpus = read_corpus(pd.DataFrame({"t": texts, "y": [k % 2 for k in range(10_000)]}),
+                         text_column="t", label_column="y")
+    shown = repr(corpus)
+    assert "\n" not in shown and len(shown) < 200, shown
+    assert shown.startswith("Corpus(name='DataFrame', n_texts=10000")
+    assert "text_column='t'" in shown and "label_column='y'" in shown
+    assert "text number" not in shown

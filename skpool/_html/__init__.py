@@ -62,3 +62,28 @@ class HTMLReport:
 
     def _repr_html_(self) -> str:
         return render_fragment(self._html_document())
+
+    def __repr__(self) -> str:
+        # the record whole, every table and array by its shape: a report of 10^5 texts
+        # prints in a few lines (the subclasses are dataclasses declared with repr=False)
+        return _summary(self)
+
+
+def _summary(value) -> str:
+    """``repr(value)``, except a table, array or long list, given by its type and shape, and
+    a dataclass field by field (its scalars whole)."""
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields is not None:
+        inner = ", ".join(f"{name}={_summary(getattr(value, name))}" for name in fields)
+        return f"{type(value).__name__}({inner})"
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(shape, property):
+        dims = " x ".join(str(n) for n in shape) or "scalar"
+        dtype = getattr(value, "dtype", None)
+        kind = type(value).__name__
+        if kind == "DataFrame":
+            return f"<DataFrame {dims}: {', '.join(map(str, value.columns))}>"
+        return f"<{kind} {dims}{'' if dtype is None else ' ' + str(dtype)}>"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"<{type(value).__name__} of {len(value)}>"
+    return repr(value)

@@ -176,7 +176,7 @@ class TextDiagnostic:
                  "pooling": self.pooling, "by": self.by, **asdict(b)} for b in self.bins]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # HTMLReport's repr: shapes, not rows
 class Evaluation(HTMLReport):
     """What :func:`evaluate` measured.
 
