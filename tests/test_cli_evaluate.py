@@ -125,20 +125,17 @@ def test_evaluate_intervene_reports_every_condition(capsys, tiny_model_dir, lee_
 
 
 @pytest.mark.slow
-def test_evaluate_bad_intervention_is_one_line(capsys, tiny_model_dir, lee_installed):
+@pytest.mark.parametrize("args, message", [
+    (["--intervene", "rescale:-2"], "Expected rescale factors to be non-negative"),
+    (["--layers", 7], "Expected layers in [-3, 2]"),
+    (["--baseline", "random-bert"], "Expected baselines among the models"),
+])
+def test_evaluate_library_errors_are_one_line(capsys, tiny_model_dir, lee_installed, args,
+                                              message):
     code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
-                         "--intervene", "rescale:-2", "--device", "cpu", "--quiet")
+                         *args, "--device", "cpu", "--quiet")
     assert code == 1
-    assert err.startswith("skpool: error: Expected rescale factors to be non-negative")
-    assert err.count("\n") == 1
-
-
-@pytest.mark.slow
-def test_evaluate_library_errors_are_one_line(capsys, tiny_model_dir, lee_installed):
-    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
-                         "--layers", 7, "--device", "cpu", "--quiet")
-    assert code == 1
-    assert err.startswith("skpool: error: Expected layers in [-3, 2]") and err.count("\n") == 1
+    assert err.startswith(f"skpool: error: {message}") and err.count("\n") == 1
 
 
 def test_several_models_and_tasks_add_up_and_replace_the_default():
@@ -155,14 +152,6 @@ def test_several_models_and_tasks_add_up_and_replace_the_default():
     assert parser.parse_args(["evaluate"]).model == ["all-MiniLM-L6-v2"]  # default untouched
     assert default.baseline == [] and default.intervene is None
     assert parser.parse_args(["evaluate", "-m", "a", "b", "--baseline", "b"]).baseline == ["b"]
-
-
-@pytest.mark.slow
-def test_evaluate_baseline_must_be_an_evaluated_model(capsys, tiny_model_dir, lee_installed):
-    code, out, err = run(capsys, "evaluate", "--model", tiny_model_dir, "--dataset", "lee-50",
-                         "--baseline", "random-bert", "--device", "cpu", "--quiet")
-    assert code == 1
-    assert err.startswith("skpool: error: Expected baselines among the models")
 
 
 def test_help_states_the_defaults_the_commands_use(capsys):

@@ -75,15 +75,24 @@ COMMANDS = {
     "layers": ([], ["Encoding", "SOCM per layer"]),
     "ot": (["--pairs", "10"], ["Encoding", "Exact W2"]),
     "pairs": (["--top", "2"], ["Encoding", "cosine (all pairs)", "SOCM (all pairs)"]),
+    # its tables are its results, as every command's are: --quiet keeps them all
+    "evaluate": (["--label-column", "label", "--layers", "-1", "-p", "mean", "--pairs", "10",
+                  "--folds", "2", "--bootstrap", "20"], ["evaluate ", "encoding 8 texts"]),
 }
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", list(COMMANDS))
-def test_every_command_shows_progress_and_quiet_silences_it(capsys, home, tiny_model_dir,
-                                                            corpus, name):
+def test_every_command_shows_progress_and_quiet_silences_it(capsys, home, tmp_path,
+                                                            tiny_model_dir, corpus,
+                                                            sample_texts, name):
     extra, bars = COMMANDS[name]
     command = name.split("-")[0]
+    if command == "evaluate":  # a labelled corpus: a classification task
+        corpus = tmp_path / "labelled.csv"
+        corpus.write_text("text,label\n" + "".join(f'"{t}",{i % 2}\n'
+                                                    for i, t in enumerate(sample_texts)),
+                          encoding="utf-8")
     args = options(str(tiny_model_dir), corpus, "--no-cache", *extra)
     if command == "compare":  # the models are positional
         args = [str(tiny_model_dir), *args[2:]]

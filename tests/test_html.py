@@ -12,6 +12,7 @@ no browser is ``tests/test_html_page.py``).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class Opened:
 
     def __init__(self, browser, path: Path):
         self.errors, self.requests = [], []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -75,6 +76,22 @@ class Opened:
         headers = self.page.eval_on_selector_all(f"#{table} thead th",
                                                  "hs => hs.map(h => h.textContent)")
         return headers.index(header)
+
+    def check_sorting(self, table: str, column: int) -> None:
+        """A click on the column's header sorts it descending, a second one ascending."""
+        header = self.page.locator(f"#{table} thead th").nth(column)
+        for descending in (True, False):
+            header.click()
+            values = [float(v) for v in self.cells(table, column)]
+            assert values == sorted(values, reverse=descending)
+
+    def check_filtering(self, table: str, query: str) -> None:
+        """Typing ``query`` in the table's filter keeps (only) the rows that hold it."""
+        self.page.fill(f"input[data-filter='{table}']", query)
+        visible = self.page.eval_on_selector_all(
+            f"#{table} tbody tr", "rows => rows.filter(r => r.style.display !== 'none')"
+                                  ".map(r => r.textContent)")
+        assert visible and all(query in v.lower() for v in visible)
 
 
 @pytest.fixture
@@ -107,17 +124,25 @@ def check_hostile_texts_are_text(opened, expected_title):
     assert "<img src=x onerror=\"document.title='y'\">" in shown
 
 
+def open_hostile_page(browser, capsys, tmp_path, command, args, title_start):
+    """Run ``command`` on the hostile corpus with --html and --json, open its page, check it
+    clean (no console error, no request, a screenshot) and its title and texts unharmed;
+    return the opened page, its title and the first JSON record."""
+    html, out_json = tmp_path / f"{command}.html", tmp_path / f"{command}.json"
+    run(capsys, command, *args, "--html", html, "--json", out_json)
+    opened = Opened(browser, html)
+    opened.check_clean(tmp_path, command)
+    title = opened.page.title()
+    assert title.startswith(title_start) and "script" not in title
+    check_hostile_texts_are_text(opened, title)
+    return opened, title, json.loads(out_json.read_text())[0]
+
+
 def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, hostile_corpus):
     corpus, texts = hostile_corpus
-    html, out_json = tmp_path / "r.html", tmp_path / "r.json"
-    run(capsys, "report", *tiny(tiny_model_dir, corpus, "--html", html, "--json", out_json))
-    record = json.loads(out_json.read_text())[0]
-    opened = Opened(browser, html)
-    opened.check_clean(tmp_path, "report")
+    opened, title, record = open_hostile_page(browser, capsys, tmp_path, "report",
+                                              tiny(tiny_model_dir, corpus), "Collapse report: ")
     page = opened.page
-    title = page.title()
-    assert title.startswith("Collapse report: ") and "script" not in title
-    check_hostile_texts_are_text(opened, title)
     # the header and the verdict hold the JSON's numbers
     assert f"Mean SOCM {record['mean_socm']:.4f}" in page.inner_text("#verdict")
     assert f"{record['n_trace_violations']} of {record['n_texts']} texts" in \
@@ -133,20 +158,8 @@ def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, h
     ids = read_corpus(corpus).ids
     assert first[:5] == ["S1", str(ids[i]), texts[i], str(ids[j]), texts[j]]
     assert float(first[8]) == pytest.approx(socm[i, j], abs=6e-5)
-    # sorting by SOCM: ascending, then descending
-    column = opened.column_of("top-pairs", "SOCM")
-    header = page.locator("#top-pairs thead th").nth(column)
-    header.click()
-    values = [float(v) for v in opened.cells("top-pairs", column)]
-    assert values == sorted(values, reverse=True)
-    header.click()
-    values = [float(v) for v in opened.cells("top-pairs", column)]
-    assert values == sorted(values)
-    # filtering keeps the rows that hold the query
-    page.fill("input[data-filter='spread-table']", "dog")
-    visible = page.eval_on_selector_all("#spread-table tbody tr", "rows => rows.filter("
-                                        "r => r.style.display !== 'none').map(r => r.textContent)")
-    assert visible and all("dog" in v.lower() for v in visible)
+    opened.check_sorting("top-pairs", opened.column_of("top-pairs", "SOCM"))
+    opened.check_filtering("spread-table", "dog")
     # hovering a point shows its pair's ids and texts
     page.hover("#pair-scatter circle[data-set='top-pairs'][data-k='0']")
     tip = page.inner_text("#skpool-tip")
@@ -156,13 +169,8 @@ def test_report_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, h
 
 def test_pairs_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir, hostile_corpus):
     corpus, texts = hostile_corpus
-    html, out_json = tmp_path / "p.html", tmp_path / "p.json"
-    run(capsys, "pairs", *tiny(tiny_model_dir, corpus, "--top", 4, "--html", html, "--json",
-                               out_json))
-    record = json.loads(out_json.read_text())[0]
-    opened = Opened(browser, html)
-    opened.check_clean(tmp_path, "pairs")
-    check_hostile_texts_are_text(opened, opened.page.title())
+    opened, _, record = open_hostile_page(browser, capsys, tmp_path, "pairs",
+                                          tiny(tiny_model_dir, corpus, "--top", 4), "")
     for table, view in (("top-pairs", "by_socm"), ("near-pairs", "conflated")):
         rows = opened.page.eval_on_selector_all(
             f"#{table} tbody tr", "rows => rows.map(r => Array.from(r.cells).map("
@@ -181,16 +189,10 @@ def test_neighbours_page_in_the_browser(browser, capsys, tmp_path, tiny_model_di
                                        hostile_corpus):
     pytest.importorskip("faiss")
     corpus, texts = hostile_corpus
-    html, out_json = tmp_path / "n.html", tmp_path / "n.json"
-    run(capsys, "neighbours", *tiny(tiny_model_dir, corpus, "-K", 3, "--top", 5, "--html", html,
-                                    "--json", out_json))
-    record = json.loads(out_json.read_text())[0]
-    opened = Opened(browser, html)
-    opened.check_clean(tmp_path, "neighbours")
+    opened, title, record = open_hostile_page(
+        browser, capsys, tmp_path, "neighbours",
+        tiny(tiny_model_dir, corpus, "-K", 3, "--top", 5), "Every text's nearest neighbours: ")
     page = opened.page
-    title = page.title()
-    assert title.startswith("Every text's nearest neighbours: ") and "script" not in title
-    check_hostile_texts_are_text(opened, title)
     # the page embeds exactly what --json wrote
     assert json.loads(page.inner_text("#skpool-record")) == [record]
     top = record["top_pairs"][0]
@@ -212,18 +214,8 @@ def test_neighbours_page_in_the_browser(browser, capsys, tmp_path, tiny_model_di
         "texts-table", opened.column_of("texts-table", "neighbours (nearest first)"))))
     assert neighbours == {str(t["id"]): ", ".join(map(str, t["neighbours"]))
                           for t in record["texts"]}
-    # sorting by max SOCM: descending, then ascending
-    header = page.locator("#texts-table thead th").nth(column)
-    header.click()
-    values = [float(v) for v in opened.cells("texts-table", column)]
-    assert values == sorted(values, reverse=True)
-    header.click()
-    values = [float(v) for v in opened.cells("texts-table", column)]
-    assert values == sorted(values)
-    page.fill("input[data-filter='texts-table']", "dog")
-    visible = page.eval_on_selector_all("#texts-table tbody tr", "rows => rows.filter("
-                                        "r => r.style.display !== 'none').map(r => r.textContent)")
-    assert visible and all("dog" in v.lower() for v in visible)
+    opened.check_sorting("texts-table", column)
+    opened.check_filtering("texts-table", "dog")
     assert page.title() == title and opened.errors == []
 
 
@@ -298,17 +290,33 @@ def test_evaluate_page_in_the_browser(browser, capsys, tmp_path, tiny_model_dir,
                          else f"{c['interval'][0]:.2f} to {c['interval'][1]:.2f}"
                          for c in correlations]
 
-    # the verdict and every panel read the "all" group of mean SOCM
-    verdict = opened.page.inner_text("#verdict")
+    # the table fits the page at 1280 px: no sideways scrolling, neither its own nor the page's
+    widths = opened.page.evaluate(
+        "() => { const t = document.getElementById('correlations'); return [t.scrollWidth, "
+        "t.parentElement.clientWidth, document.documentElement.scrollWidth, innerWidth]; }")
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+    # each note is written once below the table; a row's numbers give back its JSON note
+    notes = opened.page.eval_on_selector_all("#correlation-notes li",
+                                             "ls => ls.map(l => l.textContent)")
+    assert len(notes) == len(set(notes))
+    refs = opened.cells(table, opened.column_of(table, "notes"))
+    assert ["; ".join(notes[int(k) - 1] for k in ref.split(", ") if k) for ref in refs] == [
+        c["note"] for c in correlations]
+
+    # the verdict and every panel read the "all" group of mean SOCM; the verdict says each
+    # thing once: a sentence per task and pooling, what "cannot rank" means in one more
+    sentences = opened.page.eval_on_selector_all("#verdict p", "ps => ps.map(p => p.textContent)")
+    assert sum("fold/bootstrap error" in s for s in sentences) == 1
     titles = opened.page.eval_on_selector_all("svg.chart text.title",
                                               "ts => ts.map(t => t.textContent)")
     for c in correlations:
         if c["group"] != "all" or c["measure"] != "mean_socm":
             continue
+        (sentence,) = [s for s in sentences if s.startswith(f"{c['task']}, {c['pooling']} ")]
         if c["can_rank"] is False:
-            assert f"all points ({c['n']} points): the task cannot rank these points" in verdict
+            assert f"points the task cannot rank: all points ({c['n']} points)" in sentence
         else:
-            assert f"all points: \u03c1 = {c['rho']:.2f}" in verdict
+            assert re.search(f"all points[^;]*: \u03c1 = {c['rho']:.2f}", sentence)
         assert any(t.startswith(f"{c['task']}:  Spearman \u03c1 = {c['rho']:.2f}") for t in titles)
 
     # what mean pooling costs, and the interventions with mean pooling's score unchanged

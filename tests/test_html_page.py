@@ -214,8 +214,10 @@ def test_evaluate_page_reads_the_grouped_correlations():
 def test_evaluate_page_says_when_the_task_cannot_rank_the_points():
     page = render_html(evaluate_document(can_rank=False, unchanged=False))
     verdict = verdict_text(page)
-    # in words, and no correlation presented as a finding
-    assert "all points (6 points): the task cannot rank these points" in verdict
+    # in words, and no correlation presented as a finding; why, said once
+    assert ("lee-50, mean pooling, mean SOCM against the score: points the task cannot rank: "
+            "all points (6 points) and trained models (6 points).") in verdict
+    assert verdict.count("fold/bootstrap error") == 1
     assert "\u03c1" not in verdict and "0.61" not in verdict
     assert "the task cannot rank these points: \u03c1 is not a finding" in page
     assert "NOT identical under swap" in page
@@ -297,3 +299,26 @@ def test_neighbours_page_size_does_not_grow_with_the_corpus(monkeypatch):
     assert document["details"]["summary"]["n_trace_violations"] == int((spread > 2).sum())
     page = render_html(document)
     assert f"the other {n - 10} are in the command's --json" in page
+
+
+def test_evaluate_page_says_each_thing_once():
+    """Groups over the same points share one clause; notes are numbered and listed once."""
+    document = evaluate_document()
+    same = {**document["details"]["correlations"][0], "group": "trained",
+            "note": "no baseline: the same points as 'all'; 2 points left out"}
+    few = {**same, "group": "last-layer", "rho": None, "p": None, "interval": None, "n": 1,
+           "note": "1 point: at least 4 are needed; no baseline: the same points as 'all'"}
+    document["details"]["correlations"] = [document["details"]["correlations"][0], same, few]
+    page = render_html(document)
+    verdict = verdict_text(page)
+    assert ("all points and trained models: \u03c1 = 0.61 (95% interval -0.12 to 0.93) over 6 "
+            "points, p = 0.11; too few points for a correlation: last layer of each trained "
+            "model (1 point).") in verdict
+    assert verdict.count("0.61") == 1 and "cannot rank" not in verdict
+    table = re.search(r'<table class="data" id="correlations">(.*?)</table>', page, re.S)[1]
+    notes = re.findall(r"<td dir=\"auto\">([0-9, ]*)</td></tr>", table)
+    assert notes == ["", "1, 2", "3, 1"]
+    listed = re.search(r'<ol class="notes" id="correlation-notes">(.*?)</ol>', page, re.S)[1]
+    assert re.findall(r"<li>(.*?)</li>", listed) == [
+        "no baseline: the same points as &#x27;all&#x27;", "2 points left out",
+        "1 point: at least 4 are needed"]

@@ -46,6 +46,10 @@ table.data th[aria-sort="ascending"]::after { content: " \\2191"; color: var(--f
 table.data th[aria-sort="descending"]::after { content: " \\2193"; color: var(--fg); }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.data td.text { min-width: 300px; max-width: 520px; }
+/* a model's path has no spaces: let it break anywhere rather than widen the table */
+#correlations td { overflow-wrap: anywhere; }
+#correlations td:nth-child(-n+2) { white-space: nowrap; }  /* task, pooling: one word each */
+ol.notes { color: var(--muted); font-size: 12.5px; margin: 6px 0; padding-left: 26px; }
 table.data td.text .clip { max-height: 9.6em; overflow-y: auto; white-space: pre-wrap;
                            overflow-wrap: anywhere; padding-right: 4px; }
 table.fields { border-collapse: collapse; font-size: 13px; }

@@ -71,7 +71,7 @@ _HEADERS = {
     "score": "score", "score_std": "\u00b1 sd", "matched_socm": "matched SOCM",
     "spearman": "\u03c1", "ci_low": "CI low", "ci_high": "CI high",
     "rho": "\u03c1", "p": "p", "interval": "95% interval", "partial_rho": "partial \u03c1",
-    "partial_p": "partial p", "ranks": "task ranks the points?",
+    "partial_p": "partial p", "ranks": "ranks", "notes": "notes",
     "mean_score": "mean-pooling score", "difference": "gap (distributional \u2212 mean)",
     "mean_pooling_score": "mean-pooling score", "mean_pooling_std": "\u00b1 sd (mean)",
     "mean_score_unchanged": "mean-pooling score identical",
@@ -594,18 +594,73 @@ def _interval_text(c: dict) -> str | None:
     return f"{interval[0]:.2f} to {interval[1]:.2f}"
 
 
-def _rho_words(c: dict) -> str:
-    """One group's correlation in words; when the task cannot rank its points, only that."""
-    n = f"{number(c.get('n'))} point{'' if c.get('n') == 1 else 's'}"
-    if c.get("can_rank") is False:
-        return (f"{_group_name(c)} ({n}): the task cannot rank these points, "
-                "so no correlation is a finding")
-    if not _finite(c.get("rho")):
-        return f"{_group_name(c)} ({n}): no correlation"
-    interval = _interval_text(c)
-    return (f"{_group_name(c)}: \u03c1 = {c['rho']:.2f}"
-            + (f" (95% interval {interval})" if interval else "")
-            + f" over {n}" + (f", p = {c['p']:.3g}" if _finite(c.get("p")) else ""))
+def _counted(groups: list) -> str:
+    """Groups named with their point counts: ``all points (6 points) and trained models (3
+    points)``."""
+    names = [f"{_group_name(c)} ({number(c.get('n'))} point{'' if c.get('n') == 1 else 's'})"
+             for c in groups]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _groups_sentence(task: str, pooling: str, groups: list) -> str:
+    """What one task and pooling's groups say, each thing once.
+
+    A correlation is written once for all the groups that hold the same points
+    (no baseline marked: 'trained models' is 'all points' again); the groups
+    whose points the task cannot rank, and those with too few points, are
+    each named in one clause instead of one sentence apiece.
+    """
+    findings: dict[tuple, list] = {}
+    unranked, too_few = [], []
+    for c in groups:
+        if c.get("can_rank") is False:
+            unranked.append(c)
+        elif not _finite(c.get("rho")):
+            too_few.append(c)
+        else:
+            same = (c.get("n"), c.get("rho"), c.get("p"), _interval_text(c))
+            findings.setdefault(same, []).append(c)
+    clauses = []
+    for (n, rho, p, interval), members in findings.items():
+        names = [_group_name(c) for c in members]
+        clauses.append(
+            (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+            + f": ρ = {rho:.2f}" + (f" (95% interval {interval})" if interval else "")
+            + f" over {number(n)} point{'' if n == 1 else 's'}"
+            + (f", p = {p:.3g}" if _finite(p) else ""))
+    if unranked:
+        clauses.append(f"points the task cannot rank: {_counted(unranked)}")
+    if too_few:
+        clauses.append(f"too few points for a correlation: {_counted(too_few)}")
+    return f"{task}, {pooling} pooling, mean SOCM against the score: " + "; ".join(
+        clauses) + "."
+
+
+#: Said once below the sentences of :func:`_groups_sentence` when a group cannot be ranked.
+UNRANKED_WORDS = ("Points the task cannot rank: their scores differ by no more than their "
+                  "fold/bootstrap error gives by chance, so a correlation over them orders "
+                  "noise and is not a finding.")
+
+
+def note_numbers(notes) -> tuple[list, list]:
+    """Number the distinct parts of ``notes`` (strings of ``"; "``-joined parts).
+
+    Returns the numbers of each note's parts (``"1, 3"``, ``""`` for an empty
+    note) and the distinct parts in their order, so that a table shows short
+    references and each explanation is written once below it.
+
+    Examples
+    --------
+    >>> note_numbers(["2 points: too few; no baseline", "no baseline", ""])
+    (['1, 2', '2', ''], ['2 points: too few', 'no baseline'])
+    """
+    distinct: dict[str, int] = {}
+    refs = []
+    for note in notes:
+        parts = [part for part in str(note or "").split("; ") if part]
+        refs.append(", ".join(str(distinct.setdefault(part, len(distinct) + 1))
+                              for part in parts))
+    return refs, list(distinct)
 
 
 def _panel_correlation(correlations, task: str, pooling: str) -> dict | None:
@@ -959,14 +1014,20 @@ def _ot_body(records, details) -> str:
     return "".join(parts)
 
 
-def _correlation_rows(correlations: list) -> list:
-    """The correlations as the table shows them: the group in words, the interval as text."""
-    ranks = {True: "yes", False: "no: not a finding", None: None}
-    return [{"task": c.get("task"), "pooling": c.get("pooling"), "group": _group_name(c),
-             "measure": c.get("measure"), "n": c.get("n"), "rho": c.get("rho"),
-             "p": c.get("p"), "interval": _interval_text(c), "partial_rho": c.get("partial_rho"),
-             "partial_p": c.get("partial_p"), "ranks": ranks.get(c.get("can_rank")),
-             "note": c.get("note")} for c in correlations]
+def _correlations_section(correlations: list) -> str:
+    """The correlations table, narrow enough to read without scrolling sideways: the group
+    in words, the interval as text, and each note by number, written once below."""
+    ranks = {True: "yes", False: "no", None: None}
+    refs, notes = note_numbers(c.get("note") for c in correlations)
+    rows = [{"task": c.get("task"), "pooling": c.get("pooling"), "group": _group_name(c),
+             "measure": _HEADERS.get(str(c.get("measure")), c.get("measure")), "n": c.get("n"),
+             "rho": c.get("rho"), "interval": _interval_text(c), "p": c.get("p"),
+             "partial_rho": c.get("partial_rho"), "partial_p": c.get("partial_p"),
+             "ranks": ranks.get(c.get("can_rank")), "notes": ref}
+            for c, ref in zip(correlations, refs)]
+    listed = "".join(f"<li>{esc(note)}</li>" for note in notes)
+    return (_table("correlations", rows, list(rows[0]))
+            + (f'<ol class="notes" id="correlation-notes">{listed}</ol>' if notes else ""))
 
 
 def _cost_sentence(c: dict) -> str:
@@ -1017,15 +1078,17 @@ def _evaluate_body(records, details) -> str:
     parts = []
     correlations = details.get("correlations") or []
     poolings = list(dict.fromkeys(str(r.get("pooling")) for r in records))
-    sentences = []
+    sentences, unranked = [], False
     for task in dict.fromkeys(str(r.get("task")) for r in records):
         for pooling in poolings[:3]:
             groups = [c for c in correlations if str(c.get("task")) == task
                       and str(c.get("pooling")) == pooling
                       and c.get("measure") == "mean_socm" and c.get("group") != "within-model"]
             if groups:
-                sentences.append(f"{task}, {pooling} pooling, mean SOCM against the score: "
-                                 + "; ".join(_rho_words(c) for c in groups) + ".")
+                sentences.append(_groups_sentence(task, pooling, groups))
+                unranked = unranked or any(c.get("can_rank") is False for c in groups)
+    if unranked:  # what 'cannot rank' means, said once
+        sentences.append(UNRANKED_WORDS)
     parts.append(_verdict_html(sentences, warn_second=False))
     if records:
         parts.append('<h2 id="socm-score">Mean SOCM against the score</h2>')
@@ -1039,16 +1102,17 @@ def _evaluate_body(records, details) -> str:
                      "\u03c1 in a title is over all the panel's points; the groups are in the "
                      "table below.</p>")
     if correlations:
-        rows = _correlation_rows(correlations)
         parts.append('<h2 id="correlations-title">Correlations of collapse and score, by '
                      "group</h2>")
         parts.append('<p class="note">Read the groups in order: all points; trained models '
                      "(baselines left out); trained without the embedding layer; within each "
                      "model (layers are not independent: optimistic p); each trained model at "
                      "its last layer (the paper's comparison). Partial \u03c1 controls for the "
-                     "mean spread and the within-text cosine. Where the task cannot rank the "
-                     "points, a correlation orders them by noise.</p>")
-        parts.append(_table("correlations", rows, list(rows[0]), text_columns=("note",)))
+                     "mean spread and the within-text cosine. \u201cranks\u201d says whether "
+                     "the task can rank the group's points: their scores differ by more than "
+                     "their fold/bootstrap error. Where it cannot, a correlation orders them by "
+                     "noise and is not a finding. The notes are numbered below the table.</p>")
+        parts.append(_correlations_section(correlations))
     costs = details.get("pooling_costs") or []
     if costs:
         parts.append('<h2 id="costs-title">What mean pooling costs here</h2>')

@@ -63,7 +63,7 @@ def _ranking(points, confidence) -> tuple[dict, list[str]]:
     return values, [
         f"the task cannot rank these points: their scores spread by SD {check.score_sd:.3g}, "
         f"no more than their fold/bootstrap error (RMS {check.score_error:.3g}) gives by "
-        f"chance (p {check.p_value:.2g}); not a finding"]
+        f"chance (p {check.p_value:.2g}), so not a finding"]
 
 
 def _groups(members, baselines, last_layers):
