@@ -8,6 +8,7 @@ arguments must be one usage line.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -80,6 +81,10 @@ def test_evaluate_json_and_plot_match_the_library(capsys, tmp_path, tiny_model_d
                                                   "last-layer"}
     assert all(set(c) >= {"task", "pooling", "group", "n", "rho", "p", "interval",
                           "partial_rho", "partial_p", "can_rank", "note"} for c in correlations)
+    # the text gives each correlation's notes by number, each note listed once below
+    parts = {part for c in correlations for part in c["note"].split("; ") if part}
+    listed = re.findall(r"^ *\d+\. (.*)$", out, re.M)
+    assert sorted(listed) == sorted(parts) and len(parts) < len(correlations)
     no_embedding = [c for c in correlations if c["group"] == "trained-no-embedding"]
     assert {c["n"] for c in no_embedding} == {1}  # layer 0 left out of the two layers
     bins = document["diagnostics"]

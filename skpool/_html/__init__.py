@@ -17,10 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._page import (KINDS, MAX_POINTS, MAX_TABLE_ROWS, MAX_TEXT_CHARS, PAPER_MPNET,
-                    PAPER_RANGE, SNIPPET_CHARS, WIDEST_TEXTS, render_fragment, render_html,
-                    verdict_sentences)
+                    PAPER_RANGE, SNIPPET_CHARS, WIDEST_TEXTS, note_numbers, render_fragment,
+                    render_html, verdict_sentences)
 
 __all__ = ["render_html", "render_fragment", "write_html", "HTMLReport", "verdict_sentences",
+           "note_numbers",
            "KINDS", "MAX_POINTS", "MAX_TABLE_ROWS", "MAX_TEXT_CHARS", "SNIPPET_CHARS",
            "WIDEST_TEXTS",
            "PAPER_RANGE", "PAPER_MPNET"]

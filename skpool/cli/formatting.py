@@ -522,7 +522,7 @@ CORRELATION_COLUMNS = [
     ("task", "task"), ("pooling", "pooling"), ("group", "points"), ("model", "model"),
     ("measure", "collapse"), ("n", "n"), ("rho", "rho"), ("p", "p"), ("ci_low", "CI low"),
     ("ci_high", "CI high"), ("partial_rho", "partial rho"), ("partial_p", "partial p"),
-    ("can_rank", "ranks"), ("note", "note"),
+    ("can_rank", "ranks"), ("notes", "notes"),
 ]
 COST_COLUMNS = [
     ("model", "model"), ("layer", "layer"), ("task", "task"), ("condition", "condition"),
@@ -559,8 +559,15 @@ def _correlation_row(record) -> dict:
 
 
 def format_evaluation(result) -> str:
-    """Return the three tables of an :class:`~skpool.evaluation.Evaluation`."""
+    """Return the tables of an :class:`~skpool.evaluation.Evaluation`.
+
+    The correlation table gives its notes by number, each written once below
+    it (as the HTML page does): the same note on many groups is read once.
+    """
+    from .._html import note_numbers
+
     settings = result.settings
+    refs, notes = note_numbers(c.note for c in result.correlations)
     lines = [
         f"score: {settings['n_folds']}-fold accuracy (+/- over folds) or Spearman with human "
         "similarity (+/- bootstrap over pairs); mean SOCM over "
@@ -578,8 +585,9 @@ def format_evaluation(result) -> str:
         "last-layer (each trained model at its last layer, the paper's comparison). ranks = "
         "whether the scores differ beyond their fold/bootstrap error; 'no': the task cannot "
         "rank these points and the correlation is not a finding",
-        format_table([_correlation_row(c) for c in result.correlations],
-                     CORRELATION_COLUMNS),
+        format_table([{**_correlation_row(c), "notes": ref}
+                      for c, ref in zip(result.correlations, refs)], CORRELATION_COLUMNS),
+        *(f"{k:>4}. {note}" for k, note in enumerate(notes, 1)),
     ]
     if result.pooling_costs:
         lines += ["", "What mean pooling costs here (each model's last layer): a "
