@@ -309,15 +309,21 @@ def test_evaluate_page_says_each_thing_once():
     few = {**same, "group": "last-layer", "rho": None, "p": None, "interval": None, "n": 1,
            "note": "1 point: at least 4 are needed; no baseline: the same points as 'all'"}
     document["details"]["correlations"] = [document["details"]["correlations"][0], same, few]
+    unranked = {**same, "group": "trained-no-embedding", "can_rank": False, "n": 5}
+    document["details"]["correlations"].append(unranked)
+    document["details"]["correlations"].append({**unranked, "group": "trained", "model": "x"})
     page = render_html(document)
     verdict = verdict_text(page)
+    assert ("points the task cannot rank: trained, without the embedding layer = trained "
+            "models: x (5 points)") in verdict
     assert ("all points and trained models: \u03c1 = 0.61 (95% interval -0.12 to 0.93) over 6 "
-            "points, p = 0.11; too few points for a correlation: last layer of each trained "
-            "model (1 point).") in verdict
-    assert verdict.count("0.61") == 1 and "cannot rank" not in verdict
+            "points, p = 0.11; ") in verdict
+    assert "too few points for a correlation: last layer of each trained model (1 point)." \
+        in verdict
+    assert verdict.count("0.61") == 1
     table = re.search(r'<table class="data" id="correlations">(.*?)</table>', page, re.S)[1]
     notes = re.findall(r"<td dir=\"auto\">([0-9, ]*)</td></tr>", table)
-    assert notes == ["", "1, 2", "3, 1"]
+    assert notes == ["", "1, 2", "3, 1", "1, 2", "1, 2"]
     listed = re.search(r'<ol class="notes" id="correlation-notes">(.*?)</ol>', page, re.S)[1]
     assert re.findall(r"<li>(.*?)</li>", listed) == [
         "no baseline: the same points as &#x27;all&#x27;", "2 points left out",

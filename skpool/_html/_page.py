@@ -595,10 +595,17 @@ def _interval_text(c: dict) -> str | None:
 
 
 def _counted(groups: list) -> str:
-    """Groups named with their point counts: ``all points (6 points) and trained models (3
-    points)``."""
-    names = [f"{_group_name(c)} ({number(c.get('n'))} point{'' if c.get('n') == 1 else 's'})"
-             for c in groups]
+    """Groups named with their point counts, ``all points = trained models (6 points) and
+    last layer of each trained model (1 point)``: groups that hold the same points (the same
+    count, ranking check and correlation) are named together, once."""
+    same: dict[tuple, list] = {}
+    for c in groups:
+        key = (tuple(c.get("models") or ()),
+               *(c.get(k) for k in ("n", "score_sd", "score_error", "rank_p", "rho", "p")))
+        same.setdefault(key, []).append(c)
+    names = [" = ".join(_group_name(c) for c in members)
+             + f" ({number(members[0].get('n'))} point{'' if members[0].get('n') == 1 else 's'})"
+             for members in same.values()]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
