@@ -15,8 +15,10 @@ same for a command-line string:
 While skpool runs on a remote cluster a watchdog stops the run with a clear
 error when the scheduler is lost or the cluster has had no worker for a
 while (tasks would otherwise wait forever); nothing falls back to running
-locally. A worker lost while others remain costs only its tasks, which dask
-runs again elsewhere.
+locally, not even on a cluster of one worker thread in all (``local:1``),
+where joblib alone would run the tasks here
+(:func:`skpool._engine.parallel.joblib_parallel`). A worker lost while others
+remain costs only its tasks, which dask runs again elsewhere.
 
 dask.distributed is an optional dependency (``pip install 'dask[distributed]'``, or ``pip install -e '.[dask]'`` from a clone of skpool).
 """
@@ -38,6 +40,11 @@ INSTALL_HINT = "pip install 'dask[distributed]'"
 _CONNECT_TIMEOUT_S = 10.0
 # A cluster with no worker this long will run nothing: the run is stopped.
 _NO_WORKERS_S = 120.0
+# Without a dashboard a dask scheduler still serves its HTTP routes (health, metrics), on
+# port 8787 by default: taken by another cluster or program, dask warns "Port 8787 is
+# already in use" and moves. A local cluster's scheduler serves them on a free port of
+# this machine's loopback instead (no dashboard either way).
+_NO_DASHBOARD_PORT = {"dashboard_address": "127.0.0.1:0"}
 
 
 def _distributed():
@@ -303,7 +310,7 @@ def dask_cluster(scheduler, *, timeout: float = _CONNECT_TIMEOUT_S,
             # (dask's nanny sets OMP_NUM_THREADS=1), and processes sidestep the GIL
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=value, threads_per_worker=1, processes=True,
-                dashboard_address=None))
+                dashboard_address=None, scheduler_kwargs=_NO_DASHBOARD_PORT))
             client = stack.enter_context(distributed.Client(cluster))
             address = str(cluster.scheduler_address)
         else:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["check_texts", "check_positive_int", "check_n_jobs", "check_random_state_param",
+__all__ = ["check_texts", "check_positive_int", "check_random_state_param",
            "describe"]
 
 
@@ -109,22 +109,6 @@ def check_positive_int(value, *, name: str, minimum: int = 1, allow_none: bool =
         raise TypeError(f"Expected {name} to be an int >= {minimum}. Received {describe(value)}.")
     if value < minimum:
         raise ValueError(f"Expected {name} to be an int >= {minimum}. Received {value}.")
-    return int(value)
-
-
-def check_n_jobs(value, *, name: str = "n_jobs"):
-    """Validate a joblib worker count: None, or a nonzero int (-1 = every core)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Expected {name} to be None or a nonzero int (-1 = every core). "
-            f"Received {describe(value)}."
-        )
-    if value == 0:
-        raise ValueError(
-            f"Expected {name} to be None or a nonzero int (-1 = every core). Received 0."
-        )
     return int(value)
 
 

@@ -47,9 +47,10 @@ from ._engine.bures import (check_precision, cloud_factors, dense_bures, length_
 from ._engine.chunks import check_working_memory, chunk_bytes
 from ._engine.parallel import one_blas_thread, resolve_n_jobs
 from ._engine.sampling import check_random_state, sample_pairs
-from ._params import N_JOBS, N_PAIRS, PROGRESS, RANDOM_STATE, WORKING_MEMORY, validate_params
+from ._params import (N_JOBS, N_PAIRS, PRECISION, PROGRESS, RANDOM_STATE, WORKING_MEMORY,
+                      validate_params)
 from ._progress import progress_bar
-from ._sklearn_compat import Integers, Integral, Interval, Numbers, Real, StrOptions
+from ._sklearn_compat import Integers, Integral, Interval, Numbers, Real
 from .math._ragged import power_of_two_scale, text_chunks
 from .math.gaussian import GaussianStats, bures_squared_stats, cloud_stats
 from .math.socm import (TRACE_ASSUMPTION, SOCMComponents, concentration_of_chunk, match_cloud,
@@ -63,11 +64,10 @@ __all__ = ["TRACE_ASSUMPTION", "SOCMComponents", "socm", "socm_components", "Pai
            "gaussian_stats", "bures_squared", "match_concentration", "matched_mean_socm"]
 
 
-_PRECISION = [StrOptions({"float32", "float64"})]
 #: the parameters of the all-pairs functions
 _PAIRWISE_PARAMS = {"rank": [Integers(Integral, 1, None, closed="left"), None],
                     "tol": [Interval(Real, 0, 1, closed="neither"), None],
-                    "precision": _PRECISION, "n_jobs": N_JOBS,
+                    "precision": PRECISION, "n_jobs": N_JOBS,
                     "working_memory": WORKING_MEMORY, "progress": PROGRESS}
 
 
@@ -514,7 +514,7 @@ def pairwise_socm(tokens, other=None, *, rank=None, tol=None, precision="float32
 
 
 @validate_params(
-    {"normalize": ["boolean"], "precision": _PRECISION,
+    {"normalize": ["boolean"], "precision": PRECISION,
      "n_jobs": N_JOBS, "working_memory": WORKING_MEMORY, "progress": PROGRESS},
     prefer_skip_nested_validation=True)
 def pairwise_bures_squared(tokens, other=None, *, normalize=False, precision="float32",
@@ -608,7 +608,7 @@ class MeanSOCMResult:
 
 @validate_params(
     {"n_pairs": N_PAIRS, "random_state": RANDOM_STATE,
-     "precision": _PRECISION, "n_jobs": N_JOBS,
+     "precision": PRECISION, "n_jobs": N_JOBS,
      "working_memory": WORKING_MEMORY, "progress": PROGRESS},
     prefer_skip_nested_validation=True)
 def mean_socm(tokens, n_pairs=None, random_state=None, *, precision="float32", n_jobs=None,

@@ -212,7 +212,11 @@ def client(request):
     distributed = pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')")
     processes = bool(getattr(request.module, "DASK_PROCESSES", False))
+    # no dashboard, and the scheduler's HTTP routes on a free port rather than 8787 (which
+    # another cluster on this machine may hold: dask would warn and move)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}
+                                  ) as cluster, \
             distributed.Client(cluster) as dask_client:
         yield dask_client

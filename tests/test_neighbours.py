@@ -163,6 +163,22 @@ def test_zero_mean_text_is_named():
         neighbour_collapse(sets, n_neighbors=2)
 
 
+def test_the_search_uses_every_core_here_and_leaves_faiss_as_it_was(monkeypatch):
+    """n_jobs=-1 is every core of this machine for the search (Faiss reads -1 as one
+    thread), and Faiss' process-wide thread count is restored afterwards."""
+    import faiss
+    from joblib import cpu_count
+
+    before = faiss.omp_get_max_threads()
+    set_to = []
+    real = faiss.omp_set_num_threads
+    monkeypatch.setattr(faiss, "omp_set_num_threads", lambda n: (set_to.append(n), real(n)))
+    neighbour_collapse(clouds(10), n_neighbors=2, n_jobs=-1)
+    neighbour_collapse(clouds(10), n_neighbors=2, n_jobs=1)
+    assert set_to == [cpu_count(), before, 1, before]
+    assert faiss.omp_get_max_threads() == before
+
+
 def test_bad_index():
     with pytest.raises(ValueError, match="index"):
         neighbour_collapse(clouds(10), n_neighbors=2, index="ivf")

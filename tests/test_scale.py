@@ -113,7 +113,9 @@ def test_memory_mapped_blocks_run_as_dask_tasks_reading_the_store(tmp_path):
     expected_sampled = mean_socm(tokens, n_pairs=30, random_state=0, n_jobs=1)
     expected_w2 = compare_w2(tokens, pairs=10, random_state=0, n_jobs=1)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}
+                                  ) as cluster, \
             distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
         before = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values())
         got = mean_socm(mapped, n_jobs=-1, working_memory=0.02)

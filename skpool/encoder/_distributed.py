@@ -47,8 +47,10 @@ from numbers import Integral
 
 import numpy as np
 
+from .._engine.parallel import joblib_parallel
+from .._params import N_JOBS, validate_params
 from .._store import DamagedStore, PartitionedStore, texts_digest
-from .._validation import check_n_jobs, check_texts, describe
+from .._validation import check_texts, describe
 from ..tokensets import TokenSets
 from .encoder import TokenEncoder, TruncationWarning
 
@@ -134,6 +136,7 @@ def _partitions_to_do(store: PartitionedStore) -> list[int] | None:
         return store.open()
 
 
+@validate_params({"n_jobs": N_JOBS}, prefer_skip_nested_validation=True)
 def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITION_SIZE,
                     n_jobs=None) -> TokenSets:
     """Encode texts in partitions into a token store on disk; return it memory-mapped.
@@ -194,7 +197,7 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
     >>> len(tokens), tokens.dim
     (3, 384)
     """
-    from joblib import Parallel, delayed
+    from joblib import delayed
     from sklearn.base import clone
 
     texts = check_texts(texts)
@@ -215,14 +218,14 @@ def encode_to_store(texts, path, encoder=None, *, partition_size=DEFAULT_PARTITI
     # one bar over the partitions here, rather than one per partition on the workers
     encoder = clone(encoder).set_params(progress=False)
     encoder._check_params()
-    n_jobs = check_n_jobs(n_jobs)
     bounds = np.r_[np.arange(0, len(texts), int(partition_size)), len(texts)]
     store = PartitionedStore(path, model=_model_identity(encoder),
                              texts_sha256=texts_digest(texts), bounds=bounds)
     todo = _partitions_to_do(store)
     if todo is not None:
         if todo:
-            done = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(
+            done = joblib_parallel(n_jobs=n_jobs, batch_size=1,
+                                   return_as="generator_unordered")(
                 delayed(_encode_partition)(encoder, store, k,
                                            texts[bounds[k]:bounds[k + 1]])
                 for k in todo

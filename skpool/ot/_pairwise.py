@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from .._engine.parallel import parallel_map, resolve_n_jobs
@@ -198,9 +198,10 @@ def bures_sq(corpus: _Corpus, pairs: np.ndarray, *, n_jobs) -> np.ndarray:
     stats = [weighted_stats(X, a, normalize=False, name="tokens")
              for X, a in zip(corpus.clouds, corpus.masses)]
     with threadpool_limits(limits=1, user_api="blas"):
-        results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_bures_chunk)(stats, chunk) for chunk in _chunks(pairs, n_jobs)
-        )
+        chunks = _chunks(pairs, n_jobs)
+        results = parallel_map((delayed(_bures_chunk)(stats, chunk) for chunk in chunks),
+                               sizes=[len(chunk) for chunk in chunks], bar=None,
+                               n_jobs=n_jobs, prefer="threads")
     out[todo] = np.concatenate(results)
     return out
 
