@@ -594,7 +594,8 @@ def _batches(sorted_lengths: np.ndarray, order: np.ndarray, batch_size: int) -> 
 
 
 def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: int,
-           progress: bool = False) -> tuple[dict[int, np.ndarray], np.ndarray]:
+           progress: bool = False, returned=None,
+           sink=None) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """Run the model and gather the kept positions of the requested hidden layers.
 
     Parameters
@@ -604,14 +605,23 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
         Every text keeps at least one position.
     layers : list of int
         Non-negative hidden-state indices (0 = embeddings output,
-        ``loaded.n_layers`` = last layer).
+        ``loaded.n_layers`` = last layer) computed.
     batch_size : int
     progress : bool
+    returned : list of int, optional
+        The layers gathered into ``data`` (default: all of ``layers``).
+    sink : callable, optional
+        ``sink(j, rows)`` is called as each batch finishes, for each text ``j``
+        (its index in ``tokens``) of the batch, with ``rows`` a dict of layer to
+        that text's kept rows (float32) for every computed layer: a cache
+        written batch by batch holds every layer without this function
+        keeping more than ``returned`` for the whole corpus.
 
     Returns
     -------
     data : dict of int to ndarray of shape (n_tokens_total, d), float32
-        The kept token embeddings of every text, in input order.
+        The kept token embeddings of every text, in input order, for the
+        ``returned`` layers.
     offsets : ndarray of shape (n_texts + 1,)
     """
     model = loaded.model
@@ -619,8 +629,9 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
     counts = np.fromiter((k.sum() for k in tokens.keep), dtype=np.int64, count=len(tokens.keep))
     offsets = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    returned = layers if returned is None else returned
     data = {layer: np.empty((int(offsets[-1]), loaded.dim), dtype=np.float32)
-            for layer in layers}
+            for layer in returned}
     # Only the last layer wanted: last_hidden_state, without materialising
     # every intermediate layer. With the layer hooks: only the requested
     # layers, and the pass stops after the deepest of them.
@@ -679,12 +690,19 @@ def encode(loaded: Loaded, tokens: Tokenized, layers: list[int], *, batch_size: 
                 local = np.zeros(batch.size, dtype=np.int64)
                 np.cumsum(sizes[:-1], out=local[1:])
                 dest = np.repeat(starts - local, sizes) + np.arange(int(sizes.sum()))
+                gathered = {}
                 for layer in layers:
-                    rows = hidden_states[layer][keep_t].to(dtype=torch.float32)
-                    data[layer][dest] = rows.cpu().numpy()
+                    rows = hidden_states[layer][keep_t].to(dtype=torch.float32).cpu().numpy()
+                    if layer in data:
+                        data[layer][dest] = rows
+                    gathered[layer] = rows
+                if sink is not None:
+                    for row, j in enumerate(batch):
+                        sink(int(j), {layer: rows[local[row]:local[row] + sizes[row]]
+                                      for layer, rows in gathered.items()})
                 # Free this batch's activations before the next forward pass
                 # allocates its own (lower peak memory).
-                del hidden_states, rows, inputs, keep_t
+                del hidden_states, rows, gathered, inputs, keep_t
                 if bar is not None:
                     bar.update(1)
     finally:

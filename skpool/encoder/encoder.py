@@ -59,6 +59,27 @@ def _warn_truncation(max_length: int) -> None:
     warnings.warn(TruncationWarning(text), stacklevel=level)
 
 
+class _CacheWriter:
+    """``sink`` of the encoding backend: writes each text's layers to the token cache as its
+    batch finishes; the first write that fails is warned about once and writing stops (the
+    run goes on without the cache)."""
+
+    def __init__(self, store, keys: list, truncated):
+        self.store, self.keys, self.truncated = store, keys, truncated
+        self.failed = False
+
+    def __call__(self, j: int, rows: dict) -> None:
+        if self.failed:
+            return
+        try:
+            for layer, tokens in rows.items():
+                self.store.put(self.keys[j], layer, tokens, bool(self.truncated[j]))
+        except OSError as exc:
+            self.failed = True
+            warnings.warn(f"Could not write to the token cache {self.store.root}: {exc}",
+                          stacklevel=user_stacklevel())
+
+
 def _shows_loading_messages() -> bool:
     """Whether transformers may speak while loading: the ``skpool`` logger is at INFO."""
     return logging.getLogger("skpool").isEnabledFor(logging.INFO)
@@ -579,10 +600,12 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             computed = layers
             if store is not None and self.cache_layers == "all":
                 computed = list(range(self.n_layers_ + 1))
+            # the cache is written batch by batch: filling it with every layer holds no more
+            # than the requested layers for the whole corpus
+            sink = None if store is None else _CacheWriter(store, [keys[i] for i in misses],
+                                                           tokens.truncated)
             data, offsets = backend.encode(loaded, tokens, computed, batch_size=self.batch_size,
-                                           progress=self.progress)
-            if store is not None:
-                self._store(store, keys, misses, computed, data, offsets, tokens.truncated)
+                                           progress=self.progress, returned=layers, sink=sink)
 
         if store is not None and store.rejected:
             shown = "; ".join(f"{path} ({why})" for path, why in store.rejected[:3])
@@ -609,13 +632,3 @@ class TokenEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             result[layer] = TokenSets(np.concatenate(parts, axis=0), bounds, truncated=truncated)
         return result
 
-    @staticmethod
-    def _store(store, keys, misses, layers, data, offsets, truncated):
-        try:
-            for j, i in enumerate(misses):
-                for layer in layers:
-                    store.put(keys[i], layer, data[layer][offsets[j]:offsets[j + 1]],
-                              bool(truncated[j]))
-        except OSError as exc:
-            warnings.warn(f"Could not write to the token cache {store.root}: {exc}",
-                          stacklevel=user_stacklevel())
