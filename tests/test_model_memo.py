@@ -76,6 +76,30 @@ def test_changed_weights_never_share_entries(model_copy, tmp_path, tiny_model_bu
     assert read_model_memo(cache, model_copy)["fingerprint"] != before
 
 
+def test_a_model_rewritten_in_place_is_loaded_again_in_the_same_process(
+        model_copy, tmp_path, tiny_model_builder, monkeypatch):
+    # no clear_model_cache() here: a notebook retrains into the same folder and encodes again
+    encoder = TokenEncoder(model=str(model_copy), device="cpu")
+    first = encoder.transform(TEXTS)
+    assert TokenEncoder(model=str(model_copy), device="cpu").transform(TEXTS).data.tolist() \
+        == first.data.tolist()  # unchanged folder: the loaded model is reused
+    calls = _count_loads(monkeypatch)
+    tiny_model_builder(model_copy, seed=1)  # same shapes and names, other weights
+    other = TokenEncoder(model=str(model_copy), device="cpu")
+    fresh = other.transform(TEXTS)
+    again = encoder.fit(TEXTS).transform(TEXTS)  # the same instance, fitted again
+    assert calls == [str(model_copy)] * 2
+    assert encoder.model_ is other.model_  # one load of the new weights, shared by both
+    # and the old weights are not kept
+    held = [key for key in _torch._LOADED if key[0][1] == str(model_copy)]
+    assert held == [(encoder._source.key, "cpu")]
+    assert not np.allclose(fresh.data, first.data)
+    np.testing.assert_array_equal(again.data, fresh.data)
+    clear_model_cache()
+    reference = TokenEncoder(model=str(model_copy), device="cpu").transform(TEXTS)
+    np.testing.assert_allclose(fresh.data, reference.data, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("damage", ["fingerprint", "garbage", "empty"])
 def test_corrupt_memo_is_recomputed(model_copy, tmp_path, monkeypatch, damage):
     cache = tmp_path / "cache"

@@ -288,6 +288,11 @@ def load(source: ModelSource, device: str, *, quiet: bool = True) -> Loaded:
             stops_early=stops_early,
             missing_keys=frozenset(info.get("missing_keys") or ()),
         )
+        if source.path is not None:
+            # the same folder with other files (a model retrained in place): the old
+            # weights are not needed again, so they are not kept alive
+            for old in [k for k in _LOADED if k[0][:2] == key[0][:2] and k[1] == device]:
+                del _LOADED[old]
         _LOADED[key] = loaded
         return loaded
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._validation import describe
+from ._cache import folder_state
 from .models import bundled_names, find_bundled
 
 __all__ = ["ModelSource", "ModelReference", "resolve_model", "model_label", "is_model_object",
@@ -113,11 +114,13 @@ class ModelSource:
     def key(self) -> tuple:
         """What identifies the loaded model within this process.
 
-        A folder is loaded once per process and device; an object is its own
-        loaded model (keyed by identity, since it is the user's, not a copy).
+        A folder is loaded once per process, device and state of its files
+        (names, sizes, modification times: a model retrained into the same
+        folder is loaded again); an object is its own loaded model (keyed by
+        identity, since it is the user's, not a copy).
         """
         if self.path is not None:
-            return ("folder", str(self.path))
+            return ("folder", str(self.path), tuple(map(tuple, folder_state(self.path))))
         return ("object", id(self.model), id(self.tokenizer))
 
     def find_file(self, filename: str) -> Path | None:
