@@ -75,6 +75,8 @@ COMMANDS = {
     "layers": ([], ["Encoding", "SOCM per layer"]),
     "ot": (["--pairs", "10"], ["Encoding", "Exact W2"]),
     "pairs": (["--top", "2"], ["Encoding", "cosine (all pairs)", "SOCM (all pairs)"]),
+    "neighbours": (["--neighbours", "2", "--top", "2"],
+                   ["Encoding", "neighbours (exact index)", "SOCM (neighbour pairs)"]),
     # its tables are its results, as every command's are: --quiet keeps them all
     "evaluate": (["--label-column", "label", "--layers", "-1", "-p", "mean", "--pairs", "10",
                   "--folds", "2", "--bootstrap", "20"], ["evaluate ", "encoding 8 texts"]),
