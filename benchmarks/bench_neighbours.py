@@ -132,6 +132,8 @@ def main() -> None:
         print(json.dumps(child(args.child[0], int(args.child[1]))))
         return
     print(f"uptime: {os.popen('uptime').read().strip()}")
+    if args.folder is not None:
+        args.folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         for n in args.sizes:
             start = time.perf_counter()
