@@ -149,14 +149,22 @@ def test_an_interrupted_run_resumes(tiny_encoder_params, texts, expected, tmp_pa
 
 
 def test_workers_refuse_a_model_other_than_the_drivers(client, tiny_model_dir,
-                                                      tiny_model_builder, texts, tmp_path):
+                                                      tiny_model_builder, texts, tmp_path,
+                                                      monkeypatch):
     import shutil
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    encoder = TokenEncoder(str(folder), device="cpu").fit()  # the driver holds these weights
-    shutil.rmtree(folder)
-    tiny_model_builder(folder, seed=1)  # what the workers will read from the "shared" folder
+    encoder = TokenEncoder(str(folder), device="cpu")
+    driver_identity = _distributed._model_identity
+
+    def then_other_files(encoder):
+        identity = driver_identity(encoder)  # the driver's weights, recorded in the store
+        shutil.rmtree(folder)
+        tiny_model_builder(folder, seed=1)  # what the workers then read from the folder
+        return identity
+
+    monkeypatch.setattr(_distributed, "_model_identity", then_other_files)
     with parallel_config(backend="dask"), pytest.raises(
             ValueError, match=rf"The model '{folder}' loaded on worker .* is not the driver's"):
         encode_to_store(texts, tmp_path / "store", encoder, partition_size=16)
