@@ -16,6 +16,11 @@ scratch files, page cache the kernel can reclaim, and ``RssAnon``, the heap
 the process must hold), the cost per text, and the brute-force alternative:
 the same pair machinery over all N(N-1)/2 pairs, projected from the measured
 cost per pair. Run it on a quiet machine and give ``uptime``'s load with it.
+
+``--data-limit-gib G`` runs the measured process under ``RLIMIT_DATA = G`` GiB
+(Linux counts its heap and private writable mappings, not the shared pages of
+the memory-mapped store and scratch files): a run that finishes shows that the
+driver never needed more, whatever its resident size says.
 """
 
 from __future__ import annotations
@@ -126,10 +131,21 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--folder", type=Path, default=None,
                         help="where the stores are written (default: a temporary folder)")
-    parser.add_argument("--child", nargs=2, metavar=("STORE", "K"), help=argparse.SUPPRESS)
+    parser.add_argument("--data-limit-gib", type=float, default=None,
+                        help="run the measured process under this RLIMIT_DATA (its heap and "
+                             "private mappings: the memory it must hold, not the pages of "
+                             "the memory-mapped store); past it an allocation fails")
+    parser.add_argument("--child", nargs=3, metavar=("STORE", "K", "LIMIT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], int(args.child[1]))))
+        store, k, limit = args.child
+        if limit != "none":
+            import resource
+
+            cap = int(float(limit) * 2**30)
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+        print(json.dumps(child(store, int(k))))
         return
     print(f"uptime: {os.popen('uptime').read().strip()}")
     if args.folder is not None:
@@ -140,7 +156,8 @@ def main() -> None:
             store = write_store(Path(folder) / f"store-{n}", n)
             written = time.perf_counter() - start
             result = subprocess.run(
-                [sys.executable, __file__, "--child", str(store), str(args.k)],
+                [sys.executable, __file__, "--child", str(store), str(args.k),
+                 "none" if args.data_limit_gib is None else str(args.data_limit_gib)],
                 check=True, capture_output=True, text=True)
             r = json.loads(result.stdout.strip().splitlines()[-1])
             per_pair = r["pairs"]["s"] / r["n_pairs"]
@@ -148,6 +165,8 @@ def main() -> None:
             print(f"\nN = {n:,} texts ({r['n_tokens']:,} tokens x {DIM}, float32, store "
                   f"written in {written:.0f} s), k = {args.k}: {r['n_pairs']:,} distinct "
                   "neighbour pairs")
+            if args.data_limit_gib is not None:
+                print(f"  (measured under RLIMIT_DATA = {args.data_limit_gib:g} GiB)")
             for name in ("factors", "index", "pairs"):
                 p = r[name]
                 print(f"  {name:8s} {p['s']:8.1f} s   peak RSS {p['peak_rss'] / 2**30:5.2f} GiB"
