@@ -235,9 +235,9 @@ def _environment(home):
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-def _killed_run(tiny_model_dir, home, out_json, n_results=2):
-    """Run :func:`_command` in a subprocess, SIGKILL it once its journal holds ``n_results``
-    finished results; return the journal's path."""
+def _started_run(tiny_model_dir, home, out_json, n_results=2):
+    """Start :func:`_command` in a subprocess and wait until its journal holds ``n_results``
+    finished results; return the running process and the journal's path."""
     process = subprocess.Popen(_command(tiny_model_dir, out_json, "--quiet"),
                                env=_environment(home), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -249,13 +249,20 @@ def _killed_run(tiny_model_dir, home, out_json, n_results=2):
         if found and found[0].read_text().count("\n") >= n_results:
             break
         time.sleep(0.02)
-    assert process.poll() is None, "the run ended before it could be killed: " + (
+    assert process.poll() is None, "the run ended before it could be caught: " + (
         process.stderr.read().decode())
+    (journal,) = found
+    return process, journal
+
+
+def _killed_run(tiny_model_dir, home, out_json, n_results=2):
+    """:func:`_started_run`, SIGKILLed once its journal holds ``n_results`` finished results;
+    return the journal's path."""
+    process, journal = _started_run(tiny_model_dir, home, out_json, n_results)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     assert not out_json.exists()
-    (journal,) = found
     return journal
 
 
@@ -320,3 +327,32 @@ def test_cache_info_counts_the_journal_of_a_killed_run_and_cache_clear_removes_i
     assert not journal.exists() and list((home / "evaluate").iterdir()) == []
     assert main(["cache", "info"]) == 0
     assert "evaluate runs    none unfinished" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_running_evaluate_holds_its_journal(capsys, tmp_path, tiny_model_dir,
+                                              corpora_installed, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("SKPOOL_HOME", str(home))
+    process, journal = _started_run(tiny_model_dir, home, tmp_path / "e.json", n_results=1)
+    try:
+        # a second run with the same arguments is refused at once, naming the first
+        second = subprocess.run(_command(tiny_model_dir, tmp_path / "f.json", "--quiet"),
+                                env=_environment(home), capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode != 0
+        assert f"process {process.pid} on" in second.stderr
+        assert "is writing the evaluation journal" in second.stderr
+        assert "Traceback" not in second.stderr and not (tmp_path / "f.json").exists()
+        # cache clear leaves the running run's journal alone, and says so
+        assert main(["cache", "clear"]) == 0
+        out = capsys.readouterr().out
+        assert f"kept 1 journal(s) of evaluate runs still going: {journal}" in out
+        assert journal.exists()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    # killed: the kernel dropped its lock, so the journal (and the lock file) can go
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 journal(s)" in capsys.readouterr().out
+    assert list((home / "evaluate").iterdir()) == []

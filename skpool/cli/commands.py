@@ -382,8 +382,8 @@ def run_cache_clear(args) -> int:
     """``skpool cache clear``: empty the cache, or shrink it to ``--max-size``.
 
     Emptying it also removes the journals of ``skpool evaluate`` runs that
-    never completed (a completed run removes its own); ``--max-size`` only
-    trims the embeddings.
+    never completed (a completed run removes its own), except those a running
+    evaluate holds; ``--max-size`` only trims the embeddings.
     """
     from ..encoder._cache import cache_summary, clear_cache
 
@@ -393,12 +393,23 @@ def run_cache_clear(args) -> int:
     print(f"removed {removed:,} entries ({formatting.size_text(freed)}) from {folder}; "
           f"{left['n_entries']:,} left ({formatting.size_text(left['n_bytes'])})")
     if args.max_size is None:
-        journals = _journals()
+        from ..evaluation._journal import in_use
+
+        journals, running = [], []
+        for path, size in _journals():
+            journal = path.with_name(path.name.removesuffix(".tmp"))
+            (running if in_use(journal) else journals).append((path, size))
         for path, _ in journals:
             path.unlink(missing_ok=True)
+        for lock in _journal_folder().glob("run-*.jsonl.lock"):  # left by killed runs
+            if not in_use(lock.with_suffix("")):
+                lock.unlink(missing_ok=True)
         print(f"removed {len(journals):,} journal(s) of unfinished evaluate runs "
               f"({formatting.size_text(sum(size for _, size in journals))}) from "
               f"{_journal_folder()}")
+        if running:
+            print(f"kept {len(running):,} journal(s) of evaluate runs still going: "
+                  + ", ".join(str(path) for path, _ in running))
     return 0
 
 
@@ -606,6 +617,14 @@ def run_evaluate(args) -> int:
     or is killed keeps its finished part and a rerun with the same arguments
     resumes; the journal is removed once the outputs are written.
     """
+    from ..evaluation._journal import held
+
+    # one run at a time per journal: a second one with the same arguments is refused
+    with held(_journal_path(args)):
+        return _run_evaluate(args)
+
+
+def _run_evaluate(args) -> int:
     from ..evaluation import DEFAULT_POOLINGS, TASKS, evaluate
     from ..evaluation._journal import Journal
 

@@ -14,9 +14,11 @@ short by a kill is dropped when the journal is opened again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,6 +28,73 @@ from ._stats import QuintileBin
 #: The journal's format; a change of what a record or a key holds changes it (v2: the
 #: model is keyed by its fingerprint, no longer by its folder).
 FORMAT = "skpool-evaluate-journal-v2"
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+@contextlib.contextmanager
+def held(path):
+    """Hold the journal at ``path`` for this process while the block runs.
+
+    An exclusive advisory lock (``flock``) on ``<journal>.lock``: a second run
+    with the same journal is refused at once with a ``ValueError`` naming the
+    process that holds it, instead of both appending to (and one removing) the
+    same file; ``skpool cache clear`` leaves a held journal alone. The kernel
+    drops the lock when its process ends, killed or not, so a killed run never
+    leaves a journal locked. Where ``fcntl`` does not exist (Windows) nothing is
+    locked.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock = _lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise ValueError(
+            f"Another run with the same arguments ({owner}) is writing the evaluation "
+            f"journal {path}: wait for it to finish (a rerun then reads its results), or "
+            "run with other arguments or another SKPOOL_HOME."
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        handle.close()
+
+
+def in_use(path) -> bool:
+    """Whether a running process holds the journal at ``path`` (see :func:`held`)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    try:
+        handle = open(_lock_path(Path(path)), encoding="utf-8")
+    except OSError:  # no lock file: nobody holds it
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def entry_key(**parts) -> str:
