@@ -356,3 +356,27 @@ def test_a_running_evaluate_holds_its_journal(capsys, tmp_path, tiny_model_dir,
     assert main(["cache", "clear"]) == 0
     assert "removed 1 journal(s)" in capsys.readouterr().out
     assert list((home / "evaluate").iterdir()) == []
+
+
+def test_a_journal_is_held_by_one_process_and_taken_over_by_the_same_one(tmp_path):
+    path = tmp_path / "run.jsonl"
+    first = Journal(path)
+    holder = subprocess.run(
+        [sys.executable, "-c", "import sys; from skpool.evaluation._journal import Journal; "
+         "Journal(sys.argv[1])", str(path)],
+        env=_environment(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert holder.returncode != 0
+    assert f"Another run (process {os.getpid()} on" in holder.stderr
+    assert "ValueError" in holder.stderr
+    again = Journal(path)  # this process again: taken over (a notebook's rerun)
+    first.close()  # the old object lets go of nothing it no longer holds
+    from skpool.evaluation._journal import in_use
+
+    assert in_use(path)
+    again.close()
+    assert not in_use(path) and not path.with_name("run.jsonl.lock").exists()
+    other = subprocess.run(
+        [sys.executable, "-c", "import sys; from skpool.evaluation._journal import Journal; "
+         "print(len(Journal(sys.argv[1])))", str(path)],
+        env=_environment(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0 and other.stdout.strip() == "0", other.stderr

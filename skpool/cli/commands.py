@@ -617,19 +617,12 @@ def run_evaluate(args) -> int:
     or is killed keeps its finished part and a rerun with the same arguments
     resumes; the journal is removed once the outputs are written.
     """
-    from ..evaluation._journal import held
-
-    # one run at a time per journal: a second one with the same arguments is refused
-    with held(_journal_path(args)):
-        return _run_evaluate(args)
-
-
-def _run_evaluate(args) -> int:
     from ..evaluation import DEFAULT_POOLINGS, TASKS, evaluate
     from ..evaluation._journal import Journal
 
     models = args.model
     poolings = args.pooling or list(DEFAULT_POOLINGS)
+    # held by this run: a second one with the same arguments is refused, naming this one
     journal = Journal(_journal_path(args))
 
     def load(args, out):

@@ -34,26 +34,31 @@ def _lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-@contextlib.contextmanager
-def held(path):
-    """Hold the journal at ``path`` for this process while the block runs.
+#: The journals this process holds: the lock file's path -> its open file (see _hold).
+_HELD: dict[str, object] = {}
 
-    An exclusive advisory lock (``flock``) on ``<journal>.lock``: a second run
-    with the same journal is refused at once with a ``ValueError`` naming the
-    process that holds it, instead of both appending to (and one removing) the
-    same file; ``skpool cache clear`` leaves a held journal alone. The kernel
-    drops the lock when its process ends, killed or not, so a killed run never
-    leaves a journal locked. Where ``fcntl`` does not exist (Windows) nothing is
-    locked.
+
+def _hold(path: Path):
+    """Take the exclusive advisory lock (``flock``) of the journal at ``path``; its open file.
+
+    A second process opening the same journal is refused at once with a
+    ``ValueError`` naming the holder, instead of both appending to (and one
+    rewriting or removing) the same file; ``skpool cache clear`` leaves a held
+    journal alone. The kernel drops the lock when its process ends, killed or
+    not, so a kill never leaves a journal locked. This process opening it
+    again (a notebook rerunning after an error) takes the lock over. None
+    where ``fcntl`` does not exist (Windows): nothing is locked there.
     """
-    path = Path(os.fspath(path)).expanduser()
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
+        return None
     lock = _lock_path(path)
     lock.parent.mkdir(parents=True, exist_ok=True)
+    key = os.path.abspath(lock)
+    previous = _HELD.pop(key, None)
+    if previous is not None:
+        previous.close()  # this process's own earlier hold
     handle = open(lock, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -62,24 +67,31 @@ def held(path):
         owner = handle.read().strip() or "another process"
         handle.close()
         raise ValueError(
-            f"Another run with the same arguments ({owner}) is writing the evaluation "
-            f"journal {path}: wait for it to finish (a rerun then reads its results), or "
-            "run with other arguments or another SKPOOL_HOME."
+            f"Another run ({owner}) is writing the evaluation journal {path}: wait for it to "
+            "finish (a rerun then resumes from it), or use another journal (for skpool "
+            "evaluate: other arguments or another SKPOOL_HOME)."
         ) from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()} on {socket.gethostname()}")
-        handle.flush()
-        yield
-    finally:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()} on {socket.gethostname()}")
+    handle.flush()
+    _HELD[key] = handle
+    return handle
+
+
+def _release(path: Path, handle) -> None:
+    if handle is None or handle.closed:
+        return
+    key = os.path.abspath(_lock_path(path))
+    if _HELD.get(key) is handle:
+        del _HELD[key]
         with contextlib.suppress(OSError):
-            lock.unlink()
-        handle.close()
+            os.unlink(key)
+    handle.close()
 
 
 def in_use(path) -> bool:
-    """Whether a running process holds the journal at ``path`` (see :func:`held`)."""
+    """Whether a running process holds the journal at ``path`` (see :func:`_hold`)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -106,6 +118,10 @@ def entry_key(**parts) -> str:
 class Journal:
     """The finished results of one run, read from and appended to ``path``.
 
+    The journal is held by this object, from its creation until :meth:`close`,
+    :meth:`remove` or its collection: another process opening the same file
+    meanwhile gets a ``ValueError`` naming this one.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -115,9 +131,11 @@ class Journal:
     def __init__(self, path):
         self.path = Path(os.fspath(path)).expanduser()
         self._done: dict[str, tuple[EvaluationRecord, tuple]] = {}
+        self._lock = None
         if self.path.is_dir():
             raise ValueError(f"Expected the evaluation journal {self.path} to be a file. "
                              "Received a folder.")
+        self._lock = _hold(self.path)  # before reading: the read rewrites the file
         if self.path.exists():
             self._read()
 
@@ -167,6 +185,14 @@ class Journal:
     def remove(self) -> None:
         """Delete the journal (the run is complete and its results are kept elsewhere)."""
         self.path.unlink(missing_ok=True)
+        self.close()
+
+    def close(self) -> None:
+        """Let other processes open the journal (it stays on disk)."""
+        _release(self.path, self._lock)
+
+    def __del__(self):
+        self.close()
 
 
 def _diagnostic_dict(diagnostic: TextDiagnostic) -> dict:
