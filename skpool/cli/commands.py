@@ -359,10 +359,11 @@ def run_cache_info(args) -> int:
     import json
 
     from ..encoder._cache import cache_summary
+    from ..evaluation._journal import journal_files
 
     summary = cache_summary(_cache_folder(args))
     summary["max_bytes"] = _cache_limit()
-    journals = _journals()
+    journals = journal_files(_journal_folder())
     summary["journals"] = {"folder": str(_journal_folder()), "n_files": len(journals),
                            "n_bytes": sum(size for _, size in journals)}
     text = formatting.format_cache(summary)
@@ -393,17 +394,9 @@ def run_cache_clear(args) -> int:
     print(f"removed {removed:,} entries ({formatting.size_text(freed)}) from {folder}; "
           f"{left['n_entries']:,} left ({formatting.size_text(left['n_bytes'])})")
     if args.max_size is None:
-        from ..evaluation._journal import in_use
+        from ..evaluation._journal import clear_journals
 
-        journals, running = [], []
-        for path, size in _journals():
-            journal = path.with_name(path.name.removesuffix(".tmp"))
-            (running if in_use(journal) else journals).append((path, size))
-        for path, _ in journals:
-            path.unlink(missing_ok=True)
-        for lock in _journal_folder().glob("run-*.jsonl.lock"):  # left by killed runs
-            if not in_use(lock.with_suffix("")):
-                lock.unlink(missing_ok=True)
+        journals, running = clear_journals(_journal_folder())
         print(f"removed {len(journals):,} journal(s) of unfinished evaluate runs "
               f"({formatting.size_text(sum(size for _, size in journals))}) from "
               f"{_journal_folder()}")
@@ -711,17 +704,3 @@ def _journal_path(args) -> Path:
     shaping = {name: getattr(args, name, None) for name in _EVALUATE_SHAPING}
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode())
     return _journal_folder() / f"run-{digest.hexdigest()[:20]}.jsonl"
-
-
-def _journals() -> list[tuple[Path, int]]:
-    """The journals left in :func:`_journal_folder` (with a rewrite a kill cut short), and
-    their sizes: a completed run removes its own, so these are unfinished runs."""
-    folder = _journal_folder()
-    found = []
-    for pattern in ("run-*.jsonl", "run-*.jsonl.tmp"):
-        for path in sorted(folder.glob(pattern)):
-            try:
-                found.append((path, path.stat().st_size))
-            except OSError:  # removed meanwhile (its run completed)
-                pass
-    return found

@@ -109,6 +109,38 @@ def in_use(path) -> bool:
         return False
 
 
+def journal_files(folder) -> list[tuple[Path, int]]:
+    """The journals in ``folder`` (with a rewrite a kill cut short) and their sizes.
+
+    A completed run removes its own journal, so these are runs that were
+    killed or failed, or runs still going (see :func:`in_use`).
+    """
+    folder = Path(folder)
+    found = []
+    for pattern in ("run-*.jsonl", "run-*.jsonl.tmp"):
+        for path in sorted(folder.glob(pattern)):
+            try:
+                found.append((path, path.stat().st_size))
+            except OSError:  # removed meanwhile (its run completed)
+                pass
+    return found
+
+
+def clear_journals(folder) -> tuple[list, list]:
+    """Remove the journals in ``folder`` that no running process holds, and the lock files
+    killed runs left; return ``(removed, kept)``, each a list of ``(path, size)``."""
+    removed, kept = [], []
+    for path, size in journal_files(folder):
+        journal = path.with_name(path.name.removesuffix(".tmp"))
+        (kept if in_use(journal) else removed).append((path, size))
+    for path, _ in removed:
+        path.unlink(missing_ok=True)
+    for lock in Path(folder).glob("run-*.jsonl.lock"):
+        if not in_use(lock.with_suffix("")):
+            lock.unlink(missing_ok=True)
+    return removed, kept
+
+
 def entry_key(**parts) -> str:
     """The hash naming one result: of ``parts`` (JSON-ready values), in a fixed order."""
     text = json.dumps({"format": FORMAT, **parts}, sort_keys=True, default=str)
